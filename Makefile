@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine: `make app` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8866
+# constraints.txt pins torch==2.13.0 (a local CPU build here; an unpinned torch pulls 5 GB of CUDA).
+PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt
+
+.PHONY: app test venv browser benchmarks clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Stamps: re-install only when the dependency lists change.
+$(VENV)/.app-installed: $(PY) pyproject.toml constraints.txt
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.app-installed
+	$(PIP_INSTALL) -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.app-installed
+
+app: $(VENV)/.app-installed
+	$(VENV)/bin/voila notebooks/ --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 --strip_sources=True
+
+# Browser tests drive Debian's Chromium; install it when missing and we may (root with apt-get).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: $(VENV)/.test-installed browser
+	$(PY) -m pytest -q
+
+benchmarks: $(VENV)/.test-installed
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
