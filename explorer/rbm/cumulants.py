@@ -1,0 +1,301 @@
+"""Cumulant expansion of the free energy around a product reference law (perturbation theory).
+
+Split ``H = H_q + lambda V`` with ``H_q(s) = -T theta.s`` (``theta = logit(m)``) and
+``V = E - H_q``. Then (PHYSICS.md)::
+
+    F(lambda) = -T ln Z_q - T ln E_q[exp(-lambda V / T)]
+              = -T ln Z_q - T sum_n kappa_n (-lambda/T)^n / n!
+
+with ``kappa_n`` the cumulants of ``V`` under ``q``. Order 1 is the GBF bound ``F_q(m)``.
+
+Everything here is exact (no sampling): the smaller layer is enumerated under ``q`` and
+the other layer, on which ``V`` is linear and whose units are independent under ``q``,
+is treated analytically. Given a state ``s`` of the enumerated layer,
+``V = c(s) + sum_j g_j(s) h_j``, so the conditional cumulants are
+``kappa_1(s) = c + g.m`` and ``kappa_n(s) = sum_j g_j^n kappa_n^Bern(m_j)``. The total
+cumulants follow by power-series algebra on ``ln E_s[exp(K_s(t))]``, centred and scaled
+by the standard deviation so the coefficients stay of order one.
+
+Precision: the conversion from moments to cumulants cancels at high order. Against
+50-digit arithmetic (tests/rbm/test_cumulants.py) the relative error of ``kappa_n`` scaled
+by ``sigma^n`` stays below ~1e-9 up to order 12 on the tested models; it grows roughly
+like ``n!`` times the float64 epsilon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import factorial
+
+import numpy as np
+from scipy.special import expit, log_expit, logsumexp
+
+from ..errors import InputError
+from ._validation import check_finite_array, check_temperatures
+from .exact import StateBlocks, check_enumerable, orient
+from .meanfield import mean_field_batch
+
+REFERENCES = ("mean-field", "independent")
+#: Highest cumulant order computed.
+MAX_ORDER = 16
+
+
+def _bernoulli_cumulant_polynomials(order):
+    """Coefficients (in powers of m) of the Bernoulli cumulants ``kappa_n(m)``, n = 1..order.
+
+    ``kappa_1 = m`` and ``kappa_{n+1} = m (1 - m) d kappa_n / dm`` (integers, exact).
+    """
+    polys = [np.polynomial.Polynomial([0, 1])]
+    var = np.polynomial.Polynomial([0, 1, -1])
+    for _ in range(order - 1):
+        polys.append(var * polys[-1].deriv())
+    return polys
+
+
+_BERNOULLI = _bernoulli_cumulant_polynomials(MAX_ORDER)
+
+
+def bernoulli_cumulants(m, order):
+    """Cumulants 1..order of Bernoulli(m), shape ``m.shape + (order,)``."""
+    m = np.asarray(m, dtype=np.float64)
+    return np.stack([p(m) for p in _BERNOULLI[:order]], axis=-1)
+
+
+def _check_order(order):
+    if int(order) != order or not 1 <= order <= MAX_ORDER:
+        raise InputError(f"cumulant order must be an integer from 1 to {MAX_ORDER}, got {order}")
+    return int(order)
+
+
+def _check_reference(reference):
+    if reference not in REFERENCES:
+        raise InputError(f"reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
+    return reference
+
+
+def reference_logits(rbm, temperatures, couplings=None, reference="mean-field", mean_field=None):
+    """Logits ``theta`` (visible (B, nv), hidden (B, nh)) of the product reference law.
+
+    ``mean-field``: the naive mean-field optimum; ``independent``: ``a/T``, ``b/T`` (the
+    couplings are then the whole perturbation: the high-temperature expansion in ``||W||``).
+    """
+    _check_reference(reference)
+    t = check_temperatures(temperatures)
+    if reference == "independent":
+        return rbm.visible_bias / t[:, None], rbm.hidden_bias / t[:, None]
+    mf = mean_field if mean_field is not None else mean_field_batch(rbm, t, couplings)
+    return mf["visible_logits"], mf["hidden_logits"]
+
+
+def _series_exp(a):
+    """Coefficients of exp(A(u)) for A with a[..., 0] = 0, truncated (b_n = sum k a_k b_{n-k} / n)."""
+    k_max = a.shape[-1] - 1
+    b = np.zeros_like(a)
+    b[..., 0] = 1.0
+    for n in range(1, k_max + 1):
+        k = np.arange(1, n + 1)
+        b[..., n] = np.sum(k * a[..., 1:n + 1] * b[..., n - k], axis=-1) / n
+    return b
+
+
+def _series_log(m):
+    """Coefficients of ln M(u) for M with m[..., 0] = 1."""
+    k_max = m.shape[-1] - 1
+    ell = np.zeros_like(m)
+    for n in range(1, k_max + 1):
+        k = np.arange(1, n)
+        ell[..., n] = m[..., n] - np.sum(k * ell[..., 1:n] * m[..., n - k], axis=-1) / n
+    return ell
+
+
+def cumulants_batch(rbm, temperatures, couplings=None, *, order=8, theta_visible, theta_hidden,
+                    limit=None):
+    """Exact cumulants of ``V`` under the product laws with the given logits.
+
+    Returns
+    -------
+    dict with ``kappa`` (B, order) and ``log_partition_reference`` (B,) = ``ln Z_q``.
+    """
+    order = _check_order(order)
+    check_enumerable(rbm, limit)
+    t = check_temperatures(temperatures)
+    c = np.ones_like(t) if couplings is None else np.broadcast_to(
+        np.asarray(couplings, dtype=np.float64), t.shape)
+    o = orient(rbm)
+    th_s, th_o = (theta_hidden, theta_visible) if o.swapped else (theta_visible, theta_hidden)
+    th_s = np.broadcast_to(np.asarray(th_s, dtype=np.float64), (t.size, o.weights.shape[0]))
+    th_o = np.broadcast_to(np.asarray(th_o, dtype=np.float64), (t.size, o.weights.shape[1]))
+    m_o = expit(th_o)
+    kb_o = bernoulli_cumulants(m_o, order)                                  # (B, n_o, K)
+    tt = t[:, None]
+    blocks = StateBlocks(o, batch_size=t.size * order)
+    # Pass 1: conditional cumulants for every state, kept per block (states x batch x order).
+    cond, logq = [], []
+    for k in range(blocks.n_blocks):
+        field_hi, lin_hi = blocks.high(k)
+        states = blocks.states(k)                                           # (R, n_s)
+        field = blocks.field_lo + field_hi                                  # (R, n_o): s W
+        lin = blocks.lin_lo + lin_hi                                        # (R,): s . a
+        # V(s, h) = c(s) + g(s).h with c(s) = -s.a + T theta_s.s and g = -b - c sW + T theta_o
+        c_s = -lin[None, :] + tt * (th_s @ states.T)                        # (B, R)
+        g = (-o.bias_other + tt * th_o)[:, None, :] - c[:, None, None] * field[None]  # (B, R, n_o)
+        kap = np.empty(g.shape[:2] + (order,))
+        kap[..., 0] = c_s + np.einsum("brj,bj->br", g, m_o)
+        gp = g.copy()
+        for n in range(1, order):
+            gp *= g
+            kap[..., n] = np.einsum("brj,bj->br", gp, kb_o[..., n])
+        cond.append(kap)
+        # ln q(s) = theta_s.s - sum softplus(theta_s), written with log_expit for stability
+        logq.append((states @ log_expit(th_s).T + (1 - states) @ log_expit(-th_s).T).T)  # (B, R)
+    kap = np.concatenate(cond, axis=1)                                      # (B, S, K)
+    logq = np.concatenate(logq, axis=1)                                     # (B, S)
+    q = np.exp(logq - logsumexp(logq, axis=1, keepdims=True))               # guard rounding
+    mean = np.einsum("bs,bs->b", q, kap[..., 0])
+    var = np.einsum("bs,bs->b", q, kap[..., 1] if order > 1 else 0 * mean) + \
+        np.einsum("bs,bs->b", q, (kap[..., 0] - mean[:, None]) ** 2)
+    scale = np.sqrt(np.maximum(var, 0.0))
+    scale = np.where(scale > 0, scale, 1.0)
+    # Power series in u = t * scale: a_n(s) = kappa_n(s) / (n! scale^n), centred first order.
+    n = np.arange(1, order + 1)
+    inv = 1.0 / (np.array([factorial(i) for i in n])[None, :] * scale[:, None] ** n[None, :])
+    a = np.zeros(kap.shape[:2] + (order + 1,))
+    a[..., 1:] = kap * inv[:, None, :]
+    a[..., 1] = (kap[..., 0] - mean[:, None]) * inv[:, None, 0]
+    moments = np.einsum("bs,bsn->bn", q, _series_exp(a))                    # (B, K+1)
+    ell = _series_log(moments)
+    kappa = ell[:, 1:] / inv
+    kappa[:, 0] = mean
+    log_zq = (-log_expit(-th_s)).sum(-1) + (-log_expit(-th_o)).sum(-1)      # sum softplus(theta)
+    return dict(kappa=kappa, log_partition_reference=log_zq)
+
+
+def series_from_cumulants(kappa, log_partition_reference, temperature, lam):
+    """Truncated series ``F_K(lambda)`` for K = 1..order.
+
+    Parameters
+    ----------
+    kappa : array (..., order)
+    log_partition_reference : array (...)
+    temperature : array (...)
+    lam : float or array (L,)
+
+    Returns
+    -------
+    array (..., L, order) (``L`` axis dropped for a scalar ``lam``).
+    """
+    kappa = np.asarray(kappa, dtype=np.float64)
+    t = np.asarray(temperature, dtype=np.float64)[..., None, None]
+    lam_arr = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+    order = kappa.shape[-1]
+    n = np.arange(1, order + 1)
+    fact = np.array([factorial(i) for i in n], dtype=np.float64)
+    terms = -t * kappa[..., None, :] * (-lam_arr[:, None] / t) ** n / fact   # (..., L, K)
+    out = -t * np.asarray(log_partition_reference)[..., None, None] + np.cumsum(terms, axis=-1)
+    return out[..., 0, :] if np.ndim(lam) == 0 else out
+
+
+def lambda_free_energy_batch(rbm, temperatures, lams, couplings=None, *, theta_visible,
+                             theta_hidden, limit=None):
+    """Exact ``F(lambda) = -T ln Z_q - T ln E_q[exp(-lambda V / T)]`` for each batch entry and lambda.
+
+    Returns an array (B, L).
+    """
+    check_enumerable(rbm, limit)
+    t = check_temperatures(temperatures)
+    lam = check_finite_array(np.atleast_1d(lams), "lambda", ndim=1)
+    c = np.ones_like(t) if couplings is None else np.broadcast_to(
+        np.asarray(couplings, dtype=np.float64), t.shape)
+    o = orient(rbm)
+    th_s, th_o = (theta_hidden, theta_visible) if o.swapped else (theta_visible, theta_hidden)
+    th_s = np.broadcast_to(np.asarray(th_s, dtype=np.float64), (t.size, o.weights.shape[0]))
+    th_o = np.broadcast_to(np.asarray(th_o, dtype=np.float64), (t.size, o.weights.shape[1]))
+    log_m, log_1m = log_expit(th_o), log_expit(-th_o)                       # (B, n_o)
+    blocks = StateBlocks(o, batch_size=t.size * lam.size)
+    tt = t[:, None, None]
+    lam3 = lam[None, :, None]
+    parts = []
+    for k in range(blocks.n_blocks):
+        field_hi, lin_hi = blocks.high(k)
+        states = blocks.states(k)
+        field = blocks.field_lo + field_hi
+        lin = blocks.lin_lo + lin_hi
+        c_s = -lin[None, :] + t[:, None] * (th_s @ states.T)                # (B, R)
+        g = (-o.bias_other + t[:, None] * th_o)[:, None, :] - c[:, None, None] * field[None]
+        logq = (states @ log_expit(th_s).T + (1 - states) @ log_expit(-th_s).T).T  # (B, R)
+        # ln E_h[exp(-lam g.h / T)] = sum_j ln((1-m_j) + m_j exp(-lam g_j / T))
+        x = -lam3[:, :, None, :] * g[:, None, :, :] / tt[..., None]          # (B, L, R, n_o)
+        h_part = np.logaddexp(log_1m[:, None, None, :], log_m[:, None, None, :] + x).sum(-1)
+        parts.append(logsumexp(logq[:, None, :] - lam3 * c_s[:, None, :] / tt + h_part, axis=-1))
+    log_e = logsumexp(np.stack(parts), axis=0)                             # (B, L)
+    log_zq = (-log_expit(-th_s)).sum(-1) + (-log_expit(-th_o)).sum(-1)
+    return -t[:, None] * (log_zq[:, None] + log_e)
+
+
+@dataclass(frozen=True)
+class CumulantExpansion:
+    """Cumulants of ``V`` under a product reference and what they give.
+
+    Attributes
+    ----------
+    reference : str
+    temperature : float
+    kappa : ndarray (order,)
+        ``kappa_1 .. kappa_K``.
+    log_partition_reference : float
+        ``ln Z_q``.
+    visible, hidden : ndarray
+        Magnetisations of the reference law.
+    """
+    reference: str
+    temperature: float
+    kappa: np.ndarray
+    log_partition_reference: float
+    visible: np.ndarray
+    hidden: np.ndarray
+
+    @property
+    def order(self):
+        return self.kappa.size
+
+    def series(self, lam=1.0):
+        """``F_K(lambda)`` for K = 1..order (array (order,), or (L, order) for an array lam)."""
+        return series_from_cumulants(self.kappa, self.log_partition_reference, self.temperature, lam)
+
+
+def cumulant_expansion(rbm, temperature=1.0, order=8, reference="mean-field", *, limit=None):
+    """Exact cumulants ``kappa_1..kappa_order`` of ``V = E - H_q`` under a product reference.
+
+    Parameters
+    ----------
+    rbm : RBM
+    temperature : float, > 0
+    order : int, 1..16
+    reference : {"mean-field", "independent"}
+
+    Returns
+    -------
+    CumulantExpansion
+    """
+    t = check_temperatures(temperature)
+    if t.size != 1:
+        raise InputError("cumulant_expansion takes one temperature; use explorer.rbm.sweeps for curves")
+    order = _check_order(order)
+    th_v, th_h = reference_logits(rbm, t, reference=reference)
+    r = cumulants_batch(rbm, t, order=order, theta_visible=th_v, theta_hidden=th_h, limit=limit)
+    return CumulantExpansion(reference=reference, temperature=float(t[0]), kappa=r["kappa"][0],
+                             log_partition_reference=float(r["log_partition_reference"][0]),
+                             visible=expit(th_v[0]), hidden=expit(th_h[0]))
+
+
+def lambda_free_energy(rbm, lam, temperature=1.0, reference="mean-field", *, limit=None):
+    """Exact ``F(lambda)`` of ``H_q + lambda V`` (any real lambda; lambda = 1 is the exact F).
+
+    Returns a float for scalar ``lam``, else an array.
+    """
+    t = check_temperatures(temperature)
+    if t.size != 1:
+        raise InputError("lambda_free_energy takes one temperature")
+    th_v, th_h = reference_logits(rbm, t, reference=reference)
+    out = lambda_free_energy_batch(rbm, t, lam, theta_visible=th_v, theta_hidden=th_h, limit=limit)[0]
+    return float(out[0]) if np.ndim(lam) == 0 else out
