@@ -90,11 +90,12 @@ def reference_logits(rbm, temperatures, couplings=None, reference="mean-field", 
 def _series_exp(a):
     """Coefficients of exp(A(u)) for A with a[..., 0] = 0, truncated (b_n = sum k a_k b_{n-k} / n)."""
     k_max = a.shape[-1] - 1
+    ka = a * np.arange(k_max + 1)
     b = np.zeros_like(a)
     b[..., 0] = 1.0
     for n in range(1, k_max + 1):
-        k = np.arange(1, n + 1)
-        b[..., n] = np.sum(k * a[..., 1:n + 1] * b[..., n - k], axis=-1) / n
+        # b[..., n-1::-1] is b_{n-1}, ..., b_0: a reversed view, no copy
+        b[..., n] = np.einsum("...k,...k->...", ka[..., 1:n + 1], b[..., n - 1::-1]) / n
     return b
 
 
@@ -102,9 +103,11 @@ def _series_log(m):
     """Coefficients of ln M(u) for M with m[..., 0] = 1."""
     k_max = m.shape[-1] - 1
     ell = np.zeros_like(m)
+    k = np.arange(k_max + 1)
     for n in range(1, k_max + 1):
-        k = np.arange(1, n)
-        ell[..., n] = m[..., n] - np.sum(k * ell[..., 1:n] * m[..., n - k], axis=-1) / n
+        # sum_{k=1}^{n-1} k l_k m_{n-k}, with m_{n-1} .. m_1 as a reversed view
+        ell[..., n] = m[..., n] - np.einsum("...k,...k->...", (k * ell)[..., 1:n],
+                                            m[..., n - 1:0:-1]) / n
     return ell
 
 
