@@ -6,8 +6,6 @@ scikit-learn package: no download).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import InputError
@@ -93,4 +91,4 @@ def optimal_log_likelihood(data):
         raise InputError("data must be a non-empty 2-D array")
     _, counts = np.unique(x, axis=0, return_counts=True)
     p = counts / counts.sum()
-    return float(np.sum(p * np.log(p))) if len(counts) > 1 else 0.0 * math.log(1.0)
+    return float(np.sum(p * np.log(p)))
