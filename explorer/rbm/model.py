@@ -110,6 +110,9 @@ class RBM:
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise InputError(f"no such file: {path}")
+        if not zipfile.is_zipfile(path):
+            # np.load would otherwise treat it as a pickle (and refuse): say what is wrong
+            raise InputError(f"{path} is not a readable .npz file (not a zip archive)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 missing = [k for k in NPZ_KEYS if k not in data.files]
@@ -120,8 +123,9 @@ class RBM:
                 arrays = {k: data[k] for k in NPZ_KEYS}
         except InputError:
             raise
-        except ValueError as exc:  # object arrays need pickle: refused
-            raise InputError(f"{path}: refused to load ({exc})") from None
+        except ValueError:  # object arrays need pickle: refused, never executed
+            raise InputError(f"{path}: refused to load an array that needs pickle "
+                             f"(object arrays can run code); store plain numeric arrays") from None
         except (OSError, zipfile.BadZipFile, EOFError) as exc:
             raise InputError(f"{path} is not a readable .npz file ({exc})") from None
         return cls(**arrays)

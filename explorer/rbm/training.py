@@ -236,12 +236,18 @@ def mean_log_likelihood(rbm, data, *, limit=DEFAULT_EVAL_LIMIT, ais_chains=100, 
 def initial_rbm(data, n_hidden, *, seed=0, weight_scale=0.01):
     """Hinton's starting point: ``W ~ N(0, weight_scale^2)``, ``a`` = logit of the smoothed
     data means, ``b = 0``."""
-    v = _binary_data(data, np.shape(data)[-1] if np.ndim(data) == 2 else -1)
+    v = _data_matrix(data)
     nh = _positive_int(n_hidden, "n_hidden")
     rng = _rng(seed)
     p = (v.sum(axis=0) + 0.5) / (v.shape[0] + 1.0)
     return RBM(rng.normal(0.0, weight_scale, size=(v.shape[1], nh)), np.log(p) - np.log1p(-p),
                np.zeros(nh))
+
+
+def _data_matrix(data):
+    if np.ndim(data) != 2 or np.shape(data)[1] == 0:
+        raise InputError(f"data must be a 2-D array with one row per pattern, got shape {np.shape(data)}")
+    return _binary_data(data, np.shape(data)[1])
 
 
 def _check_real(x, name, low=None, high=None, low_open=False, high_open=False):
@@ -303,8 +309,7 @@ def train(data, n_hidden=None, *, method="exact", k=None, epochs=100, learning_r
     if init is None:
         if n_hidden is None:
             raise InputError("train needs n_hidden (or an initial RBM via init=)")
-        nv = np.shape(data)[-1] if np.ndim(data) == 2 else -1
-        v = _binary_data(data, nv)
+        v = _data_matrix(data)
         rbm = initial_rbm(v, n_hidden, seed=seed)
     else:
         if not isinstance(init, RBM):
