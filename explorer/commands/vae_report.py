@@ -1,0 +1,93 @@
+"""``vae-report``: every free energy of one test image under a VAE checkpoint."""
+
+from __future__ import annotations
+
+from ..cli import print_json
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "vae-report", help="free energies of one test image under a VAE",
+        description="Exact -ln p(x) (quadrature, 2-D latent), -ELBO as expected energy minus entropy, KLs, "
+                    "IWAE bounds, the lambda family, cumulants and their series, and the temperature-T "
+                    "free energy, for test image INDEX.")
+    p.add_argument("--checkpoint", default=None, metavar="FILE.pt",
+                   help="VAE checkpoint (default: the 2-D digits model shipped with the package)")
+    p.add_argument("--index", type=int, required=True, help="index into the test split")
+    p.add_argument("--lam", type=float, default=1.0, help="lambda in [0, 1.5] for F(lambda) and the series")
+    p.add_argument("--order", type=int, default=4, help="highest cumulant order, 1..8 (default 4)")
+    p.add_argument("--temperature", type=float, default=1.0, help="temperature T > 0 (default 1)")
+    p.add_argument("--samples", type=int, default=5000, help="Monte Carlo samples from q (default 5000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
+    p.add_argument("--data", default=None, metavar="FILE.npz",
+                   help="the .npz the checkpoint was trained on, if it moved")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from ..vae import VAESession
+    from ..vae._validation import check_array_1d, check_int
+    from ..vae.analysis import LAM_MAX
+    from ..vae.free_energy import MAX_ORDER
+
+    # Validate cheap arguments before loading anything.
+    check_array_1d(args.lam, "--lam", lo=0.0, hi=LAM_MAX)
+    check_array_1d(args.temperature, "--temperature", positive=True)
+    check_int(args.order, "--order", lo=1, hi=MAX_ORDER)
+    check_int(args.samples, "--samples", lo=10, hi=50000)
+    session = VAESession(args.checkpoint, device=args.device, data=args.data, n_samples=args.samples,
+                         seed=args.seed)
+    rep = session.report(args.index, lam=args.lam, order=args.order, temperature=args.temperature)
+    if args.json:
+        print_json(rep)
+    else:
+        print_table(rep)
+    return 0
+
+
+def _f(v, nd=4):
+    return "n/a" if v is None else f"{v:.{nd}f}"
+
+
+def print_table(rep):
+    x = rep["x"]
+    side = int(round(len(x) ** 0.5))
+    print(f"test image {rep['index']} (label {rep['label']}) from {rep['checkpoint']}")
+    if side * side == len(x):
+        for r in range(side):
+            print("  " + "".join("#" if b else "." for b in x[r * side:(r + 1) * side]))
+    mc = rep["mc"]
+    exact_label = "-ln p(x) exact (quadrature)" if rep["exact_method"] == "quadrature" else \
+        f"-ln p(x) [{rep['exact_method']}]"
+    err = rep["quadrature_error"] if rep["quadrature_error"] is not None else rep["exact_free_energy_stderr"]
+    rows = [
+        (exact_label, rep["exact_free_energy"], err),
+        ("-ELBO = E_q[H] - S[q]", rep["neg_elbo"], None),
+        ("  expected energy E_q[H]", rep["expected_energy"], None),
+        ("  entropy S[q]", rep["entropy"], None),
+        ("KL(q || prior)", rep["kl_prior"], None),
+        ("KL(q || p(z|x)) = gap", rep["kl_posterior"], None),
+    ]
+    print(f"\n{'quantity (nats)':<34}{'exact':>12}{'error':>11}{'MC':>12}{'MC stderr':>11}")
+    mc_of = {1: ("neg_elbo",), 2: ("expected_energy",), 3: ("entropy",)}
+    for i, (name, val, e) in enumerate(rows):
+        mk = mc_of.get(i)
+        mcv = mc[mk[0]] if mk else (mc["kl_posterior"] if i == 5 else None)
+        mce = mc[mk[0] + "_stderr"] if mk else None
+        print(f"{name:<34}{_f(val):>12}{(format(e, '.1e') if e is not None else ''):>11}"
+              f"{(_f(mcv) if mcv is not None else ''):>12}{(_f(mce) if mce is not None else ''):>11}")
+    print("\nIWAE free energies -L_K")
+    for k, b, s in zip(rep["iwae"]["k"], rep["iwae"]["bound"], rep["iwae"]["stderr"]):
+        print(f"  K = {k:<6d}{_f(b):>12} ± {_f(s)}")
+    lam = rep["lam"]
+    cum = rep["cumulants"]
+    print(f"\nF(lambda = {lam['lam']}): exact {_f(lam['exact'])}, MC {_f(lam['mc'])} ± {_f(lam['mc_stderr'])}")
+    print(f"{'n':>4}{'kappa exact':>14}{'kappa MC':>14}{'± stderr':>12}{'series to n':>14}")
+    for n in range(cum["order"]):
+        ke = None if cum["kappa"] is None else cum["kappa"][n]
+        se = None if cum["series"] is None else cum["series"][n]
+        print(f"{n + 1:>4}{_f(ke):>14}{_f(cum['kappa_mc'][n]):>14}{_f(cum['kappa_mc_stderr'][n]):>12}{_f(se):>14}")
+    t = rep["temperature"]
+    print(f"\nT = {t['T']}: F_T exact {_f(t['exact'])}, bound E_q[H] - T S[q] {_f(t['bound'])}")
