@@ -51,6 +51,9 @@ __all__ = [
 #: Method names accepted by :func:`train` (``cdK`` needs ``k``; ``cd<k>`` spells it inline).
 METHODS = ("exact", "cd1", "cdK", "pcd", "tap2", "tap3")
 
+#: Parameters beyond this magnitude mean the run has diverged (exp(1e8) is no probability).
+_MAX_PARAMETER = 1e8
+
 #: Largest ``min(n_visible, n_hidden)`` for which epochs are scored exactly.
 DEFAULT_EVAL_LIMIT = 20
 
@@ -372,18 +375,22 @@ def train(data, n_hidden=None, *, method="exact", k=None, epochs=100, learning_r
                 m_v, m_h = _tap_fixed_point(current, int(kind[-1]), 1.0)
                 g = tap_log_partition_gradient(current, m_v, m_h, 1.0, int(kind[-1]))
                 nw, na, nb = g.as_tuple()
-            grads = (pw - nw - wd * w, pa - na, pb - nb)
-            for vel_i, g_i, p_i in zip(vel, grads, (w, a, b)):
-                vel_i *= mom
-                vel_i += lr * g_i
-                p_i += vel_i
-            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-                raise InputError(f"training diverged in epoch {epoch + 1} (parameters not finite); "
-                                 f"lower the learning rate")
+            with np.errstate(over="ignore", invalid="ignore"):
+                grads = (pw - nw - wd * w, pa - na, pb - nb)
+                for vel_i, g_i, p_i in zip(vel, grads, (w, a, b)):
+                    vel_i *= mom
+                    vel_i += lr * g_i
+                    p_i += vel_i
+            if not all(np.all(np.abs(p_i) < _MAX_PARAMETER) for p_i in (w, a, b)):
+                raise InputError(f"training diverged in epoch {epoch + 1} (a parameter left "
+                                 f"[-1e8, 1e8] or is not finite); lower the learning rate")
         if evaluate:
             ll, se, how = mean_log_likelihood(RBM(w, a, b), v, limit=eval_limit,
                                               ais_chains=ais_chains, ais_steps=ais_steps,
                                               seed=rng)
+            if not math.isfinite(ll):
+                raise InputError(f"training diverged in epoch {epoch + 1} (log-likelihood {ll}); "
+                                 f"lower the learning rate")
             lls.append(ll)
             ses.append(se)
             bar.set_postfix(ll=f"{ll:.4f}")
