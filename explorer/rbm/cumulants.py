@@ -34,7 +34,7 @@ from scipy.special import expit, log_expit, logsumexp
 
 from ..errors import InputError
 from ._validation import check_finite_array, check_temperatures
-from .exact import StateBlocks, check_enumerable, orient
+from .exact import StateBlocks, check_enumerable, map_batch_chunks, orient
 from .meanfield import mean_field_batch
 
 REFERENCES = ("mean-field", "independent")
@@ -90,14 +90,19 @@ def reference_logits(rbm, temperatures, couplings=None, reference="mean-field", 
 
 
 def _series_exp(a):
-    """Coefficients of exp(A(u)) for A with a[..., 0] = 0, truncated (b_n = sum k a_k b_{n-k} / n)."""
-    k_max = a.shape[-1] - 1
-    ka = a * np.arange(k_max + 1)
-    b = np.zeros_like(a)
-    b[..., 0] = 1.0
+    """Coefficients of exp(A(u)) for A with a[0] = 0 (order axis FIRST: contiguous slabs).
+
+    ``b_n = sum_{k=1}^n k a_k b_{n-k} / n``; with the order axis first every term is a
+    whole contiguous array, which keeps the recursion at memory speed.
+    """
+    k_max = a.shape[0] - 1
+    b = np.empty_like(a)
+    b[0] = 1.0
     for n in range(1, k_max + 1):
-        # b[..., n-1::-1] is b_{n-1}, ..., b_0: a reversed view, no copy
-        b[..., n] = np.einsum("...k,...k->...", ka[..., 1:n + 1], b[..., n - 1::-1]) / n
+        acc = a[1] * b[n - 1]
+        for k in range(2, n + 1):
+            acc += k * a[k] * b[n - k]
+        b[n] = acc / n
     return b
 
 
@@ -130,11 +135,19 @@ def cumulants_batch(rbm, temperatures, couplings=None, *, order=8, theta_visible
     th_s, th_o = (theta_hidden, theta_visible) if o.swapped else (theta_visible, theta_hidden)
     th_s = np.broadcast_to(np.asarray(th_s, dtype=np.float64), (t.size, o.weights.shape[0]))
     th_o = np.broadcast_to(np.asarray(th_o, dtype=np.float64), (t.size, o.weights.shape[1]))
+    parts = map_batch_chunks(lambda idx: _cumulants_core(o, t[idx], c[idx], th_s[idx], th_o[idx], order),
+                             t.size, t.size * (1 << o.weights.shape[0]) * o.weights.shape[1] * order)
+    return {key: np.concatenate([p_[key] for p_ in parts]) for key in parts[0]}
+
+
+def _cumulants_core(o, t, c, th_s, th_o, order):
+    """:func:`cumulants_batch` on an oriented RBM for one chunk of the batch."""
     m_o = expit(th_o)
     kb_o = bernoulli_cumulants(m_o, order)                                  # (B, n_o, K)
     tt = t[:, None]
     blocks = StateBlocks(o, batch_size=t.size * order)
-    # Pass 1: conditional cumulants for every state, kept per block (states x batch x order).
+    # Pass 1: conditional cumulants for every state, order axis first (K, B, S) so that
+    # the power-series recursion below works on contiguous slabs.
     cond, logq = [], []
     for k in range(blocks.n_blocks):
         field_hi, lin_hi = blocks.high(k)
@@ -144,30 +157,33 @@ def cumulants_batch(rbm, temperatures, couplings=None, *, order=8, theta_visible
         # V(s, h) = c(s) + g(s).h with c(s) = -s.a + T theta_s.s and g = -b - c sW + T theta_o
         c_s = -lin[None, :] + tt * (th_s @ states.T)                        # (B, R)
         g = (-o.bias_other + tt * th_o)[:, None, :] - c[:, None, None] * field[None]  # (B, R, n_o)
-        kap = np.empty(g.shape[:2] + (order,))
-        kap[..., 0] = c_s + np.einsum("brj,bj->br", g, m_o)
+        kap = np.empty((order,) + g.shape[:2])
+        kap[0] = c_s + (g @ m_o[:, :, None])[..., 0]
         gp = g.copy()
         for n in range(1, order):
             gp *= g
-            kap[..., n] = np.einsum("brj,bj->br", gp, kb_o[..., n])
+            kap[n] = (gp @ kb_o[:, :, n, None])[..., 0]
         cond.append(kap)
         # ln q(s) = theta_s.s - sum softplus(theta_s), written with log_expit for stability
         logq.append((states @ log_expit(th_s).T + (1 - states) @ log_expit(-th_s).T).T)  # (B, R)
-    kap = np.concatenate(cond, axis=1)                                      # (B, S, K)
+    kap = np.concatenate(cond, axis=2)                                      # (K, B, S)
     logq = np.concatenate(logq, axis=1)                                     # (B, S)
     q = np.exp(logq - logsumexp(logq, axis=1, keepdims=True))               # guard rounding
-    mean = np.einsum("bs,bs->b", q, kap[..., 0])
-    var = np.einsum("bs,bs->b", q, kap[..., 1] if order > 1 else 0 * mean) + \
-        np.einsum("bs,bs->b", q, (kap[..., 0] - mean[:, None]) ** 2)
+    mean = np.einsum("bs,bs->b", q, kap[0])
+    var = np.einsum("bs,bs->b", q, (kap[0] - mean[:, None]) ** 2)
+    if order > 1:
+        var = var + np.einsum("bs,bs->b", q, kap[1])
     scale = np.sqrt(np.maximum(var, 0.0))
     scale = np.where(scale > 0, scale, 1.0)
     # Power series in u = t * scale: a_n(s) = kappa_n(s) / (n! scale^n), centred first order.
     n = np.arange(1, order + 1)
     inv = 1.0 / (np.array([factorial(i) for i in n])[None, :] * scale[:, None] ** n[None, :])
-    a = np.zeros(kap.shape[:2] + (order + 1,))
-    a[..., 1:] = kap * inv[:, None, :]
-    a[..., 1] = (kap[..., 0] - mean[:, None]) * inv[:, None, 0]
-    moments = np.einsum("bs,bsn->bn", q, _series_exp(a))                    # (B, K+1)
+    a = np.empty((order + 1,) + kap.shape[1:])                             # (K+1, B, S)
+    a[0] = 0.0
+    a[1] = (kap[0] - mean[:, None]) * inv[:, None, 0]
+    for k in range(2, order + 1):
+        a[k] = kap[k - 1] * inv[:, None, k - 1]
+    moments = np.einsum("bs,nbs->bn", q, _series_exp(a))                    # (B, K+1)
     ell = _series_log(moments)
     kappa = ell[:, 1:] / inv
     kappa[:, 0] = mean

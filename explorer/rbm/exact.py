@@ -107,6 +107,20 @@ def _map_blocks(fn, n_blocks, work):
     return [fn(k) for k in range(n_blocks)]
 
 
+def map_batch_chunks(fn, size, work):
+    """Apply ``fn`` to index chunks of a batch of ``size`` entries, one chunk per core.
+
+    Batch entries are independent, and numpy releases the GIL inside its kernels, so large
+    batches split over threads use every core. Returns the list of results in order.
+    """
+    n_workers = os.cpu_count() or 1
+    if work < _THREAD_MIN_ELEMENTS or size < 2 or n_workers < 2:
+        return [fn(np.arange(size))]
+    chunks = np.array_split(np.arange(size), min(n_workers, size))
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        return list(pool.map(fn, chunks))
+
+
 # exp() of arguments up to this stays far from float64 overflow (exp(709) is the limit).
 _EXP_SAFE = 600.0
 

@@ -1,0 +1,25 @@
+"""Timing helper for the benchmark scripts: medians over repeats (the machines are shared and noisy)."""
+
+import statistics
+import time
+
+
+def median_seconds(fn, repeats=7, warmup=1):
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times; return (median, min, max) seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times), max(times)
+
+
+def report(name, timing, target=None):
+    med, lo, hi = timing
+    line = f"{name}: median {med * 1e3:.1f} ms (min {lo * 1e3:.1f}, max {hi * 1e3:.1f})"
+    if target is not None:
+        line += f"; target {target * 1e3:.0f} ms -> {'OK' if med <= target else 'OVER'} (ratio {med / target:.2f})"
+    print(line)
+    return med
