@@ -152,7 +152,6 @@ def test_pcd_learns_bars_and_stripes():
     assert res.log_likelihood[-1] > res.log_likelihood[0] + 0.4
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("method", ["tap2", "tap3"])
 def test_tap_training_learns_bars_and_stripes(method):
     x = bars_and_stripes(3)
