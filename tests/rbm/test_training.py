@@ -12,7 +12,7 @@ import pytest
 
 from explorer.cli import main
 from explorer.errors import InputError
-from explorer.rbm import RBM, log_likelihood
+from explorer.rbm import RBM, log_likelihood, log_partition
 from explorer.rbm.datasets import bars_and_stripes
 from explorer.rbm.meanfield import mean_field
 from explorer.rbm.sampling import exact_moments, exact_samples
@@ -255,6 +255,16 @@ def test_cli_json(tmp_path, capsys):
     assert d["log_likelihood"][-1] > OPTIMUM_3X3 - 0.35
     rbm = RBM.load(out)
     assert d["log_likelihood"][-1] == pytest.approx(np.mean(log_likelihood(rbm, bars_and_stripes(3))))
+
+
+def test_saved_model_loads_in_rbm_report(tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    assert main(["rbm-train", "--size", "2", "--hidden", "3", "--epochs", "5", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["rbm-report", "--weights", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_visible"] == 4 and report["n_hidden"] == 3
+    assert report["log_partition"] == pytest.approx(log_partition(RBM.load(out)), abs=1e-10)
 
 
 def test_cli_cd_spellings(capsys):
