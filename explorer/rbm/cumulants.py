@@ -173,8 +173,9 @@ def _cumulants_core(o, t, c, th_s, th_o, order):
     var = np.einsum("bs,bs->b", q, (kap[0] - mean[:, None]) ** 2)
     if order > 1:
         var = var + np.einsum("bs,bs->b", q, kap[1])
-    scale = np.sqrt(np.maximum(var, 0.0))
-    scale = np.where(scale > 0, scale, 1.0)
+    # A (nearly) deterministic V has sigma ~ 0; flooring the scale keeps scale^n from
+    # underflowing (the rescaled coefficients are then simply tiny).
+    scale = np.maximum(np.sqrt(np.maximum(var, 0.0)), 1e-15 * np.maximum(1.0, np.abs(mean)))
     # Power series in u = t * scale: a_n(s) = kappa_n(s) / (n! scale^n), centred first order.
     n = np.arange(1, order + 1)
     inv = 1.0 / (np.array([factorial(i) for i in n])[None, :] * scale[:, None] ** n[None, :])
