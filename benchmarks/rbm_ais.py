@@ -6,7 +6,6 @@ estimate agrees with the exact ln Z (2^16 hidden states enumerated).
 Run: .venv/bin/python benchmarks/rbm_ais.py
 """
 
-import numpy as np
 from _timing import median_seconds, report
 
 from explorer.rbm import RBM, log_partition

@@ -312,10 +312,21 @@ def test_cd_bias_shrinks_with_k():
     assert np.array_equal(cd1.bias, cd1.estimate - cd1.exact)
 
 
-def test_clamped_free_energy_is_the_ais_marginal():
-    # the AIS weights use -F_c at beta; at beta = 1 with no base this is ln f(v)
-    rbm = RBM.random(5, 4, seed=6)
+@pytest.mark.parametrize("base", ["visible-bias", "data"])
+def test_one_step_ais_weights_are_clamped_free_energy_differences(base):
+    # with beta going 0 -> 1 in one step, each weight is ln f_1(v) - ln f_0(v) for the
+    # chain's base sample v: -F_c(v)/T - a0.v - n_hidden ln 2
+    rbm = RBM.random(5, 4, seed=6, weight_scale=2.0)
+    t = 0.8
+    data = np.array([[1, 0, 0, 1, 1], [1, 1, 0, 0, 1], [0, 0, 0, 1, 1.0]])
+    res = ais_log_partition(rbm, t, n_chains=64, n_steps=1, base=base, data=data, seed=2)
+    if base == "visible-bias":
+        a0 = rbm.visible_bias / t
+    else:
+        p = (data.sum(0) + 0.5) / (len(data) + 1)
+        a0 = np.log(p / (1 - p))
     v = all_states(5)
-    t = 0.9
-    log_f = -clamped_free_energy(rbm, v, t) / t
-    assert logsumexp(log_f) == pytest.approx(log_partition(rbm, t), abs=1e-12)
+    possible = -clamped_free_energy(rbm, v, t) / t - v @ a0 - 4 * math.log(2)
+    gaps = np.abs(res.log_weights[:, None] - possible[None, :]).min(axis=1)
+    assert gaps.max() < 1e-10
+    assert res.log_base_partition == pytest.approx(np.sum(np.logaddexp(0, a0)) + 4 * math.log(2))
