@@ -26,6 +26,12 @@ def add_parser(subparsers):
     p.add_argument("--lam", type=float, default=1.0, help="perturbation strength lambda (default 1)")
     p.add_argument("--reference", choices=["mean-field", "independent"], default="mean-field",
                    help="product reference law of the cumulant expansion")
+    p.add_argument("--ais-chains", type=int, default=None, metavar="N",
+                   help="add an annealed-importance-sampling estimate of ln Z with N chains")
+    p.add_argument("--ais-steps", type=int, default=1000, metavar="S",
+                   help="intermediate distributions of AIS (default 1000)")
+    p.add_argument("--data", metavar="FILE.npy",
+                   help="binary visible rows (n x n_visible): adds reverse AIS started from them")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
     return p
@@ -43,55 +49,115 @@ def _load(args):
     return RBM.random(nv, nh, seed=args.seed)
 
 
-def report(rbm, *, temperature=1.0, order=4, lam=1.0, reference="mean-field"):
-    """The report as a plain dict (the CLI's JSON contract)."""
+def _load_data(path, n_visible):
+    import os
+
+    if not os.path.isfile(path):
+        raise InputError(f"no such file: {path}")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError:
+        raise InputError(f"{path}: refused to load an array that needs pickle; store a plain 0/1 array") from None
+    except OSError as exc:
+        raise InputError(f"{path} is not a readable .npy file ({exc})") from None
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != n_visible:
+        raise InputError(f"{path} must hold a 2-D array with {n_visible} columns (one per visible unit)")
+    if not np.all((data == 0) | (data == 1)):
+        raise InputError(f"{path} must contain only 0 and 1")
+    return data.astype(np.float64)
+
+
+def report(rbm, *, temperature=1.0, order=4, lam=1.0, reference="mean-field", ais_chains=None,
+           ais_steps=1000, data=None, seed=0):
+    """The report as a plain dict (the CLI's JSON contract).
+
+    Without ``ais_chains`` the model must be enumerable. With it, a model too large to
+    enumerate still gets mean field, TAP and the AIS estimate; the exact fields are then
+    ``None`` and ``exact_available`` is false.
+    """
     from ..rbm import thermodynamics
     from ..rbm.cumulants import cumulant_expansion, lambda_free_energy
     from ..rbm.exact import check_enumerable
     from ..rbm.meanfield import mean_field
     from ..rbm.tap import tap
+    from ..errors import EnumerationLimitError
 
-    check_enumerable(rbm)
     if not np.isfinite(lam):
         raise InputError(f"perturbation strength lambda (--lam) must be finite, got {lam}")
-    th = thermodynamics(rbm, temperature)
+    try:
+        check_enumerable(rbm)
+        exact_available = True
+    except EnumerationLimitError as exc:
+        if ais_chains is None:
+            raise EnumerationLimitError(f"{exc} (rbm-report: add --ais-chains N)") from None
+        exact_available = False
     mf = mean_field(rbm, temperature)
-    ce = cumulant_expansion(rbm, temperature, order=order, reference=reference)
-    out = dict(
-        n_visible=rbm.n_visible, n_hidden=rbm.n_hidden, temperature=temperature,
-        weight_norm=rbm.weight_norm, log_partition=th.log_partition, free_energy=th.free_energy,
-        internal_energy=th.internal_energy, entropy=th.entropy, heat_capacity=th.heat_capacity,
-        mean_field=dict(free_energy=mf.free_energy, visible=mf.visible, hidden=mf.hidden,
-                        converged=mf.converged, minima=mf.minima),
-    )
+    out = dict(n_visible=rbm.n_visible, n_hidden=rbm.n_hidden, temperature=temperature,
+               weight_norm=rbm.weight_norm, exact_available=exact_available)
+    if exact_available:
+        th = thermodynamics(rbm, temperature)
+        out.update(log_partition=th.log_partition, free_energy=th.free_energy,
+                   internal_energy=th.internal_energy, entropy=th.entropy,
+                   heat_capacity=th.heat_capacity)
+    else:
+        out.update(dict.fromkeys(["log_partition", "free_energy", "internal_energy", "entropy",
+                                  "heat_capacity"]))
+    out["mean_field"] = dict(free_energy=mf.free_energy, visible=mf.visible, hidden=mf.hidden,
+                             converged=mf.converged, minima=mf.minima)
     for o in (2, 3):
         r = tap(rbm, temperature, order=o)
         out[f"tap{o}"] = dict(free_energy=r.free_energy, visible=r.visible, hidden=r.hidden,
                               converged=r.converged, method=r.method)
-    out["cumulants"] = dict(reference=reference, order=order, **{"lambda": lam}, kappa=ce.kappa,
-                            series=ce.series(lam),
-                            exact=lambda_free_energy(rbm, lam, temperature, reference))
+    if exact_available:
+        ce = cumulant_expansion(rbm, temperature, order=order, reference=reference)
+        out["cumulants"] = dict(reference=reference, order=order, **{"lambda": lam}, kappa=ce.kappa,
+                                series=ce.series(lam),
+                                exact=lambda_free_energy(rbm, lam, temperature, reference))
+    else:
+        out["cumulants"] = None
+    if ais_chains is not None:
+        from ..rbm.sampling import ais_log_partition, reverse_ais_log_partition
+
+        out["ais"] = ais_log_partition(rbm, temperature, n_chains=ais_chains, n_steps=ais_steps,
+                                       seed=seed).to_dict()
+        if data is not None:
+            out["reverse_ais"] = reverse_ais_log_partition(
+                rbm, data, temperature, n_chains=min(ais_chains, len(data)), n_steps=ais_steps,
+                seed=seed).to_dict()
+    elif data is not None:
+        raise InputError("--data is used by reverse AIS: give --ais-chains N too")
     return out
 
 
 def _table(rep):
     lines = [f"RBM {rep['n_visible']} visible x {rep['n_hidden']} hidden, ||W|| = {rep['weight_norm']:.6g}, "
              f"T = {rep['temperature']:.6g}", ""]
-    rows = [("ln Z (exact)", rep["log_partition"]), ("F exact", rep["free_energy"]),
-            ("U exact", rep["internal_energy"]), ("S exact", rep["entropy"]),
-            ("C exact", rep["heat_capacity"]),
+    rows = []
+    if rep["exact_available"]:
+        rows += [("ln Z (exact)", rep["log_partition"]), ("F exact", rep["free_energy"]),
+                 ("U exact", rep["internal_energy"]), ("S exact", rep["entropy"]),
+                 ("C exact", rep["heat_capacity"])]
+    else:
+        rows.append(("exact", "too large to enumerate"))
+    for key, label in (("ais", "ln Z (AIS)"), ("reverse_ais", "ln Z (reverse AIS)")):
+        if key in rep:
+            rows.append((label, f"{rep[key]['log_partition']:.10g} ± {rep[key]['stderr']:.2g} "
+                                f"({rep[key]['chains']} chains x {rep[key]['steps']} steps)"))
+    rows += [
             ("F mean field (bound)", rep["mean_field"]["free_energy"]),
             ("F TAP2" + ("" if rep["tap2"]["converged"] else " (not converged)"), rep["tap2"]["free_energy"]),
             ("F TAP3" + ("" if rep["tap3"]["converged"] else " (not converged)"), rep["tap3"]["free_energy"])]
     cu = rep["cumulants"]
-    rows.append((f"F({cu['lambda']:g}) exact", cu["exact"]))
-    for k, (kap, ser) in enumerate(zip(cu["kappa"], cu["series"]), start=1):
-        rows.append((f"kappa_{k} / series order {k}", f"{kap:14.8g}   {ser:.10g}"))
+    if cu is not None:
+        rows.append((f"F({cu['lambda']:g}) exact", cu["exact"]))
+        for k, (kap, ser) in enumerate(zip(cu["kappa"], cu["series"]), start=1):
+            rows.append((f"kappa_{k} / series order {k}", f"{kap:14.8g}   {ser:.10g}"))
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         text = value if isinstance(value, str) else f"{value:.10g}"
         lines.append(f"{name:<{width}}  {text}")
-    lines.append(f"\ncumulant reference: {cu['reference']}")
+    if cu is not None:
+        lines.append(f"\ncumulant reference: {cu['reference']}")
     return "\n".join(lines)
 
 
@@ -101,8 +167,10 @@ def run(args):
     rbm = _load(args)
     if args.weight_norm is not None:
         rbm = rbm.with_weight_norm(args.weight_norm)
+    data = _load_data(args.data, rbm.n_visible) if args.data else None
     rep = report(rbm, temperature=args.temperature, order=args.order, lam=args.lam,
-                 reference=args.reference)
+                 reference=args.reference, ais_chains=args.ais_chains, ais_steps=args.ais_steps,
+                 data=data, seed=args.seed)
     if args.json:
         print_json(rep)
     else:

@@ -99,3 +99,37 @@ def test_module_entry_point_exits_2_without_traceback(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "explorer", "rbm-report", "--random", "2x2", "--json"],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and TOP_KEYS <= json.loads(ok.stdout).keys()
+
+
+def test_ais_keys_and_values(model_file, tmp_path, capsys):
+    rbm, path = model_file
+    from explorer.rbm.sampling import exact_samples
+
+    data, _hidden = exact_samples(rbm, 200, seed=1)
+    np.save(tmp_path / "data.npy", data)
+    rep = _run_json(capsys, ["rbm-report", "--weights", str(path), "--ais-chains", "200",
+                             "--ais-steps", "300", "--data", str(tmp_path / "data.npy"), "--json"])
+    for key in ("ais", "reverse_ais"):
+        assert set(rep[key]) >= {"log_partition", "stderr", "chains", "steps"}
+        assert rep[key]["steps"] == 300
+        # within 5 standard errors (plus a small floor) of the exact value
+        assert abs(rep[key]["log_partition"] - rep["log_partition"]) < 5 * rep[key]["stderr"] + 0.02
+    assert rep["ais"]["chains"] == 200
+
+
+def test_too_large_model_with_ais_still_reports(capsys):
+    rep = _run_json(capsys, ["rbm-report", "--random", "26x30", "--ais-chains", "20", "--ais-steps",
+                             "50", "--json"])
+    assert rep["exact_available"] is False and rep["free_energy"] is None and rep["cumulants"] is None
+    assert np.isfinite(rep["ais"]["log_partition"]) and np.isfinite(rep["mean_field"]["free_energy"])
+
+
+def test_bad_data_file(model_file, tmp_path, capsys):
+    _, path = model_file
+    np.save(tmp_path / "wide.npy", np.zeros((3, 7)))
+    assert main(["rbm-report", "--weights", str(path), "--ais-chains", "5", "--data",
+                 str(tmp_path / "wide.npy")]) == 2
+    assert "6 columns" in capsys.readouterr().err
+    np.save(tmp_path / "ok.npy", np.zeros((3, 6)))
+    assert main(["rbm-report", "--weights", str(path), "--data", str(tmp_path / "ok.npy")]) == 2
+    assert "--ais-chains" in capsys.readouterr().err
