@@ -330,3 +330,21 @@ def test_one_step_ais_weights_are_clamped_free_energy_differences(base):
     gaps = np.abs(res.log_weights[:, None] - possible[None, :]).min(axis=1)
     assert gaps.max() < 1e-10
     assert res.log_base_partition == pytest.approx(np.sum(np.logaddexp(0, a0)) + 4 * math.log(2))
+
+
+def test_ais_on_the_shipped_trained_model():
+    # a trained model (||W|| ~ 36) is peaked: the data-mean base helps a lot
+    from pathlib import Path
+
+    from explorer.rbm.datasets import bars_and_stripes
+
+    path = Path(__file__).resolve().parents[2] / "explorer" / "data" / "rbm_bars_stripes_3x3.npz"
+    rbm = RBM.load(path)
+    x = bars_and_stripes(3)
+    exact = log_partition(rbm)
+    data_base = ais_log_partition(rbm, n_chains=200, n_steps=2000, base="data", data=x, seed=0)
+    own_base = ais_log_partition(rbm, n_chains=200, n_steps=2000, seed=0)
+    assert data_base.stderr < 0.03 and data_base.stderr < own_base.stderr / 2
+    assert abs(data_base.log_partition - exact) < 4 * data_base.stderr + 1e-3
+    rev = reverse_ais_log_partition(rbm, x, n_chains=None, n_steps=2000, seed=0)
+    assert abs(rev.log_partition - exact) < 4 * rev.stderr + 1e-3
