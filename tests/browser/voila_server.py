@@ -1,0 +1,138 @@
+"""Start Voila on a free local port and drive its pages with Playwright + Debian's Chromium.
+
+Shared by the browser tests (tests/browser/conftest.py) and benchmarks/app_latency.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run"]
+EXPLORER = "voila/render/rbm_explorer.ipynb"
+
+
+def chromium_path():
+    """The Chromium executable, or None when it is not installed."""
+    if os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    return shutil.which("chromium")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def voila_server(timeout=60):
+    """Serve ``notebooks/`` with Voila; yields the base URL ``http://127.0.0.1:PORT/``."""
+    port = free_port()
+    voila = Path(sys.executable).with_name("voila")
+    cmd = [str(voila) if voila.exists() else "voila", "notebooks/", "--no-browser", f"--port={port}",
+           "--Voila.ip=127.0.0.1", "--strip_sources=True", "--show_tracebacks=True",
+           # kernels of closed pages are culled instead of lingering
+           "--MappingKernelManager.cull_interval=30", "--MappingKernelManager.cull_idle_timeout=120"]
+    log = open(ROOT / "artifacts" / f"voila-{port}.log", "w") if (ROOT / "artifacts").is_dir() else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"voila exited with code {proc.returncode}")
+            try:
+                with urllib.request.urlopen(base, timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("voila did not answer within %d s" % timeout) from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        # stop Voila by its own process group (it started the kernels), never by name
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if hasattr(log, "close"):
+            log.close()
+
+
+def launch_browser(playwright):
+    return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+
+
+def new_page(browser, base, errors=None, width=1500, height=1400):
+    """A page that can reach only the local server; JS errors are appended to ``errors``."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    # Voila's template asks a CDN for fonts: everything but the local server is blocked
+    page.route(lambda url: not url.startswith(base), lambda route: route.abort())
+    if errors is not None:
+        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
+                if msg.type == "error" else None)
+    return page
+
+
+# JavaScript helpers run in the page --------------------------------------------------
+
+#: Resolves when a Bokeh source with this name exists in any BokehJS document.
+WAIT_SOURCE_JS = """name => {
+  const docs = (window.Bokeh && window.Bokeh.documents) || [];
+  for (const d of docs) { if (d.get_model_by_name(name)) return true; }
+  return false;
+}"""
+
+#: Returns the columns of a named source as plain arrays.
+READ_SOURCE_JS = """name => {
+  for (const d of window.Bokeh.documents) {
+    const s = d.get_model_by_name(name);
+    if (s) {
+      const out = {};
+      for (const [k, v] of Object.entries(s.data)) out[k] = Array.from(v);
+      return out;
+    }
+  }
+  return null;
+}"""
+
+#: Installs change counters on named sources: window.__changes[name] = [timestamps].
+WATCH_SOURCES_JS = """names => {
+  window.__changes = window.__changes || {};
+  for (const d of window.Bokeh.documents) {
+    for (const name of names) {
+      const s = d.get_model_by_name(name);
+      if (s && !window.__changes[name]) {
+        window.__changes[name] = [];
+        s.change.connect(() => window.__changes[name].push(performance.now()));
+      }
+    }
+  }
+  return Object.keys(window.__changes);
+}"""
+
+
+def open_explorer(page, base, query="", timeout=60_000):
+    """Open the explorer and wait until its widgets and Bokeh sources exist."""
+    t0 = time.monotonic()
+    page.goto(base + EXPLORER + (("?" + query) if query else ""), wait_until="commit", timeout=timeout)
+    page.wait_for_selector(".explorer-temperature .noUi-handle", timeout=timeout)
+    page.wait_for_function(WAIT_SOURCE_JS, arg="t_cursor", timeout=timeout)
+    return time.monotonic() - t0
