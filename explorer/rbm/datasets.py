@@ -61,6 +61,10 @@ def digits(threshold=8, *, return_labels=False):
     -------
     ndarray of shape (1797, 64), float64 in {0, 1}; and labels (1797,) when asked.
     """
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise InputError(f"threshold must be a number, got {threshold!r}") from None
     if not np.isfinite(threshold):
         raise InputError(f"threshold must be finite, got {threshold}")
     from sklearn.datasets import load_digits

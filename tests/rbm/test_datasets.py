@@ -54,6 +54,8 @@ def test_digits_binarised_at_eight():
     assert digits(threshold=0).sum() == x.size
     with pytest.raises(InputError):
         digits(threshold=float("nan"))
+    with pytest.raises(InputError):
+        digits(threshold="high")
 
 
 def test_load_dataset():
