@@ -24,7 +24,8 @@ $(VENV)/.test-installed: $(VENV)/.app-installed
 venv: $(VENV)/.app-installed
 
 app: $(VENV)/.app-installed
-	$(VENV)/bin/voila notebooks/ --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 --strip_sources=True
+	# Server settings (address, sources hidden, idle-kernel culling) live in voila.json.
+	$(VENV)/bin/voila notebooks/ --port=$(PORT)
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root with apt-get).
 browser:

@@ -156,13 +156,19 @@ class RBM:
         Keyword arguments go to the BernoulliRBM constructor (``n_components`` is set here).
         """
         from sklearn.neural_network import BernoulliRBM
+        from sklearn.utils import check_random_state
 
-        model = BernoulliRBM(n_components=self.n_hidden, **kwargs)
+        if kwargs.get("n_components", self.n_hidden) != self.n_hidden:
+            raise InputError(f"n_components is fixed by the RBM ({self.n_hidden} hidden units), "
+                             f"got {kwargs['n_components']}")
+        kwargs["n_components"] = self.n_hidden
+        model = BernoulliRBM(**kwargs)
         model.components_ = np.array(self.weights.T)
         model.intercept_visible_ = np.array(self.visible_bias)
         model.intercept_hidden_ = np.array(self.hidden_bias)
         model.n_features_in_ = self.n_visible
-        model.random_state_ = np.random.RandomState(kwargs.get("random_state"))
+        # what fit() would set: gibbs() draws from it (an int, None or a RandomState)
+        model.random_state_ = check_random_state(kwargs.get("random_state"))
         return model
 
     # -------------------------------------------------------------- rescaling

@@ -92,3 +92,13 @@ def test_scaled_multiplies_every_parameter():
     np.testing.assert_allclose(s.weights, 0.5 * rbm.weights)
     np.testing.assert_allclose(s.visible_bias, 0.5 * rbm.visible_bias)
     np.testing.assert_allclose(s.hidden_bias, 0.5 * rbm.hidden_bias)
+
+
+def test_to_sklearn_accepts_random_state_forms():
+    rbm = RBM.random(4, 3, seed=0)
+    for rs in (None, 3, np.random.RandomState(3)):
+        model = rbm.to_sklearn(random_state=rs)
+        assert model.gibbs(np.zeros((2, 4))).shape == (2, 4)
+    assert rbm.to_sklearn(n_components=3).n_components == 3
+    with pytest.raises(InputError, match="n_components"):
+        rbm.to_sklearn(n_components=5)
