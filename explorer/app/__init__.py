@@ -1,5 +1,5 @@
 """ipywidgets controllers: controls -> physics layer -> Bokeh sources (explorer.views)."""
 
-from .rbm_explorer import RBMExplorer, rbm_explorer
+from .rbm_explorer import RBMExplorer, show_rbm_explorer
 
-__all__ = ["RBMExplorer", "rbm_explorer"]
+__all__ = ["RBMExplorer", "show_rbm_explorer"]

@@ -308,6 +308,8 @@ class RBMExplorer:
             return
         f = files[0] if isinstance(files, (tuple, list)) else next(iter(files.values()))
         self._upload = (f["name"], bytes(f["content"]))
+        # clear the widget: the bytes are kept here, and the same file can be chosen again
+        self.w_upload.value = ()
         with self._batch():
             self._dirty.add("model")
             self._pending_norm = None
@@ -455,7 +457,7 @@ class RBMExplorer:
                                   lam=c.lam)
         v.set_order(k)
         v.show_weights(rbm.weights)
-        v.show_scaling(c.temperature, -c.exact / c.temperature, *extras)
+        v.show_scaling(c.temperature, c.exact / c.temperature, *extras)   # −ln Z = F/T
         if ais is None:
             v.clear_sampling("Sampling estimates are switched off." if not self.run_ais else
                              "Sampling estimates are not available in this installation.")
@@ -631,6 +633,6 @@ def _escape(text):
             .replace("'", "&#39;").replace('"', "&quot;"))
 
 
-def rbm_explorer(**kwargs):
+def show_rbm_explorer(**kwargs):
     """Build and display the explorer (the notebook's one line)."""
     return RBMExplorer(**kwargs).show()
