@@ -125,7 +125,8 @@ def map_batch_chunks(fn, size, work):
 _EXP_SAFE = 600.0
 
 
-def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=False, limit=None):
+def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=False,
+                correlations=False, limit=None):
     """Exact statistics for a batch of (temperature, coupling scale) pairs in one pass.
 
     Entry ``k`` of the batch is the RBM with ``W`` replaced by ``couplings[k] * W`` at
@@ -136,7 +137,7 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
     -------
     dict with ``log_partition`` (B,), and when asked ``internal_energy`` and
     ``energy_variance`` (B,), ``visible`` (B, n_visible) and ``hidden`` (B, n_hidden)
-    exact marginals.
+    exact marginals, ``correlation`` (B, n_visible, n_hidden) = ``E_p[v h^T]``.
 
     Notes
     -----
@@ -159,6 +160,7 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
     tab_bound = np.abs(tab).max(axis=(0, 1))                             # (n_o,)
     exp_tab = np.exp(np.minimum(tab, _EXP_SAFE))
     lin_lo = blocks.lin_lo[None, :] / t[:, None]                         # (B, R)
+    marginals = marginals or correlations
     need_sigmoid = moments or marginals
 
     def one_block(k):
@@ -192,8 +194,11 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
             out["mean"] = mean
             out["m2"] = np.einsum("br,br->b", p, var_s + (mean_s - mean[:, None]) ** 2)
         if marginals:
-            out["small"] = p @ blocks.states(k)                          # (B, n_small)
+            states = blocks.states(k)
+            out["small"] = p @ states                                    # (B, n_small)
             out["other"] = np.einsum("br,brj->bj", p, sig)               # (B, n_o)
+        if correlations:
+            out["corr"] = np.einsum("br,ri,brj->bij", p, states, sig)    # (B, n_small, n_o)
         return out
 
     parts = _map_blocks(one_block, blocks.n_blocks, t.size * (1 << o.weights.shape[0]) * n_o)
@@ -214,6 +219,9 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
         other = np.einsum("kb,kbj->bj", w, np.stack([p_["other"] for p_ in parts]))
         vis, hid = (other, small) if o.swapped else (small, other)
         result["visible"], result["hidden"] = vis, hid
+    if correlations:
+        corr = np.einsum("kb,kbij->bij", w, np.stack([p_["corr"] for p_ in parts]))
+        result["correlation"] = np.swapaxes(corr, 1, 2) if o.swapped else corr
     return result
 
 
@@ -291,6 +299,55 @@ def marginals(rbm, temperature=1.0, *, limit=None):
         raise InputError("marginals takes one temperature")
     r = exact_batch(rbm, t, marginals=True, limit=limit)
     return r["visible"][0], r["hidden"][0]
+
+
+@dataclass(frozen=True)
+class ExactMoments:
+    """Exact first and second moments of an enumerable RBM.
+
+    Attributes
+    ----------
+    visible : ndarray (n_visible,)   ``E_p[v]``
+    hidden : ndarray (n_hidden,)     ``E_p[h]``
+    correlation : ndarray (n_visible, n_hidden)   ``E_p[v h^T]``
+    log_partition : float            ``ln Z(T)``
+    """
+
+    visible: np.ndarray
+    hidden: np.ndarray
+    correlation: np.ndarray
+    log_partition: float
+
+
+def exact_moments(rbm, temperature=1.0, *, limit=None):
+    """Exact ``E_p[v]``, ``E_p[h]`` and ``E_p[v h^T]`` (the negative phase of the likelihood gradient)."""
+    t = check_temperatures(temperature)
+    if t.size != 1:
+        from ..errors import InputError
+        raise InputError("exact_moments takes one temperature")
+    r = exact_batch(rbm, t, correlations=True, limit=limit)
+    return ExactMoments(visible=r["visible"][0], hidden=r["hidden"][0],
+                        correlation=r["correlation"][0], log_partition=float(r["log_partition"][0]))
+
+
+def state_log_weights(rbm, temperature=1.0, *, limit=None):
+    """Every state ``s`` of the smaller layer with ``ln sum_other exp(-E/T)`` (unnormalised).
+
+    Returns
+    -------
+    oriented : the RBM with the enumerated layer first (``oriented.swapped`` tells which)
+    log_weights : ndarray (2^n_small,), indexed like :func:`all_states`
+    """
+    check_enumerable(rbm, limit)
+    t = float(check_temperatures(temperature)[0])
+    o = orient(rbm)
+    blocks = StateBlocks(o)
+    parts = []
+    for k in range(blocks.n_blocks):
+        field_hi, lin_hi = blocks.high(k)
+        x = (o.bias_other + blocks.field_lo + field_hi) / t
+        parts.append((blocks.lin_lo + lin_hi) / t + sum_softplus(x))
+    return o, np.concatenate(parts)
 
 
 def clamped_free_energy(rbm, v, temperature=1.0):

@@ -39,7 +39,7 @@ from scipy.special import expit, logsumexp
 from ..errors import InputError
 from ._numerics import sum_softplus
 from ._validation import check_binary, check_finite_array, check_states, check_temperatures
-from .exact import check_enumerable
+from .exact import ExactMoments, exact_moments, state_log_weights  # noqa: F401 (re-exported)
 
 __all__ = [
     "AISResult", "ImportanceResult", "GibbsResult", "CDEstimate", "ExactMoments",
@@ -53,9 +53,8 @@ SCHEDULES = ("linear", "sigmoid")
 #: Names accepted by ``base=``.
 BASES = ("visible-bias", "data")
 
-#: Largest layer enumerated by :func:`exact_moments` and :func:`exact_samples` by default.
+#: Largest layer enumerated by :func:`exact_samples` by default (it keeps every state's probability).
 DEFAULT_SAMPLING_LIMIT = 20
-_ENUM_BLOCK = 1 << 14
 
 
 # --------------------------------------------------------------------------- results
@@ -199,24 +198,6 @@ class CDEstimate:
     def max_abs_error(self):
         """``max |estimate - exact|`` (None without the exact value)."""
         return None if self.exact is None else float(np.max(np.abs(self.estimate - self.exact)))
-
-
-@dataclass(frozen=True)
-class ExactMoments:
-    """Exact first and second moments of an enumerable RBM.
-
-    Attributes
-    ----------
-    visible : ndarray (n_visible,)   ``E_p[v]``
-    hidden : ndarray (n_hidden,)     ``E_p[h]``
-    correlation : ndarray (n_visible, n_hidden)   ``E_p[v h^T]``
-    log_partition : float            ``ln Z(T)``
-    """
-
-    visible: np.ndarray
-    hidden: np.ndarray
-    correlation: np.ndarray
-    log_partition: float
 
 
 # ------------------------------------------------------------------------ validation
@@ -607,60 +588,6 @@ def gibbs_sample(rbm, temperature=1.0, *, n_chains=100, n_steps=1000, init=None,
 
 
 # ------------------------------------------------------------------------ enumeration
-def _enumerated_log_weights(w, a, b, n, start, stop):
-    """States ``start..stop-1`` of the first layer and their ``ln f`` (other layer summed)."""
-    idx = np.arange(start, stop, dtype=np.int64)
-    s = ((idx[:, None] >> np.arange(n)) & 1).astype(np.float64)
-    field = s @ w + b
-    return s, field, s @ a + sum_softplus(field)
-
-
-def _oriented_scaled(rbm, t, limit):
-    limit = DEFAULT_SAMPLING_LIMIT if limit is None else int(limit)
-    check_enumerable(rbm, limit)
-    w, a, b = _scaled(rbm, t)
-    if rbm.n_visible <= rbm.n_hidden:
-        return w, a, b, False
-    return w.T, b, a, True
-
-
-def exact_moments(rbm, temperature=1.0, *, limit=None):
-    """Exact ``E_p[v]``, ``E_p[h]`` and ``E_p[v h^T]`` by enumerating the smaller layer.
-
-    Parameters
-    ----------
-    rbm : RBM
-    temperature : float, > 0
-    limit : int, optional
-        Largest ``min(n_visible, n_hidden)`` enumerated (default 20).
-
-    Returns
-    -------
-    ExactMoments
-    """
-    t = _temperature(temperature)
-    w, a, b, swapped = _oriented_scaled(rbm, t, limit)
-    n = w.shape[0]
-    total = 1 << n
-    bounds = list(range(0, total, _ENUM_BLOCK)) + [total]
-    logf = np.concatenate([_enumerated_log_weights(w, a, b, n, lo, hi)[2]
-                           for lo, hi in zip(bounds[:-1], bounds[1:])])
-    log_z = float(logsumexp(logf))
-    m_s = np.zeros(n)
-    m_o = np.zeros(w.shape[1])
-    corr = np.zeros(w.shape)
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        s, field, lf = _enumerated_log_weights(w, a, b, n, lo, hi)
-        p = np.exp(lf - log_z)
-        sig = expit(field)
-        m_s += p @ s
-        m_o += p @ sig
-        corr += (s * p[:, None]).T @ sig
-    if swapped:
-        return ExactMoments(visible=m_o, hidden=m_s, correlation=corr.T, log_partition=log_z)
-    return ExactMoments(visible=m_s, hidden=m_o, correlation=corr, log_partition=log_z)
-
-
 def exact_samples(rbm, n_samples, temperature=1.0, *, seed=0, limit=None):
     """Independent exact samples ``(v, h) ~ p`` of an enumerable RBM.
 
@@ -683,18 +610,14 @@ def exact_samples(rbm, n_samples, temperature=1.0, *, seed=0, limit=None):
     t = _temperature(temperature)
     n_samples = _positive_int(n_samples, "n_samples")
     rng = _rng(seed)
-    w, a, b, swapped = _oriented_scaled(rbm, t, limit)
-    n = w.shape[0]
-    total = 1 << n
-    bounds = list(range(0, total, _ENUM_BLOCK)) + [total]
-    logf = np.concatenate([_enumerated_log_weights(w, a, b, n, lo, hi)[2]
-                           for lo, hi in zip(bounds[:-1], bounds[1:])])
+    o, logf = state_log_weights(rbm, t, limit=DEFAULT_SAMPLING_LIMIT if limit is None else limit)
     p = np.exp(logf - logsumexp(logf))
-    idx = rng.choice(total, size=n_samples, p=p / p.sum())
+    n = o.weights.shape[0]
+    idx = rng.choice(p.size, size=n_samples, p=p / p.sum())
     s = ((idx[:, None] >> np.arange(n)) & 1).astype(np.float64)
-    po = expit(s @ w + b)
-    o = (rng.random(po.shape) < po).astype(np.float64)
-    return (o, s) if swapped else (s, o)
+    po = expit((s @ o.weights + o.bias_other) / t)
+    other = (rng.random(po.shape) < po).astype(np.float64)
+    return (other, s) if o.swapped else (s, other)
 
 
 # ----------------------------------------------------------------------- CD estimate

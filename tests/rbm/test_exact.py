@@ -159,3 +159,18 @@ def test_bad_visible_rows_are_refused():
         clamped_free_energy(rbm, [[0, np.nan, 1]])
     with pytest.raises(InputError, match="only 0 and 1"):
         log_likelihood(rbm, [[0, 0.5, 1]])
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5)])
+def test_exact_moments_and_state_weights_match_brute_force(shape, brute_force):
+    from explorer.rbm.exact import exact_moments, state_log_weights
+    from scipy.special import logsumexp
+
+    rbm = RBM.random(*shape, seed=12, weight_scale=2)
+    bf = brute_force(rbm, 0.6)
+    mom = exact_moments(rbm, 0.6)
+    np.testing.assert_allclose(mom.correlation, np.einsum("s,si,sj->ij", bf.p, bf.V, bf.H), atol=1e-12)
+    np.testing.assert_allclose(mom.visible, bf.marginals()[0], atol=1e-12)
+    assert mom.log_partition == pytest.approx(bf.log_z, rel=1e-13)
+    o, logw = state_log_weights(rbm, 0.6)
+    assert logw.size == 2 ** min(shape) and logsumexp(logw) == pytest.approx(bf.log_z, rel=1e-13)
