@@ -17,6 +17,18 @@ def check_temperatures(temperature, name="temperature"):
     return t
 
 
+def check_couplings(couplings, temperatures):
+    """Coupling scales of a batch (W -> c W per entry) as a float64 array shaped like ``temperatures``."""
+    if couplings is None:
+        return np.ones_like(temperatures)
+    c = check_finite_array(couplings, "coupling scales")
+    try:
+        return np.broadcast_to(c, temperatures.shape).copy()
+    except ValueError:
+        raise InputError(f"coupling scales of shape {c.shape} do not match {temperatures.size} "
+                         f"temperatures") from None
+
+
 def check_finite_array(x, name, ndim=None, shape=None):
     """Return ``x`` as float64, checking dimension, shape and finiteness."""
     try:

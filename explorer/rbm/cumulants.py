@@ -33,7 +33,7 @@ import numpy as np
 from scipy.special import expit, log_expit, logsumexp
 
 from ..errors import InputError
-from ._validation import check_finite_array, check_temperatures
+from ._validation import check_couplings, check_finite_array, check_temperatures
 from .exact import StateBlocks, check_enumerable, map_batch_chunks, orient
 from .meanfield import mean_field_batch
 
@@ -118,6 +118,13 @@ def _series_log(m):
     return ell
 
 
+def _oriented_logits(o, theta_visible, theta_hidden, size):
+    """Reference logits as (enumerated layer, other layer), each broadcast to the batch."""
+    th_s, th_o = (theta_hidden, theta_visible) if o.swapped else (theta_visible, theta_hidden)
+    return (np.broadcast_to(np.asarray(th_s, dtype=np.float64), (size, o.weights.shape[0])),
+            np.broadcast_to(np.asarray(th_o, dtype=np.float64), (size, o.weights.shape[1])))
+
+
 def cumulants_batch(rbm, temperatures, couplings=None, *, order=8, theta_visible, theta_hidden,
                     limit=None):
     """Exact cumulants of ``V`` under the product laws with the given logits.
@@ -129,12 +136,9 @@ def cumulants_batch(rbm, temperatures, couplings=None, *, order=8, theta_visible
     order = _check_order(order)
     check_enumerable(rbm, limit)
     t = check_temperatures(temperatures)
-    c = np.ones_like(t) if couplings is None else np.broadcast_to(
-        np.asarray(couplings, dtype=np.float64), t.shape)
+    c = check_couplings(couplings, t)
     o = orient(rbm)
-    th_s, th_o = (theta_hidden, theta_visible) if o.swapped else (theta_visible, theta_hidden)
-    th_s = np.broadcast_to(np.asarray(th_s, dtype=np.float64), (t.size, o.weights.shape[0]))
-    th_o = np.broadcast_to(np.asarray(th_o, dtype=np.float64), (t.size, o.weights.shape[1]))
+    th_s, th_o = _oriented_logits(o, theta_visible, theta_hidden, t.size)
     parts = map_batch_chunks(lambda idx: _cumulants_core(o, t[idx], c[idx], th_s[idx], th_o[idx], order),
                              t.size, t.size * (1 << o.weights.shape[0]) * o.weights.shape[1] * order)
     return {key: np.concatenate([p_[key] for p_ in parts]) for key in parts[0]}
@@ -226,12 +230,9 @@ def lambda_free_energy_batch(rbm, temperatures, lams, couplings=None, *, theta_v
     check_enumerable(rbm, limit)
     t = check_temperatures(temperatures)
     lam = check_finite_array(np.atleast_1d(lams), "lambda", ndim=1)
-    c = np.ones_like(t) if couplings is None else np.broadcast_to(
-        np.asarray(couplings, dtype=np.float64), t.shape)
+    c = check_couplings(couplings, t)
     o = orient(rbm)
-    th_s, th_o = (theta_hidden, theta_visible) if o.swapped else (theta_visible, theta_hidden)
-    th_s = np.broadcast_to(np.asarray(th_s, dtype=np.float64), (t.size, o.weights.shape[0]))
-    th_o = np.broadcast_to(np.asarray(th_o, dtype=np.float64), (t.size, o.weights.shape[1]))
+    th_s, th_o = _oriented_logits(o, theta_visible, theta_hidden, t.size)
     log_m, log_1m = log_expit(th_o), log_expit(-th_o)                       # (B, n_o)
     blocks = StateBlocks(o, batch_size=t.size * lam.size)
     tt = t[:, None, None]

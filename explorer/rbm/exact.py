@@ -22,7 +22,7 @@ from scipy.special import logsumexp
 
 from ..errors import EnumerationLimitError
 from ._numerics import sum_softplus
-from ._validation import check_binary, check_states, check_temperatures
+from ._validation import check_binary, check_couplings, check_states, check_temperatures
 
 #: Largest ``min(n_visible, n_hidden)`` enumerated by default (2^24 states).
 DEFAULT_ENUMERATION_LIMIT = 24
@@ -150,8 +150,7 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
     """
     check_enumerable(rbm, limit)
     t = check_temperatures(temperatures)
-    c = np.ones_like(t) if couplings is None else np.broadcast_to(
-        np.asarray(couplings, dtype=np.float64), t.shape)
+    c = check_couplings(couplings, t)
     o = orient(rbm)
     blocks = StateBlocks(o, batch_size=t.size)
     scale = c / t                                                        # (B,)

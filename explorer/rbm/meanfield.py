@@ -20,7 +20,7 @@ from scipy.special import expit
 
 from ..errors import InputError
 from ._numerics import binary_entropy
-from ._validation import check_finite_array, check_temperatures
+from ._validation import check_couplings, check_finite_array, check_temperatures
 
 #: Free energies closer than this (relative) count as the same local minimum.
 _SAME_MINIMUM = 1e-7
@@ -97,8 +97,7 @@ def mean_field_batch(rbm, temperatures, couplings=None, *, n_starts=8, seed=0, t
     if int(n_starts) < 1:
         raise InputError(f"n_starts must be >= 1, got {n_starts}")
     t = check_temperatures(temperatures)
-    c = np.ones_like(t) if couplings is None else np.broadcast_to(
-        np.asarray(couplings, dtype=np.float64), t.shape).copy()
+    c = check_couplings(couplings, t)
     w, a, b = rbm.weights, rbm.visible_bias, rbm.hidden_bias
     t3, c3 = t[:, None, None], c[:, None, None]
     mv = _starts(rbm, t, int(n_starts), seed)                           # (B, S, nv)

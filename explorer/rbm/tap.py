@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..errors import InputError
-from ._validation import check_temperatures
+from ._validation import check_couplings, check_temperatures
 from .meanfield import _gbf, mean_field_batch
 
 #: Largest ``|m - sigma(phi(m))|`` accepted as a solution of the TAP equations.
@@ -280,8 +280,7 @@ def tap_batch(rbm, temperatures, couplings=None, *, order=2, start=None, damping
     """
     order = _check_order(order)
     t = check_temperatures(temperatures)
-    c = np.ones_like(t) if couplings is None else np.broadcast_to(
-        np.asarray(couplings, dtype=np.float64), t.shape).copy()
+    c = check_couplings(couplings, t)
     if start is None:
         start = mean_field_batch(rbm, t, c)
     mv0, mh0 = start["visible"], start["hidden"]
