@@ -146,9 +146,9 @@ class PointAnalysis:
         """F(λ) exact (quadrature) and Monte Carlo with standard errors, for λ in [0, 1.5]."""
         lams = check_array_1d(lams, "lam", lo=0.0, hi=LAM_MAX)
         mc, se = free_energy_lambda_mc(self.log_w, lams)
-        out = {"lam": lams, "mc": mc, "mc_stderr": se, "exact": None, "edge_fraction": None}
+        out = {"lam": lams, "mc": mc, "mc_stderr": se, "exact": None, "error": None, "edge_fraction": None}
         if self.is_exact:
-            out["exact"], out["edge_fraction"] = self.exact.free_energy_lambda(lams)
+            out["exact"], out["error"], out["edge_fraction"] = self.exact.free_energy_lambda(lams)
         return out
 
     def cumulants(self, order=4, n_boot=100):
@@ -212,6 +212,7 @@ class PointAnalysis:
             "q": {"mu": self.mu, "logvar": self.logvar},
             "iwae": {"k": it["k"], "bound": it["bound"], "stderr": it["stderr"], "pool": self.n_iwae},
             "lam": {"lam": lam, "exact": None if curve["exact"] is None else float(curve["exact"][0]),
+                    "error": None if curve["error"] is None else float(curve["error"][0]),
                     "mc": float(curve["mc"][0]), "mc_stderr": float(curve["mc_stderr"][0]),
                     "edge_fraction": None if curve["edge_fraction"] is None else float(curve["edge_fraction"][0])},
             "cumulants": {
@@ -226,10 +227,12 @@ class PointAnalysis:
                             "error": None if temp["error"] is None else float(temp["error"][0])},
         }
         if self.is_exact:
-            integ = self.exact.integral
+            integ, qi = self.exact.integral, self.exact.q_integral
             rep["quadrature"] = {"n_per_axis": integ.grid.z1.size, "box": list(integ.box),
                                  "converged": integ.converged, "change": integ.change, "tail": integ.tail,
-                                 "levels": [lv["n"] for lv in integ.levels]}
+                                 "levels": [lv["n"] for lv in integ.levels],
+                                 "q_n_per_axis": qi.grid.z1.size, "q_box": list(qi.box),
+                                 "q_converged": qi.converged, "q_error": qi.error}
         return rep
 
     def explore(self, lams=None, order=6, temperatures=None, ks=DEFAULT_IWAE_KS, max_grid_points=129):

@@ -101,6 +101,11 @@ def load_checkpoint(path=None, device="cpu"):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         match = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if match is None and head[:1] != b"\x80" and head != b"PK":
+            # neither a zip checkpoint nor a pickle stream: just bytes
+            raise InputError(f"{path} is not a readable torch checkpoint (corrupt or not a checkpoint)") from None
         what = f"a call to {match.group(1)}" if match else "objects other than tensors and plain values"
         raise InputError(f"refused to load {path}: the pickle asks for {what}, which could run code; "
                          f"only weights are accepted (torch.load weights_only=True)") from None

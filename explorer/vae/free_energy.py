@@ -107,10 +107,10 @@ class ExactPoint:
 
     Notes
     -----
-    Everything at T = 1 is computed on one grid that covers q's ±9σ box and the box
-    where the posterior mass lies (found by scanning the prior's ±9 box), so that
-    F(λ = 1) equals F on the same points and ``E_q[H] - S = -ELBO`` holds to quadrature
-    accuracy. S[q] and KL(q‖prior) are closed forms.
+    ``F`` comes from a grid zoomed onto the posterior mass (found by scanning the prior's
+    and q's ±9σ boxes); expectations under q (-ELBO, E_q[H], cumulants of V) from a grid
+    on q's ±9σ box; each F(λ) and F_T from its own zoomed grid. Every grid is refined
+    until its values change by less than ``tol``. S[q] and KL(q‖prior) are closed forms.
     """
 
     def __init__(self, log_joint, mu, logvar, tol=DEFAULT_TOL):
@@ -155,29 +155,37 @@ class ExactPoint:
 
     @cached_property
     def integral(self):
-        """The T = 1 :class:`~explorer.vae.quadrature.Integral` (log-integrand ln p(x, z))."""
+        """The T = 1 :class:`~explorer.vae.quadrature.Integral` of ``p(x, z)`` (zoomed to the posterior)."""
+        return integrate_2d(lambda p: (self.log_joint(p), None), self.outer_box(), tol=self.tol)
 
-        def evaluate(points):
-            return self.log_joint(points), self.log_q(points)
+    @cached_property
+    def q_integral(self):
+        """Expectations under q: refined on q's own ±9σ box (log-integrand ln q, aux ln p(x, z)).
 
-        def monitors(grid, lj, logq, log_value):
+        A separate grid because q and the posterior may differ in place and width (a
+        poorly fitted encoder); each grid then resolves its own density.
+        """
+
+        def monitors(grid, logq, lj, log_value):
             w = self._q_weights(grid, logq)
-            return [float(np.dot(w, logq - lj))]   # -ELBO must settle too
+            v = logq - lj
+            m = float(np.dot(w, v))
+            return [m, float(np.dot(w, (v - m) ** 2))]   # -ELBO and κ2 must settle too
 
-        return integrate_2d(evaluate, self.outer_box(), cover_box=self.q_box(), monitors=monitors,
-                            tol=self.tol)
+        return integrate_2d(lambda p: (self.log_q(p), self.log_joint(p)), self.q_box(),
+                            monitors=monitors, tol=self.tol, zoom=False)
 
     @property
     def _lj(self):
-        return self.integral.log_f
+        return self.q_integral.aux
 
     @property
     def _logq(self):
-        return self.integral.aux
+        return self.q_integral.log_f
 
     @cached_property
     def _qw(self):
-        return self._q_weights(self.integral.grid, self._logq)
+        return self._q_weights(self.q_integral.grid, self._logq)
 
     # ------------------------------------------------------------- results
     @property
@@ -189,6 +197,11 @@ class ExactPoint:
     def quadrature_error(self):
         """Estimated quadrature error of F (nats)."""
         return self.integral.error
+
+    @property
+    def q_quadrature_error(self):
+        """Estimated quadrature error of the expectations under q (-ELBO, E_q[H]; nats)."""
+        return self.q_integral.error
 
     @property
     def expected_energy(self):
@@ -226,27 +239,34 @@ class ExactPoint:
         return weighted_cumulants(self._logq - self._lj, self._qw, order)
 
     def free_energy_lambda(self, lams):
-        """F(λ) = -ln E_q[(p(x,z)/q)^λ] = -ln ∫ q^{1-λ} p(x,z)^λ dz on the T = 1 grid.
+        """F(λ) = -ln E_q[(p(x,z)/q)^λ] = -ln ∫ q^{1-λ} p(x,z)^λ dz, each by its own adaptive quadrature.
+
+        λ = 1 is the same integral as :attr:`free_energy`.
 
         Returns
         -------
         values : ndarray
+        errors : ndarray
+            Quadrature error estimate of each value (nats).
         edge_fraction : ndarray
-            Share of each integral on the edge of the box. For λ > 1 the integrand
-            ``p^λ / q^(λ-1)`` may not decay (E_q[w^λ] can be infinite when the posterior is
-            wider than q); a non-negligible edge share flags that the value is the integral
-            over the ±9σ box only.
+            Share of each integral on the edge of the outer box (prior ±9 ∪ q ±9σ). For
+            λ > 1 the integrand ``p^λ / q^(λ-1)`` need not decay (E_q[w^λ] is infinite when
+            the posterior is wider than q in some direction); a non-negligible share means
+            the value is the integral over that box only.
         """
         lams = check_array_1d(lams, "lam", lo=0.0)
-        g = self.integral.grid
-        edge = g.on_boundary()
-        vals, fracs = [], []
+        vals, errs, edges = [], [], []
         for lam in lams:
-            a = (1.0 - lam) * self._logq + lam * self._lj + g.log_weights
-            tot = logsumexp(a)
-            vals.append(-float(tot))
-            fracs.append(float(np.exp(logsumexp(a[edge]) - tot)))
-        return np.array(vals), np.array(fracs)
+            if lam == 1.0:
+                res = self.integral
+            else:
+                # λ > 1 may diverge: integrate over the stated outer box, do not chase the edge
+                res = integrate_2d(lambda p, lam=lam: ((1.0 - lam) * self.log_q(p) + lam * self.log_joint(p), None),
+                                   self.outer_box(), tol=self.tol, expand=lam <= 1.0)
+            vals.append(-res.log_value)
+            errs.append(res.error)
+            edges.append(res.edge_fraction)
+        return np.array(vals), np.array(errs), np.array(edges)
 
     def free_energy_temperature(self, temperatures):
         """Exact F_T = -T ln ∫ exp(-H/T) dz and the bound E_q[H] - T S[q] for each T.
@@ -280,6 +300,6 @@ class ExactPoint:
         """
         g = self.integral.grid
         step = max(1, int(math.ceil((g.z1.size - 1) / (max_points - 1))))
-        dens = np.exp(self._lj - self.integral.log_value).reshape(g.shape)[::step, ::step]
-        qd = np.exp(self._logq).reshape(g.shape)[::step, ::step]
+        dens = np.exp(self.integral.log_f - self.integral.log_value).reshape(g.shape)[::step, ::step]
+        qd = np.exp(self.log_q(g.points)).reshape(g.shape)[::step, ::step]
         return {"z1": g.z1[::step], "z2": g.z2[::step], "density": dens, "q_density": qd}

@@ -8,9 +8,8 @@ nats are a sound error estimate.
 Two phases:
 
 1. *Locate* the mass. Scan the outer box (covering the prior and q) on a coarse
-   grid, keep the cells whose log-integrand is within ``threshold`` nats of the
-   largest value, and zoom to their bounding box (plus two cells, plus any box the
-   caller must cover). Repeat while the box shrinks by more than half, so a narrow
+   grid, keep the fewest cells that hold all but 1e-9 of the scanned mass, and zoom
+   to their bounding box (plus two cells, plus any box the caller must cover). Repeat while the box shrinks by more than half, so a narrow
    posterior is found whatever its width. The mass left outside is estimated from
    the scans and reported as part of the error.
 2. *Refine* the zoomed box with ``n = 33, 65, 129, ...`` points per axis (each grid
@@ -28,11 +27,12 @@ from scipy.special import logsumexp
 from ..errors import InputError
 
 DEFAULT_TOL = 1e-4
-N_SCAN = 129
+N_SCAN = 49
 N_START = 33
 N_MAX = 1025
-THRESHOLD_NATS = 50.0   # cells below max - 50 nats carry < 2e-22 of the peak each
-MAX_ZOOMS = 8
+TAIL_MASS = 1e-9        # share of the integral the zoom may leave outside the box (reported in the error)
+MAX_ZOOMS = 10
+MAX_EXPANSIONS = 3      # outer box may grow 8-fold when mass sits on its edge
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +110,10 @@ class Integral:
         The log-integrand on ``grid``.
     aux : object
         What the evaluator returned alongside ``log_f`` on ``grid``.
+    box : tuple
+        The refined box.
+    edge_fraction : float
+        Share of the integral on the edge of the outer box (of the refined box without zoom).
     levels : list of dict
         ``n`` and the monitored values at each refinement (for convergence plots and tests).
     """
@@ -123,6 +127,7 @@ class Integral:
     log_f: np.ndarray
     aux: object
     box: tuple
+    edge_fraction: float = 0.0
     levels: list = field(default_factory=list)
 
 
@@ -135,26 +140,41 @@ def _checked(log_f, n_points):
     return log_f
 
 
-def locate(evaluate, outer_box, cover_box=None, n_scan=N_SCAN, threshold=THRESHOLD_NATS):
-    """Zoom from ``outer_box`` to the box holding the mass of ``exp(f)``.
+def locate(evaluate, outer_box, cover_box=None, n_scan=N_SCAN, tail_mass=TAIL_MASS):
+    """Zoom from ``outer_box`` to the box holding all but ``tail_mass`` of ``∫ exp(f)``.
+
+    Each scan keeps the smallest set of cells holding ``1 - tail_mass`` of the scanned
+    mass, takes their bounding box plus two cells (the peak may sit up to a cell away
+    from the best grid point), adds ``cover_box``, and zooms while that halves the area.
 
     Returns
     -------
     box : tuple
     tail : float
-        Estimated mass outside ``box`` relative to the mass inside.
+        Estimated mass outside ``box`` relative to the whole (summed over the zooms).
+    edge : float
+        Share of the mass on the edge of the first (outer) scan: near 0 when the outer
+        box holds the integrand's mass.
     """
     box = tuple(float(b) for b in outer_box)
-    tail = 0.0
+    tail, edge = 0.0, None
     for _ in range(MAX_ZOOMS):
         g = make_grid(box, n_scan)
         lf, _ = evaluate(g.points)
-        lf = _checked(lf, g.points.shape[0]).reshape(g.shape)
-        peak = lf.max()
-        if not np.isfinite(peak):
+        lf = _checked(lf, g.points.shape[0])
+        lw = lf + g.log_weights
+        total = logsumexp(lw)
+        if not np.isfinite(total):
             raise InputError("the integrand is zero everywhere on the quadrature box")
-        rows, cols = np.nonzero(lf > peak - threshold)
-        # two cells of margin: the peak may sit up to one cell away from the best grid point
+        frac = np.exp(lw - total)
+        if edge is None:
+            edge = float(frac[g.on_boundary()].sum())
+        order = np.argsort(frac)
+        # cells whose combined share (smallest first) stays below tail_mass may be dropped
+        droppable = order[np.cumsum(frac[order]) < tail_mass]
+        keep = np.ones(frac.size, dtype=bool)
+        keep[droppable] = False
+        rows, cols = np.nonzero(keep.reshape(g.shape))
         j0, j1 = max(rows.min() - 2, 0), min(rows.max() + 2, n_scan - 1)
         i0, i1 = max(cols.min() - 2, 0), min(cols.max() + 2, n_scan - 1)
         new = (g.z1[i0], g.z1[i1], g.z2[j0], g.z2[j1])
@@ -163,25 +183,23 @@ def locate(evaluate, outer_box, cover_box=None, n_scan=N_SCAN, threshold=THRESHO
             new = (max(new[0], box[0]), min(new[1], box[1]), max(new[2], box[2]), min(new[3], box[3]))
         inside = ((g.points[:, 0] >= new[0]) & (g.points[:, 0] <= new[1])
                   & (g.points[:, 1] >= new[2]) & (g.points[:, 1] <= new[3]))
-        lw = lf.ravel() + g.log_weights
-        if np.any(~inside):
-            tail += float(np.exp(logsumexp(lw[~inside]) - logsumexp(lw[inside])))
+        tail += float(frac[~inside].sum())
         shrink = _area(new) < 0.5 * _area(box)
         box = new
         if not shrink:
             break
-    return box, tail
+    return box, tail, edge
 
 
 def integrate_2d(evaluate, outer_box, *, cover_box=None, monitors=None, tol=DEFAULT_TOL,
-                 n_start=N_START, n_max=N_MAX, n_scan=N_SCAN):
+                 n_start=N_START, n_max=N_MAX, n_scan=None, zoom=True, expand=True):
     """``ln ∫ exp(f(z)) dz`` over a 2-D box, refined until converged.
 
     Parameters
     ----------
     evaluate : callable
-        ``evaluate(points) -> (log_f, aux)`` for points of shape (N, 2); ``aux`` is passed to
-        ``monitors`` and kept for the finest grid.
+        ``evaluate(points) -> (log_f, aux)`` for points of shape (N, 2); ``aux`` (None or an
+        (N,) array) is passed to ``monitors`` and kept for the finest grid.
     outer_box : tuple
         ``(lo1, hi1, lo2, hi2)``: where the mass may be (the prior's and q's ±9 sigma).
     cover_box : tuple, optional
@@ -193,17 +211,49 @@ def integrate_2d(evaluate, outer_box, *, cover_box=None, monitors=None, tol=DEFA
         Stop when the integral and every monitor change by less than this.
     n_start, n_max : int
         First and largest number of points per axis (each level is ``2 n - 1``).
+    zoom : bool
+        Locate the mass first (default); False refines on ``outer_box`` itself (for
+        expectations under q, whose ±9σ box is already the right one).
+    expand : bool
+        When the outer scan finds more than 1e-9 of the mass on its edge, double the outer
+        box (up to ``MAX_EXPANSIONS`` times) before zooming. Off for integrals that may
+        diverge (the λ > 1 family), whose value is then the integral over ``outer_box``.
 
     Returns
     -------
     Integral
     """
-    box, tail = locate(evaluate, outer_box, cover_box, n_scan=n_scan)
+    n_scan = N_SCAN if n_scan is None else int(n_scan)
+    if zoom:
+        outer = tuple(float(b) for b in outer_box)
+        for i in range(MAX_EXPANSIONS + 1):
+            box, tail, edge = locate(evaluate, outer, cover_box, n_scan=n_scan)
+            if not expand or edge <= TAIL_MASS or i == MAX_EXPANSIONS:
+                break
+            c1, c2 = (outer[0] + outer[1]) / 2, (outer[2] + outer[3]) / 2
+            h1, h2 = outer[1] - outer[0], outer[3] - outer[2]
+            outer = (c1 - h1, c1 + h1, c2 - h2, c2 + h2)
+    else:
+        box, tail, edge = tuple(float(b) for b in outer_box), 0.0, None
     n, prev, change, levels = int(n_start), None, np.inf, []
+    old_lf = old_aux = None
     while True:
         g = make_grid(box, n)
-        lf, aux = evaluate(g.points)
-        lf = _checked(lf, g.points.shape[0])
+        if old_lf is None:
+            lf, aux = evaluate(g.points)
+            lf = _checked(lf, g.points.shape[0])
+        else:
+            # grid n = 2 m - 1 holds the previous m x m grid at even indices: evaluate only the new points
+            even = np.zeros(g.shape, dtype=bool)
+            even[::2, ::2] = True
+            even = even.ravel()
+            new_lf, new_aux = evaluate(g.points[~even])
+            lf = np.empty(g.points.shape[0])
+            lf[even], lf[~even] = old_lf, _checked(new_lf, int((~even).sum()))
+            aux = None
+            if old_aux is not None:
+                aux = np.empty(g.points.shape[0])
+                aux[even], aux[~even] = old_aux, new_aux
         log_value = float(logsumexp(lf + g.log_weights))
         mon = np.array([log_value] + ([] if monitors is None else list(monitors(g, lf, aux, log_value))),
                        dtype=np.float64)
@@ -214,6 +264,8 @@ def integrate_2d(evaluate, outer_box, *, cover_box=None, monitors=None, tol=DEFA
                 break
         if 2 * n - 1 > n_max:
             break
-        prev, n = mon, 2 * n - 1
+        prev, n, old_lf, old_aux = mon, 2 * n - 1, lf, aux
     converged = change < tol
-    return Integral(log_value, change + tail, change, tail, converged, g, lf, aux, box, levels)
+    if edge is None:
+        edge = float(np.exp(logsumexp((lf + g.log_weights)[g.on_boundary()]) - log_value))
+    return Integral(log_value, change + tail, change, tail, converged, g, lf, aux, box, edge, levels)

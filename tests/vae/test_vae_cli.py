@@ -1,0 +1,150 @@
+"""The vae-train and vae-report commands: JSON keys, readable output, exit status 2 on bad input."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from explorer.cli import main
+
+PY = sys.executable
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_cli(*args):
+    return subprocess.run([PY, "-m", "explorer", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def report_json():
+    p = run_cli("vae-report", "--index", "3", "--lam", "0.5", "--order", "5", "--temperature", "2", "--json")
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_report_keys_and_consistency(report_json):
+    r = report_json
+    for key in ("x", "exact_free_energy", "neg_elbo", "expected_energy", "entropy", "kl_prior", "kl_posterior",
+                "iwae", "cumulants", "temperature", "quadrature_error"):
+        assert key in r, key
+    assert len(r["x"]) == 64 and set(r["x"]) <= {0, 1}
+    assert set(r["iwae"]) >= {"k", "bound"} and r["iwae"]["k"] == [1, 10, 100, 1000, 5000]
+    assert set(r["cumulants"]) >= {"kappa", "kappa_mc", "kappa_mc_stderr", "series", "exact"}
+    assert len(r["cumulants"]["kappa"]) == len(r["cumulants"]["series"]) == 5
+    assert set(r["temperature"]) >= {"T", "exact", "bound"} and r["temperature"]["T"] == 2.0
+    assert r["neg_elbo"] >= r["exact_free_energy"]
+    assert r["neg_elbo"] == pytest.approx(r["expected_energy"] - r["entropy"], abs=1e-6)
+    assert r["kl_posterior"] == pytest.approx(r["neg_elbo"] - r["exact_free_energy"], abs=1e-9)
+    assert r["quadrature_error"] < 1e-4
+    assert r["temperature"]["bound"] >= r["temperature"]["exact"]
+    assert r["cumulants"]["series"][0] == pytest.approx(0.5 * r["neg_elbo"])
+    assert r["index"] == 3 and r["checkpoint"].endswith("vae_digits_2d.pt")
+
+
+def test_report_json_in_process_matches_subprocess(capsys, report_json):
+    assert main(["vae-report", "--index", "3", "--lam", "0.5", "--order", "5", "--temperature", "2",
+                 "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["exact_free_energy"] == report_json["exact_free_energy"]
+    assert r["iwae"]["bound"] == report_json["iwae"]["bound"]   # seeded: same numbers
+
+
+def test_report_table(capsys):
+    assert main(["vae-report", "--index", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "-ln p(x) exact (quadrature)" in out and "IWAE" in out and "kappa" in out
+    assert "{" not in out
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--index", "100000"], "index must be <="),
+    (["--index", "-1"], "index must be >="),
+    (["--index", "0", "--temperature", "0"], "temperature must be > 0"),
+    (["--index", "0", "--temperature", "-2"], "temperature must be > 0"),
+    (["--index", "0", "--temperature", "nan"], "finite"),
+    (["--index", "0", "--lam", "2"], "lam must be <= 1.5"),
+    (["--index", "0", "--lam", "nan"], "finite"),
+    (["--index", "0", "--order", "0"], "order"),
+    (["--index", "0", "--checkpoint", "/no/such/file.pt"], "checkpoint not found"),
+    (["--index", "0", "--device", "tpu"], "device"),
+])
+def test_report_bad_input_in_process(capsys, args, match):
+    assert main(["vae-report", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and err.count("\n") == 1
+
+
+class _Evil:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import pathlib
+        return (pathlib.Path.touch, (pathlib.Path(self.path),))
+
+
+def test_malicious_checkpoint_via_cli_is_refused_without_traceback(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as fh:
+        pickle.dump({"format": "free-energy-explorer/vae", "x": _Evil(str(marker))}, fh, protocol=2)
+    p = run_cli("vae-report", "--checkpoint", str(evil), "--index", "0", "--json")
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr and p.stderr.startswith("error: refused to load")
+    assert p.stdout == "" and not marker.exists()
+
+
+def test_train_then_report(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    assert main(["vae-train", "--epochs", "3", "--hidden", "16", "--seed", "1", "--device", "cpu",
+                 "--out", str(out), "--json", "--no-progress"]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert os.path.isfile(out) and meta["checkpoint"] == str(out)
+    assert meta["training"]["epochs_run"] == 3 and meta["architecture"]["n_hidden"] == 16
+    for key in ("final_train_elbo", "final_test_elbo", "torch_version", "data"):
+        assert key in meta
+    assert main(["vae-report", "--checkpoint", str(out), "--index", "1", "--json", "--samples", "500"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["neg_elbo"] >= r["exact_free_energy"]
+
+
+def test_train_readable_and_bad_input(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    assert main(["vae-train", "--epochs", "1", "--hidden", "8", "--out", str(out), "--no-progress"]) == 0
+    assert "test ELBO" in capsys.readouterr().out
+    assert main(["vae-train", "--epochs", "0", "--out", str(out)]) == 2
+    assert main(["vae-train", "--out", str(tmp_path / "missing" / "m.pt")]) == 2
+    assert main(["vae-train", "--data", str(tmp_path / "none.npz"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "epochs must be >= 1" in err and "does not exist" in err and "data file not found" in err
+
+
+def test_train_on_cuda_without_gpu_is_a_clean_error(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    p = run_cli("vae-train", "--device", "cuda", "--epochs", "1", "--out", str(tmp_path / "m.pt"))
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "CUDA is not available" in p.stderr
+
+
+def test_train_on_user_npz_and_report(tmp_path, capsys):
+    import numpy as np
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "tiny.npz", images=rng.random((50, 3, 3)))
+    out = tmp_path / "t.pt"
+    assert main(["vae-train", "--data", str(tmp_path / "tiny.npz"), "--epochs", "2", "--hidden", "8",
+                 "--out", str(out), "--no-progress", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["vae-report", "--checkpoint", str(out), "--index", "0", "--json", "--samples", "200"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert len(r["x"]) == 9 and r["label"] is None
+
+
+def test_import_explorer_does_not_import_torch():
+    code = ("import sys, explorer, explorer.cli; explorer.cli.build_parser(); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    p = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr

@@ -1,0 +1,181 @@
+"""Free energies of real VAEs: a decoder that ignores z (closed form) and the shipped checkpoint."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import closed_form_neg_log_px, constant_decoder_vae
+from explorer.errors import InputError
+from explorer.vae import PointAnalysis, series_free_energy
+
+
+def test_decoder_ignoring_z_gives_closed_form():
+    model = constant_decoder_vae()
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x = rng.integers(0, 2, 16).astype(float)
+        pa = PointAnalysis(model, x, n_samples=2000, n_iwae=20000)
+        f = closed_form_neg_log_px(model, x)
+        ex = pa.exact
+        assert ex.free_energy == pytest.approx(f, abs=1e-6)
+        # p(z|x) = prior, so the gap KL(q || p(z|x)) is KL(q || prior), in closed form
+        assert ex.kl_posterior == pytest.approx(ex.kl_prior, abs=1e-6)
+        assert ex.neg_elbo == pytest.approx(f + ex.kl_prior, abs=1e-6)
+        # expected energy in closed form: E_q[-ln p(x|z) - ln p(z)] = f + E_q[-ln N(z; 0, I)]
+        mu, var = ex.mu, np.exp(ex.logvar)
+        e_prior = np.sum(0.5 * np.log(2 * np.pi) + 0.5 * (mu ** 2 + var))
+        assert ex.expected_energy == pytest.approx(f + e_prior, abs=1e-6)
+        # the IWAE estimates approach f
+        it = pa.iwae()
+        assert abs(it["bound"][-1] - f) < 4 * it["stderr"][-1] + 1e-3
+
+
+@pytest.fixture(scope="module")
+def point0(shipped_session):
+    return shipped_session.point(0)
+
+
+def test_energy_minus_entropy_is_neg_elbo(point0):
+    ex = point0.exact
+    assert ex.expected_energy - ex.entropy == pytest.approx(ex.neg_elbo, abs=1e-6)
+    assert ex.entropy_grid == pytest.approx(ex.entropy, abs=1e-6)
+    assert ex.kl_posterior == pytest.approx(ex.neg_elbo - ex.free_energy, abs=1e-12)
+    assert ex.kl_posterior > 0
+
+
+def test_monte_carlo_agrees_with_quadrature(point0):
+    parts = point0.elbo_parts()
+    mc = parts["mc"]
+    for key in ("neg_elbo", "expected_energy", "entropy"):
+        assert abs(mc[key] - parts[key]) < 5 * mc[key + "_stderr"], key
+    cum = point0.cumulants(3)
+    assert np.all(np.abs(cum["kappa_mc"][:2] - cum["kappa"][:2]) < 5 * cum["kappa_mc_stderr"][:2])
+
+
+def test_lambda_one_gives_free_energy(point0):
+    ex = point0.exact
+    curve = point0.lam_curve([0.0, 0.5, 1.0])
+    assert curve["exact"][2] == ex.free_energy
+    assert curve["exact"][0] == pytest.approx(0.0, abs=1e-6)
+    assert abs(curve["mc"][2] - ex.free_energy) < 5 * curve["mc_stderr"][2]
+    assert np.all(curve["error"] < 1e-4)
+
+
+def test_lambda_family_is_concave_and_below_lambda_kappa1(point0):
+    # F(λ) = -ln E_q[e^{-λV}] is concave in λ, F(0) = 0, and F(λ) <= λ κ1 (Jensen)
+    lams = np.linspace(0.0, 1.0, 11)
+    f, err, _ = point0.exact.free_energy_lambda(lams)
+    k1 = point0.exact.neg_elbo
+    assert np.all(f <= lams * k1 + 1e-6)
+    second = f[2:] - 2 * f[1:-1] + f[:-2]
+    assert np.all(second <= 1e-6)
+
+
+def test_series_orders(point0):
+    ex = point0.exact
+    kappa = ex.cumulants(6)
+    assert kappa[0] == pytest.approx(ex.neg_elbo, abs=1e-12)
+    ser = series_free_energy(kappa, [1.0, 0.3])
+    assert ser[0, 0] == pytest.approx(ex.neg_elbo)
+    # order 2 at λ = 1 is closer to -ln p(x) than order 1 (the gap is mostly the variance term)
+    assert abs(ser[1, 0] - ex.free_energy) < abs(ser[0, 0] - ex.free_energy)
+    # at small λ the series converges: order 6 matches F(0.3) closely
+    f03 = ex.free_energy_lambda([0.3])[0][0]
+    assert abs(ser[5, 1] - f03) < 1e-3
+
+
+def test_iwae_decreases_toward_exact(point0):
+    f = point0.exact.free_energy
+    it = point0.iwae()
+    b, se = it["bound"], it["stderr"]
+    assert it["k"] == [1, 10, 100, 1000, 5000]
+    assert np.all(np.diff(b) <= 1e-12)
+    assert np.all(b >= f - 4 * np.nan_to_num(se, nan=0.0) - 1e-6)
+    assert b[0] == pytest.approx(point0.exact.neg_elbo, abs=5 * se[0])
+    assert b[-1] - f < 0.05 and b[-1] - f < (b[0] - f) / 10
+
+
+def test_temperature_bound_and_unit_temperature(point0):
+    ex = point0.exact
+    res = point0.temperature([0.5, 1.0, 2.0])
+    assert res["exact"][1] == pytest.approx(ex.free_energy)
+    assert res["bound"][1] == pytest.approx(ex.neg_elbo, abs=1e-6)
+    assert np.all(res["bound"] >= res["exact"] - 1e-6)
+    assert np.all(res["error"] < 1e-4)
+
+
+@settings(max_examples=12, deadline=None)
+@given(t=st.floats(0.2, 5.0))
+def test_free_energy_temperature_is_concave_bound_holds(point0, t):
+    ex = point0.exact
+    ts = np.array([t * 0.9, t, t * 1.1])
+    exact, bound, err = ex.free_energy_temperature(ts)
+    assert np.all(bound >= exact - 1e-6)
+    # F_T = -T ln Z_T: its T-derivative is -S_T and S_T decreases... concavity in T: C >= 0
+    d1, d2 = (exact[1] - exact[0]) / (ts[1] - ts[0]), (exact[2] - exact[1]) / (ts[2] - ts[1])
+    assert d2 <= d1 + 1e-4
+
+
+def test_posterior_grid_is_a_density(point0):
+    g = point0.posterior_grid()
+    h1, h2 = np.diff(g["z1"])[0], np.diff(g["z2"])[0]
+    assert g["density"].shape == (g["z2"].size, g["z1"].size)
+    assert g["density"].sum() * h1 * h2 == pytest.approx(1.0, abs=1e-3)
+    assert g["q_density"].sum() * h1 * h2 <= 1.0 + 1e-3
+
+
+@pytest.mark.slow
+def test_bound_holds_for_every_test_point(shipped_session):
+    ds = shipped_session.dataset
+    model = shipped_session.model64
+    gaps = []
+    for i in range(ds.test.shape[0]):
+        pa = PointAnalysis(model, ds.test[i], n_samples=10, n_iwae=10)
+        ex = pa.exact
+        assert ex.quadrature_error < 1e-4 and ex.q_quadrature_error < 1e-4
+        gaps.append(ex.neg_elbo - ex.free_energy)
+    gaps = np.array(gaps)
+    assert np.all(gaps > 2e-4), gaps.min()
+
+
+@pytest.mark.slow
+def test_quadrature_matches_brute_force_grid(shipped_session):
+    # a dense uniform grid over the whole prior box, no zooming: the adaptive value must agree
+    from scipy.special import logsumexp
+    from explorer.vae.quadrature import make_grid
+    pa = shipped_session.point(5)
+    g = make_grid((-9, 9, -9, 9), 801)
+    lj = pa._log_joint_np(g.points)
+    brute = -float(logsumexp(lj + g.log_weights))
+    assert pa.exact.free_energy == pytest.approx(brute, abs=1e-4)
+    levels = [lv["values"][0] for lv in pa.exact.integral.levels]
+    assert len(levels) >= 2 and abs(levels[-1] - levels[-2]) < 1e-4
+
+
+def test_latent_above_two_uses_labelled_iwae_estimate():
+    torch.manual_seed(0)
+    from explorer.vae import VAE
+    model = VAE(16, 8, 3).double().eval()
+    x = np.random.default_rng(0).integers(0, 2, 16)
+    pa = PointAnalysis(model, x, n_samples=1000, n_iwae=10000)
+    rep = pa.report(0.5, 3, 2.0)
+    assert rep["exact_method"].startswith("iwae-5000 estimate")
+    assert rep["exact_free_energy_stderr"] > 0 and rep["quadrature_error"] is None
+    assert rep["cumulants"]["kappa"] is None and rep["temperature"]["exact"] is None
+    assert rep["neg_elbo"] >= rep["exact_free_energy"] - 4 * rep["exact_free_energy_stderr"]
+
+
+def test_bad_point_inputs(shipped_model):
+    with pytest.raises(InputError, match="0 and 1"):
+        PointAnalysis(shipped_model, np.full(64, 0.5))
+    with pytest.raises(InputError, match="64 pixels"):
+        PointAnalysis(shipped_model, np.zeros(10))
+    pa = PointAnalysis(shipped_model, np.zeros(64), n_samples=100, n_iwae=5000)
+    with pytest.raises(InputError, match="lam"):
+        pa.lam_curve([2.0])
+    with pytest.raises(InputError, match="temperature"):
+        pa.temperature([-1.0])
+    with pytest.raises(InputError, match="order"):
+        pa.cumulants(9)
