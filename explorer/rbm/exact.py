@@ -161,6 +161,7 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
     lin_lo = blocks.lin_lo[None, :] / t[:, None]                         # (B, R)
     marginals = marginals or correlations
     need_sigmoid = moments or marginals
+    same_coupling = bool(np.all(c == c[0]))
 
     def one_block(k):
         field_hi, lin_hi = blocks.high(k)
@@ -185,10 +186,17 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
             return out
         p = np.exp(logw - lse[:, None])                                  # (B, R), rows sum to 1
         if moments:
-            pre = o.bias_other + c[:, None, None] * (blocks.field_lo[None] + field_hi)  # b + c sW
+            field = blocks.field_lo + field_hi                           # s W, (R, n_o)
             lin_e = lin * t[:, None]                                     # s . a
-            mean_s = -lin_e - np.einsum("brj,brj->br", pre, sig)
-            var_s = np.einsum("brj,brj->br", pre * pre, sig * (1.0 - sig))
+            if same_coupling:
+                # a temperature sweep: b + c sW is the same for every entry, compute it once
+                pre = o.bias_other + c[0] * field
+                mean_s = -lin_e - np.einsum("rj,brj->br", pre, sig)
+                var_s = np.einsum("rj,brj->br", pre * pre, sig * (1.0 - sig))
+            else:
+                pre = o.bias_other + c[:, None, None] * field[None]
+                mean_s = -lin_e - np.einsum("brj,brj->br", pre, sig)
+                var_s = np.einsum("brj,brj->br", pre * pre, sig * (1.0 - sig))
             mean = np.einsum("br,br->b", p, mean_s)
             out["mean"] = mean
             out["m2"] = np.einsum("br,br->b", p, var_s + (mean_s - mean[:, None]) ** 2)

@@ -102,16 +102,25 @@ def mean_field_batch(rbm, temperatures, couplings=None, *, n_starts=8, seed=0, t
     t3, c3 = t[:, None, None], c[:, None, None]
     mv = _starts(rbm, t, int(n_starts), seed)                           # (B, S, nv)
     converged = np.zeros(mv.shape[:2], dtype=bool)
+    # Flatten (batch, start) and iterate only the runs not yet converged: near a critical
+    # temperature a few runs need thousands of sweeps, the rest a few dozen.
+    flat_mv = mv.reshape(-1, rbm.n_visible).copy()
+    flat_t = np.repeat(t, mv.shape[1])[:, None]
+    flat_c = np.repeat(c, mv.shape[1])[:, None]
+    flat_conv = converged.reshape(-1)
+    active = np.arange(flat_mv.shape[0])
     for _ in range(int(max_iter)):
-        th_h = (b + c3 * (mv @ w)) / t3
-        mh = expit(th_h)
-        th_v = (a + c3 * (mh @ w.T)) / t3
-        mv_new = expit(th_v)
-        delta = np.abs(mv_new - mv).max(axis=-1)
-        mv = mv_new
-        converged = delta < tol
-        if converged.all():
+        m, tt, cc = flat_mv[active], flat_t[active], flat_c[active]
+        m_h = expit((b + cc * (m @ w)) / tt)
+        m_new = expit((a + cc * (m_h @ w.T)) / tt)
+        done = np.abs(m_new - m).max(axis=-1) < tol
+        flat_mv[active] = m_new
+        flat_conv[active[done]] = True
+        active = active[~done]
+        if active.size == 0:
             break
+    mv = flat_mv.reshape(mv.shape)
+    converged = flat_conv.reshape(converged.shape)
     # Final hidden update so that (mv, mh) are consistent with their logits.
     th_h = (b + c3 * (mv @ w)) / t3
     mh = expit(th_h)

@@ -22,7 +22,7 @@ from .tap import tap_batch
 
 #: Iterations of the exact layer-minimisation fallback of TAP in sweeps (interactive speed);
 #: points that need more are reported as not converged.
-SWEEP_TAP_FALLBACK_ITER = 30
+SWEEP_TAP_FALLBACK_ITER = 10
 
 
 @dataclass(frozen=True)
