@@ -320,7 +320,9 @@ class RBMExplorer:
         def on_tap(attr, old, new):
             if self._in_tap or not new:
                 return
-            x = float(source.data["x"][new[0]])
+            # a tap selects every marker under the mouse (dense near a curve): take the middle one
+            hits = sorted(new)
+            x = float(source.data["x"][hits[len(hits) // 2]])
             self._in_tap = True
             try:
                 source.selected.indices = []   # so that tapping the same point again works

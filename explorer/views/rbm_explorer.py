@@ -175,7 +175,7 @@ class ExplorerView:
         self.fig_free_energy = f
 
         # ------------------------------------------------------- 2. F vs lambda
-        g = figure(width=w, height=h, x_range=self.lam_range, tools=_TOOLS,
+        g = figure(width=w + 80, height=h, x_range=self.lam_range, tools=_TOOLS,
                    title="Free energy F(λ) at this temperature: exact and series",
                    x_axis_label="Perturbation λ", y_axis_label="Free energy F(λ)", name="fig_lambda")
         cols = ["x", "exact"] + [f"order_{k}" for k in range(1, self.max_order + 1)]
@@ -183,7 +183,7 @@ class ExplorerView:
         self.lambda_lines = []
         for k, color in enumerate(_series_colors(self.max_order), start=1):
             r = g.line("x", f"order_{k}", source=lam_src, color=color, line_width=1.5, alpha=0.9,
-                       legend_label=f"series order {k}", name=f"lam_order_{k}")
+                       legend_label=f"order {k}", name=f"lam_order_{k}")
             self.lambda_lines.append(r)
         lam_exact = g.line("x", "exact", source=lam_src, color="black", line_width=3,
                            legend_label="exact F(λ)")
@@ -199,7 +199,11 @@ class ExplorerView:
         # The y range follows the exact curve only: a diverging series leaves the plot
         # instead of squashing the exact curve into a flat line.
         g.y_range = DataRange1d(renderers=[lam_exact], range_padding=0.6)
-        g.legend.ncols = 2
+        # outside the frame: inside, the 13 entries would cover the curves (and catch taps)
+        g.add_layout(g.legend[0], "right")
+        g.legend.label_text_font_size = "7pt"
+        g.legend.spacing = 0
+        g.legend.padding = 2
         self.fig_lambda = g
 
         # ------------------------------------------------------- 3. errors vs T (log)
@@ -316,7 +320,8 @@ class ExplorerView:
 
         for fig in (f, g, e, th, mfig, af, sf):
             fig.legend.click_policy = "hide"
-            fig.legend.label_text_font_size = "8pt"
+            if fig is not g:
+                fig.legend.label_text_font_size = "8pt"
             fig.legend.background_fill_alpha = 0.6
             fig.toolbar.logo = None
         for fig in (kfig, tfig, wf):
@@ -324,7 +329,6 @@ class ExplorerView:
         f.legend.location = "top_right"
         e.legend.location = "bottom_right"
         th.legend.location = "top_left"
-        g.legend.location = "bottom_left"
         sf.legend.location = "top_right"
         mfig.legend.location = "top_right"
 

@@ -136,3 +136,45 @@ def open_explorer(page, base, query="", timeout=60_000):
     page.wait_for_selector(".explorer-temperature .noUi-handle", timeout=timeout)
     page.wait_for_function(WAIT_SOURCE_JS, arg="t_cursor", timeout=timeout)
     return time.monotonic() - t0
+
+#: Client (page) coordinates of a data point in a named figure, or null.
+DATA_TO_CLIENT_JS = """([name, x, y]) => {
+  function* walk(v) { yield v; for (const c of (v.child_views || [])) yield* walk(c); }
+  for (const root of window.Bokeh.index.roots) {
+    for (const v of walk(root)) {
+      if (v.model && v.model.name === name && v.frame) {
+        const r = v.canvas_view.el.getBoundingClientRect();
+        return [r.left + v.frame.x_scale.compute(x), r.top + v.frame.y_scale.compute(y)];
+      }
+    }
+  }
+  return null;
+}"""
+
+
+def wait_for_change(page, name, count_before, timeout=15_000):
+    """Wait until source ``name`` changed more often than ``count_before`` times."""
+    page.wait_for_function("([n, c]) => (window.__changes[n] || []).length > c",
+                           arg=[name, count_before], timeout=timeout)
+
+
+def change_count(page, name):
+    return page.evaluate("n => (window.__changes[n] || []).length", name)
+
+
+def js_errors(messages, failed_urls, base):
+    """The real JavaScript errors among the collected console messages.
+
+    Ignored: Voila 0.5.13's "Unsatisfied version" / "No satisfying version" warnings about
+    its bundled JupyterLab packages, and "Failed to load resource" for requests that the
+    test itself blocked (anything not on the local server, e.g. the template's CDN fonts).
+    """
+    only_external_failed = all(not u.startswith(base) for u in failed_urls)
+    real = []
+    for m in messages:
+        if "Unsatisfied version" in m or "No satisfying version" in m:
+            continue
+        if "Failed to load resource" in m and only_external_failed:
+            continue
+        real.append(m)
+    return real

@@ -1,0 +1,150 @@
+"""End to end: Voila serves the explorer to headless Chromium (Playwright)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from voila_server import (DATA_TO_CLIENT_JS, READ_SOURCE_JS, WATCH_SOURCES_JS, change_count, js_errors,
+                          new_page, open_explorer, wait_for_change)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+FIGURES = ["fig_free_energy", "fig_lambda", "fig_error", "fig_thermo", "fig_kappa", "fig_terms",
+           "fig_weights", "fig_magnetisation", "fig_sampling", "fig_scaling"]
+WATCHED = ["t_cursor", "lam_curves", "magnetisation", "kappa", "lam_cursor", "f_exact"]
+
+
+@pytest.fixture(scope="module")
+def session(server, browser, artifacts):
+    """One explorer page for the whole module, with console messages collected."""
+    messages, failed = [], []
+    page = new_page(browser, server)
+    page.on("console", lambda m: messages.append(f"console.{m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    seconds = open_explorer(page, server, "T=0.5&order=6")
+    page.evaluate(WATCH_SOURCES_JS, WATCHED)
+    page.screenshot(path=str(artifacts / "explorer_first_render.png"), full_page=True)
+    yield {"page": page, "messages": messages, "failed": failed, "first_render_s": seconds,
+           "base": server}
+    page.close()
+
+
+def readout(page, cls):
+    return page.locator(f".{cls} .widget-readout").first.inner_text()
+
+
+def test_explorer_renders_fast_from_the_url_state(session):
+    page = session["page"]
+    # first render: page request -> widgets and Bokeh sources exist (issue: under 10 s here)
+    assert session["first_render_s"] < 10.0
+    assert readout(page, "explorer-temperature") == "0.501"
+    assert page.locator(".widget-slider", has_text="Cumulant order K").locator(".widget-readout") \
+        .inner_text() == "6"
+    cursor = page.evaluate(READ_SOURCE_JS, "t_cursor")
+    assert cursor["x"] == [pytest.approx(10 ** (-0.3), rel=1e-12)]
+    assert len(page.evaluate(READ_SOURCE_JS, "f_exact")["x"]) == 201
+
+
+def test_all_controls_and_plots_render(session):
+    page = session["page"]
+    controls = page.locator(".explorer-controls")
+    for label in ("Temperature T", "Weight norm ‖W‖", "Perturbation λ", "Cumulant order K"):
+        assert controls.locator(".widget-slider", has_text=label).locator(".noUi-handle").is_visible()
+    for label in ("Preset", "Reference", "RBM"):
+        assert controls.locator(".widget-dropdown", has_text=label).locator("select").is_visible()
+    assert controls.locator(".widget-checkbox input").count() == 5
+    assert controls.locator(".widget-upload").is_visible()
+    assert controls.locator("button", has_text="Reset").is_visible()
+    assert controls.locator("a", has_text="Link to this view").is_visible()
+    assert controls.locator("a.explorer-csv").is_visible()
+    for name in FIGURES:
+        xy = page.evaluate(DATA_TO_CLIENT_JS, [name, 1.0, 0.0])
+        assert xy is not None, f"figure {name} has no view"
+    # every figure is drawn in a canvas of the page
+    assert page.locator("canvas").count() >= len(FIGURES)
+
+
+def test_keyboard_on_temperature_slider_changes_the_plots(session, artifacts):
+    page = session["page"]
+    before = {n: change_count(page, n) for n in WATCHED}
+    t0 = page.evaluate(READ_SOURCE_JS, "t_cursor")["x"][0]
+    lam0 = page.evaluate(READ_SOURCE_JS, "lam_curves")["exact"]
+    page.locator(".explorer-temperature .noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_change(page, "t_cursor", before["t_cursor"])
+    wait_for_change(page, "lam_curves", before["lam_curves"])
+    t1 = page.evaluate(READ_SOURCE_JS, "t_cursor")["x"][0]
+    assert t1 == pytest.approx(t0 * 10 ** 0.01, rel=1e-9)
+    assert page.evaluate(READ_SOURCE_JS, "lam_curves")["exact"] != lam0
+    for name in ("magnetisation", "kappa"):
+        assert change_count(page, name) > before[name]
+    # a temperature move never resends the cached curves along T
+    assert change_count(page, "f_exact") == before["f_exact"]
+    assert readout(page, "explorer-temperature") == "0.513"
+    page.screenshot(path=str(artifacts / "explorer_after_keypress.png"), full_page=True)
+
+
+def test_clicking_a_plot_point_moves_the_slider(session, artifacts):
+    page = session["page"]
+    exact = page.evaluate(READ_SOURCE_JS, "f_exact")
+    i = 40                                        # T = 10^-0.6, left of the legend
+    before = change_count(page, "t_cursor")
+    x, y = page.evaluate(DATA_TO_CLIENT_JS, ["fig_free_energy", exact["x"][i], exact["y"][i]])
+    page.mouse.click(x, y)
+    wait_for_change(page, "t_cursor", before)
+    t = page.evaluate(READ_SOURCE_JS, "t_cursor")["x"][0]
+    assert t == pytest.approx(exact["x"][i], rel=0.03)   # the nearest grid point under the mouse
+    assert float(readout(page, "explorer-temperature")) == pytest.approx(t, rel=2e-3)
+    # and in the λ plot: the λ slider follows
+    lam = page.evaluate(READ_SOURCE_JS, "lam_curves")
+    j = 5                                         # λ = 0.5
+    before = change_count(page, "lam_cursor")
+    x, y = page.evaluate(DATA_TO_CLIENT_JS, ["fig_lambda", lam["x"][j], lam["exact"][j]])
+    page.mouse.click(x, y)
+    wait_for_change(page, "lam_cursor", before)
+    assert page.evaluate(READ_SOURCE_JS, "lam_cursor")["x"][0] == pytest.approx(0.5)
+    assert readout(page, "explorer-lambda") == "0.50"
+    page.screenshot(path=str(artifacts / "explorer_after_click.png"), full_page=True)
+
+
+def test_preset_and_link_to_this_view(session):
+    page = session["page"]
+    before = change_count(page, "f_exact")
+    page.locator(".widget-dropdown", has_text="Preset").locator("select").select_option(
+        label="Strong coupling: the series diverges")
+    wait_for_change(page, "f_exact", before, timeout=30_000)
+    assert readout(page, "explorer-norm") == "8.00"
+    link = page.locator(".explorer-link code").inner_text()
+    assert link.startswith(session["base"] + "voila/render/rbm_explorer.ipynb?")
+    for part in ("norm=8", "order=8", "ref=independent", "T=0.501187"):
+        assert part in link
+
+
+def test_bad_upload_shows_a_message_and_keeps_the_plots(session, tmp_path):
+    page = session["page"]
+    bad = tmp_path / "weights_only.npz"
+    import numpy as np
+    np.savez(bad, weights=np.ones((3, 3)))
+    exact_before = page.evaluate(READ_SOURCE_JS, "f_exact")
+    # the widget's <input type=file> is not in the DOM: answer the file chooser it opens
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").click()
+    chooser.value.set_files(str(bad))
+    msg = page.locator(".explorer-error")
+    msg.wait_for(timeout=15_000)
+    text = msg.inner_text()
+    assert "weights_only.npz" in text and "visible_bias" in text and "previous model" in text
+    time.sleep(0.3)
+    assert page.evaluate(READ_SOURCE_JS, "f_exact") == exact_before
+
+
+def test_no_javascript_errors(session):
+    errors = js_errors(session["messages"], session["failed"], session["base"])
+    assert errors == []
+    # the blocked requests were all outside the local server (offline: no CDN needed)
+    assert all(not u.startswith(session["base"]) for u in session["failed"])
