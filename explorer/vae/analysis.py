@@ -88,7 +88,8 @@ class PointAnalysis:
         """The :class:`ExactPoint` (None above 2 latent dimensions)."""
         if not self.is_exact:
             return None
-        return ExactPoint(self._log_joint_np, self.mu, self.logvar, tol=self.tol)
+        # tanh hidden units bound the decoder's logits, hence ln p(x|z): see ExactPoint(bounded_likelihood)
+        return ExactPoint(self._log_joint_np, self.mu, self.logvar, tol=self.tol, bounded_likelihood=True)
 
     @cached_property
     def _pool(self):
@@ -143,13 +144,25 @@ class PointAnalysis:
         return out
 
     def lam_curve(self, lams):
-        """F(λ) exact (quadrature) and Monte Carlo with standard errors, for λ in [0, 1.5]."""
+        """F(λ) exact (quadrature) and Monte Carlo with standard errors, for λ in [0, 1.5].
+
+        ``exact`` is -inf (JSON null) for λ >= ``lam_critical``, where E_q[w^λ] diverges.
+        """
         lams = check_array_1d(lams, "lam", lo=0.0, hi=LAM_MAX)
         mc, se = free_energy_lambda_mc(self.log_w, lams)
-        out = {"lam": lams, "mc": mc, "mc_stderr": se, "exact": None, "error": None, "edge_fraction": None}
+        out = {"lam": lams, "mc": mc, "mc_stderr": se, "exact": None, "error": None, "edge_fraction": None,
+               "lam_critical": self.lam_critical}
         if self.is_exact:
             out["exact"], out["error"], out["edge_fraction"] = self.exact.free_energy_lambda(lams)
         return out
+
+    @property
+    def lam_critical(self):
+        """λ* = min_i 1/(1 - σ_i²): E_q[w^λ] is infinite for λ >= λ* (bounded tanh decoder), so the
+        exact F(λ) is -inf there and Monte Carlo estimates, though finite, have infinite variance."""
+        var = np.exp(self.logvar)
+        small = var[var < 1.0]
+        return float(np.min(1.0 / (1.0 - small))) if small.size else math.inf
 
     def cumulants(self, order=4, n_boot=100):
         """κ_1..κ_order of V under q: exact (quadrature) and k-statistics with bootstrap errors."""
@@ -214,7 +227,8 @@ class PointAnalysis:
             "lam": {"lam": lam, "exact": None if curve["exact"] is None else float(curve["exact"][0]),
                     "error": None if curve["error"] is None else float(curve["error"][0]),
                     "mc": float(curve["mc"][0]), "mc_stderr": float(curve["mc_stderr"][0]),
-                    "edge_fraction": None if curve["edge_fraction"] is None else float(curve["edge_fraction"][0])},
+                    "edge_fraction": None if curve["edge_fraction"] is None else float(curve["edge_fraction"][0]),
+                    "lam_critical": curve["lam_critical"], "diverges": bool(lam >= curve["lam_critical"])},
             "cumulants": {
                 "order": order, "lam": lam,
                 "kappa": cum["kappa"], "kappa_mc": cum["kappa_mc"], "kappa_mc_stderr": cum["kappa_mc_stderr"],
@@ -245,7 +259,7 @@ class PointAnalysis:
         order : int
             Highest series order.
         temperatures : array-like, optional
-            T values (default 41 points, log-spaced on [0.25, 4]).
+            T values (default 17 points, log-spaced on [0.25, 4]).
 
         Returns
         -------
@@ -254,7 +268,7 @@ class PointAnalysis:
             ``q``, ``lam_curve``, ``series``, ``temperature``, ``iwae``.
         """
         lams = np.linspace(0.0, LAM_MAX, 61) if lams is None else lams
-        temperatures = np.geomspace(0.25, 4.0, 41) if temperatures is None else temperatures
+        temperatures = np.geomspace(0.25, 4.0, 17) if temperatures is None else temperatures
         return {
             "report": self.report(1.0, order, 1.0),
             "posterior": self.posterior_grid(max_grid_points) if self.is_exact else None,

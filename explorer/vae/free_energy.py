@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from functools import cached_property
+from types import SimpleNamespace
 
 import numpy as np
 from scipy.special import logsumexp
@@ -89,6 +90,11 @@ def series_free_energy(kappa, lams, temperature=1.0):
 
 
 # --------------------------------------------------------------- exact point
+def _slim(res):
+    """Keep the numbers of an Integral, drop its grid arrays (caches hold many of them)."""
+    return SimpleNamespace(log_value=res.log_value, error=res.error, edge_fraction=res.edge_fraction)
+
+
 def gaussian_box(mu, sigma, k=BOX_SIGMAS):
     return (mu[0] - k * sigma[0], mu[0] + k * sigma[0], mu[1] - k * sigma[1], mu[1] + k * sigma[1])
 
@@ -104,6 +110,11 @@ class ExactPoint:
         The encoder's q(z|x) = N(mu, diag(exp(logvar))).
     tol : float
         Refine the quadrature until the change is below this (nats).
+    bounded_likelihood : bool
+        True when ``ln p(x|z)`` is bounded in z (a decoder with bounded logits, such as the
+        tanh MLP). Then ``E_q[w^λ]`` is finite exactly for ``λ < λ* = min_i 1/(1 - σ_i²)``
+        (over the axes with σ_i < 1), because far out ``q^{1-λ} p(z)^λ`` is a Gaussian whose
+        precision ``λ - (λ-1)/σ_i²`` turns negative at λ*; F(λ) is then -inf for λ >= λ*.
 
     Notes
     -----
@@ -113,7 +124,7 @@ class ExactPoint:
     until its values change by less than ``tol``. S[q] and KL(q‖prior) are closed forms.
     """
 
-    def __init__(self, log_joint, mu, logvar, tol=DEFAULT_TOL):
+    def __init__(self, log_joint, mu, logvar, tol=DEFAULT_TOL, bounded_likelihood=False):
         self._log_joint = log_joint
         self.mu = np.asarray(mu, dtype=np.float64).reshape(-1)
         self.logvar = np.asarray(logvar, dtype=np.float64).reshape(-1)
@@ -123,7 +134,19 @@ class ExactPoint:
             raise InputError("q(z|x) parameters are not finite")
         self.sigma = np.exp(0.5 * self.logvar)
         self.tol = float(tol)
+        self.bounded_likelihood = bool(bounded_likelihood)
         self._memo = {}
+        # per-λ and per-T integrals, so that a slider revisiting a value costs nothing
+        self._lam_cache, self._t_cache = {}, {}
+
+    @property
+    def lam_critical(self):
+        """λ* above which F(λ) = -inf (E_q[w^λ] diverges); None when not known (unbounded likelihood)."""
+        if not self.bounded_likelihood:
+            return None
+        var = np.exp(self.logvar)
+        small = var[var < 1.0]
+        return float(np.min(1.0 / (1.0 - small))) if small.size else math.inf
 
     # ------------------------------------------------------------ internals
     def log_joint(self, points):
@@ -246,23 +269,34 @@ class ExactPoint:
         Returns
         -------
         values : ndarray
+            ``-inf`` where E_q[w^λ] diverges (λ >= :attr:`lam_critical`).
         errors : ndarray
             Quadrature error estimate of each value (nats).
         edge_fraction : ndarray
-            Share of each integral on the edge of the outer box (prior ±9 ∪ q ±9σ). For
-            λ > 1 the integrand ``p^λ / q^(λ-1)`` need not decay (E_q[w^λ] is infinite when
-            the posterior is wider than q in some direction); a non-negligible share means
-            the value is the integral over that box only.
+            Share of each integral on the edge of its (possibly expanded) outer box: near 0
+            when the box holds the mass. For λ > 1 the integrand ``p^λ / q^(λ-1)`` decays
+            slowly near λ*; a non-negligible share means the value is the box's integral.
         """
         lams = check_array_1d(lams, "lam", lo=0.0)
+        crit = self.lam_critical
         vals, errs, edges = [], [], []
         for lam in lams:
+            if crit is not None and lam >= crit:
+                # proven divergent (see bounded_likelihood): no quadrature can give a finite value
+                vals.append(-math.inf)
+                errs.append(0.0)
+                edges.append(1.0)
+                continue
             if lam == 1.0:
                 res = self.integral
+            elif float(lam) in self._lam_cache:
+                res = self._lam_cache[float(lam)]
             else:
-                # λ > 1 may diverge: integrate over the stated outer box, do not chase the edge
+                # below λ* the integral converges (the outer box may grow 8-fold to hold it);
+                # with an unbounded likelihood the value beyond that is the box's, flagged by the edge share
                 res = integrate_2d(lambda p, lam=lam: ((1.0 - lam) * self.log_q(p) + lam * self.log_joint(p), None),
-                                   self.outer_box(), tol=self.tol, expand=lam <= 1.0)
+                                   self.outer_box(), tol=self.tol)
+                self._lam_cache[float(lam)] = _slim(res)
             vals.append(-res.log_value)
             errs.append(res.error)
             edges.append(res.edge_fraction)
@@ -281,9 +315,12 @@ class ExactPoint:
         for t in ts:
             if t == 1.0:
                 res = self.integral
+            elif float(t) in self._t_cache:
+                res = self._t_cache[float(t)]
             else:
                 res = integrate_2d(lambda p, t=t: (self.log_joint(p) / t, None), self.outer_box(t),
                                    tol=self.tol / t)
+                self._t_cache[float(t)] = res = _slim(res)
             exact.append(-t * res.log_value)
             err.append(t * res.error)
         bound = self.expected_energy - ts * self.entropy

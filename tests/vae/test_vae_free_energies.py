@@ -179,3 +179,39 @@ def test_bad_point_inputs(shipped_model):
         pa.temperature([-1.0])
     with pytest.raises(InputError, match="order"):
         pa.cumulants(9)
+
+
+def test_lambda_family_beyond_one_closed_form_and_divergence():
+    # decoder ignores z: E_q[w^λ] = p(x)^λ ∫ q^{1-λ} N(z; 0, I)^λ dz, a Gaussian integral that is
+    # finite exactly for λ < λ* = 1 / (1 - σ²) (σ² = 0.25 here: λ* = 4/3)
+    model = constant_decoder_vae(seed=2)
+    with torch.no_grad():
+        model.enc_logvar.weight.zero_()
+        model.enc_logvar.bias.fill_(np.log(0.25))
+    x = np.random.default_rng(3).integers(0, 2, 16).astype(float)
+    pa = PointAnalysis(model, x, n_samples=2000, n_iwae=5000)
+    f = closed_form_neg_log_px(model, x)
+    mu, var = pa.mu, np.exp(pa.logvar)
+    assert pa.lam_critical == pytest.approx(4 / 3)
+
+    def closed(lam):
+        a = (1 - lam) / var + lam
+        b = (1 - lam) * mu / var
+        c = (1 - lam) * mu ** 2 / (2 * var) + (1 - lam) / 2 * np.log(2 * np.pi * var) + lam / 2 * np.log(2 * np.pi)
+        return lam * f - float(np.sum(0.5 * np.log(2 * np.pi / a) + b ** 2 / (2 * a) - c))
+
+    lams = [0.3, 0.8, 1.1, 1.25]
+    curve = pa.lam_curve(lams + [1.34, 1.5])
+    for lam, got in zip(lams, curve["exact"]):
+        assert got == pytest.approx(closed(lam), abs=1e-5), lam
+    assert np.all(np.isneginf(curve["exact"][4:]))
+    assert np.all(np.isfinite(curve["mc"]))   # what a practitioner sees: finite, and wrong
+    rep = pa.report(lam=1.5)
+    assert rep["lam"]["diverges"] and rep["lam"]["exact"] == -np.inf
+
+
+def test_shipped_model_lambda_above_one_diverges(point0):
+    crit = point0.lam_critical
+    assert 1.0 < crit < 1.1       # q is much narrower than the prior
+    curve = point0.lam_curve([crit, 1.5])
+    assert np.all(np.isneginf(curve["exact"])) and np.all(np.isfinite(curve["mc"]))
