@@ -19,7 +19,9 @@ def add_parser(subparsers):
     p.add_argument("--temperature", type=float, default=1.0, help="temperature T > 0 (default 1)")
     p.add_argument("--samples", type=int, default=5000, help="Monte Carlo samples from q (default 5000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA, else MPS, else CPU; default), cpu, cuda or mps; exact work runs in float64 "
+                        "(on the CPU when the model is on MPS, which has no float64)")
     p.add_argument("--data", default=None, metavar="FILE.npz",
                    help="the .npz the checkpoint was trained on, if it moved")
     p.add_argument("--json", action="store_true", help="print JSON")
