@@ -56,6 +56,9 @@ SCALING_WEIGHTS = 10.0 ** np.linspace(-1.0, 1.0, 41)
 AIS_CHAINS, AIS_STEPS = 100, 300
 NOTEBOOK_PATH = "voila/render/rbm_explorer.ipynb"
 _UNSET = object()
+#: Idle time after an update before the neighbours are prefetched (a drag in progress
+#: sends its next value sooner, and the prefetch is then cancelled as stale).
+PREFETCH_DELAY_S = 0.03
 #: λ values of the F(λ) plot: 0 (where F_n(0) = −T ln Z_q for every n) to 2 in steps of 0.1.
 LAM_CURVE = np.round(np.linspace(LAM_MIN, LAM_MAX, 21), 12)
 
@@ -104,9 +107,11 @@ class RBMExplorer:
         ``VOILA_REQUEST_URL``.
     run_ais : bool
         Compute the sampling estimates of plot 7 (needs ``explorer.rbm.sampling``).
+    prefetch : bool
+        Compute the neighbouring temperatures' per-T quantities while the kernel is idle.
     """
 
-    def __init__(self, query=None, page_url=None, run_ais=True):
+    def __init__(self, query=None, page_url=None, run_ais=True, prefetch=True):
         if query is None:
             query = os.environ.get("QUERY_STRING", "")
         if page_url is None:
@@ -125,6 +130,8 @@ class RBMExplorer:
         self._curves = None
         self._upload = None          # (name, bytes) of the last uploaded file
         self._pending_norm = _UNSET  # a norm to set once the next model is loaded
+        self._prefetch_handle = None
+        self.prefetch = prefetch
         self._dirty = set()
         self._suspend = 0
         self._in_tap = False
@@ -177,7 +184,9 @@ class RBMExplorer:
                                    value="", description="Preset", layout=wide, style=style)
         self.w_reset = W.Button(description="Reset", icon="undo", layout=W.Layout(width="100px"))
         self.w_message = W.HTML(value="", layout=W.Layout(width="320px"))
-        self.w_readout = W.HTML(value="")
+        # Fixed size: a readout that grew or shrank with its numbers would move the Bokeh
+        # root, and Bokeh then lays out and repaints all ten plots on every slider step.
+        self.w_readout = W.HTML(value="", layout=W.Layout(height="92px", width="960px", overflow="hidden"))
         self.w_link = W.HTML(value="", layout=W.Layout(width="320px"))
         self.w_csv = W.HTML(value="", layout=W.Layout(width="320px"))
 
@@ -385,6 +394,38 @@ class RBMExplorer:
         finally:
             if hold:
                 doc.unhold()
+        self._schedule_prefetch()
+
+    # While the kernel is idle, compute the per-T quantities of the neighbouring grid
+    # temperatures (the next arrow-key steps), one per event-loop turn so that a slider
+    # message never waits for more than one of them. Without a running loop: no prefetch.
+    PREFETCH_STEPS = (1, -1, 2, -2)
+
+    def _schedule_prefetch(self):
+        if not self.prefetch or self._rbm is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        i = t_index(self.w_temperature.value)
+        direction = 1 if i >= getattr(self, "_last_index", i) else -1
+        self._last_index = i
+        todo = [i + direction * s for s in self.PREFETCH_STEPS if 0 <= i + direction * s < T_GRID.size]
+        token = (self._curve_key(), i)
+        if self._prefetch_handle is not None:
+            self._prefetch_handle.cancel()
+        self._prefetch_handle = loop.call_later(PREFETCH_DELAY_S, self._prefetch_next, token, todo)
+
+    def _prefetch_next(self, token, todo):
+        self._prefetch_handle = None
+        # stale (the user moved on) or busy (an update is pending): stop
+        if not todo or self._dirty or token != (self._curve_key(), t_index(self.w_temperature.value)):
+            return
+        self._point(todo[0])
+        if len(todo) > 1:
+            self._prefetch_handle = asyncio.get_running_loop().call_soon(self._prefetch_next, token,
+                                                                         todo[1:])
 
     def _update_inner(self, dirty):
         if "model" in dirty:
@@ -529,8 +570,6 @@ class RBMExplorer:
         j = lam_index(self.w_lam.value)
         lc, mags = self._point(i)
         v = self.view
-        v.show_temperature_cursor(T_GRID[i])
-        v.show_lambda_cursor(LAM_GRID[j])
         v.show_lambda_curves(lc.lam, lc.exact, lc.series)
         # n-th term of the series at λ: F_n(λ) − F_{n−1}(λ), with F_0 = −T ln Z_q = F_n(0)
         j = int(np.flatnonzero(lc.lam == LAM_GRID[j])[0])
@@ -539,6 +578,10 @@ class RBMExplorer:
         v.show_cumulants(lc.kappa, at - prev)
         v.show_magnetisations(mags["exact"], mags["mean_field"], mags["tap2"], mags["tap3"],
                               self._rbm.n_visible)
+        # The cursors go last: the browser applies patches in this order, and the cursor
+        # repaints five plots along T; sent first, that repaint delays the smaller patches.
+        v.show_lambda_cursor(LAM_GRID[j])
+        v.show_temperature_cursor(T_GRID[i])
         self._update_readout(i, j, lc)
         self.timings["cursor"] = time.perf_counter() - t0
 

@@ -25,8 +25,7 @@ RTOL = 1e-12
 
 
 def data(app, name):
-    return {k: np.asarray(v) if not isinstance(v, list) else v
-            for k, v in app.view.sources[name].data.items()}
+    return {k: np.asarray(v) for k, v in app.view.sources[name].data.items()}
 
 
 def snapshot(app):
