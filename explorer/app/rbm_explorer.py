@@ -572,8 +572,7 @@ class RBMExplorer:
         v = self.view
         v.show_lambda_curves(lc.lam, lc.exact, lc.series)
         # n-th term of the series at λ: F_n(λ) − F_{n−1}(λ), with F_0 = −T ln Z_q = F_n(0)
-        j = int(np.flatnonzero(lc.lam == LAM_GRID[j])[0])
-        at = lc.series[j]
+        at = lc.series[int(np.flatnonzero(lc.lam == LAM_GRID[j])[0])]
         prev = np.concatenate([[lc.series[0, 0]], at[:-1]])
         v.show_cumulants(lc.kappa, at - prev)
         v.show_magnetisations(mags["exact"], mags["mean_field"], mags["tap2"], mags["tap3"],
@@ -582,7 +581,7 @@ class RBMExplorer:
         # repaints five plots along T; sent first, that repaint delays the smaller patches.
         v.show_lambda_cursor(LAM_GRID[j])
         v.show_temperature_cursor(T_GRID[i])
-        self._update_readout(i, j, lc)
+        self._update_readout(i, int(np.flatnonzero(lc.lam == LAM_GRID[j])[0]), lc)
         self.timings["cursor"] = time.perf_counter() - t0
 
     def _update_readout(self, i, j, lc):
