@@ -72,7 +72,7 @@ def evaluate_elbo(model, x, n_samples=FINAL_EVAL_SAMPLES, seed=0, batch=4096):
 
 def train_vae(dataset: BinaryDataset | None = None, *, n_latent=2, n_hidden=DEFAULT_HIDDEN,
               epochs=DEFAULT_EPOCHS, batch_size=DEFAULT_BATCH_SIZE, lr=DEFAULT_LR, beta=1.0,
-              kl_warmup=0, patience=DEFAULT_PATIENCE, seed=0, device="auto", progress=True):
+              kl_warmup=0, patience=DEFAULT_PATIENCE, seed=0, device="auto", progress=True, callback=None):
     """Train a VAE on binary images.
 
     Parameters
@@ -99,6 +99,9 @@ def train_vae(dataset: BinaryDataset | None = None, *, n_latent=2, n_hidden=DEFA
         ``"auto"`` (CUDA, else MPS, else CPU) or an explicit device.
     progress : bool
         Show a tqdm bar with the running ELBO.
+    callback : callable, optional
+        ``callback(epoch, model, train_elbo, val_elbo)`` after every epoch (live plots, benchmarks);
+        the model is in eval mode during the call.
 
     Returns
     -------
@@ -164,6 +167,8 @@ def train_vae(dataset: BinaryDataset | None = None, *, n_latent=2, n_hidden=DEFA
         elif warm:
             since_best += 1
         bar.set_postfix(elbo=f"{train_elbo:.2f}", val=f"{val_elbo:.2f}", best=f"{best_val:.2f}")
+        if callback is not None:
+            callback(epoch, model, train_elbo, val_elbo)
         if patience and warm and since_best >= patience:
             break
     bar.close()

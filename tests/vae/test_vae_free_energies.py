@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import closed_form_neg_log_px, constant_decoder_vae
+from vae_helpers import closed_form_neg_log_px, constant_decoder_vae
 from explorer.errors import InputError
 from explorer.vae import PointAnalysis, series_free_energy
 

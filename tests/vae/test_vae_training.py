@@ -142,3 +142,10 @@ def test_model_tensors_follow_the_model(digits):
     m = VAE(64, 8, 2).double()
     t = m.as_tensor(digits.test[:3])
     assert t.dtype == torch.float64 and t.device == m.device
+
+
+def test_callback_sees_every_epoch(digits):
+    seen = []
+    train_vae(digits, epochs=3, patience=0, device="cpu", progress=False, n_hidden=8,
+              callback=lambda e, m, tr, va: seen.append((e, m.training, tr, va)))
+    assert [s[0] for s in seen] == [1, 2, 3] and not any(s[1] for s in seen)
