@@ -106,7 +106,7 @@ def state_from_query(query, base=DEFAULT):
     (State, list of str)
         The state and one readable message per parameter that could not be used.
     """
-    q = {k: v[-1] for k, v in parse_qs((query or "").lstrip("?"), keep_blank_values=False).items()}
+    q = {k: v[-1] for k, v in parse_qs((query or "").lstrip("?"), keep_blank_values=True).items()}
     state = base.copy()
     problems = []
     if "preset" in q:
@@ -114,22 +114,10 @@ def state_from_query(query, base=DEFAULT):
             state = state.copy(**PRESETS[q["preset"]][1])
         else:
             problems.append(f"unknown preset {q['preset']!r}; known: {', '.join(PRESETS)}")
-    parsers = {
-        "T": lambda s: min(max(_float("T", s), T_GRID[0]), T_GRID[-1]) if _float("T", s) > 0 else
-        _raise(QueryError(f"URL parameter T={s!r} must be > 0")),
-        "norm": lambda s: min(max(_float("norm", s), 0.0), NORM_MAX) if _float("norm", s) >= 0 else
-        _raise(QueryError(f"URL parameter norm={s!r} must be >= 0")),
-        "lam": lambda s: min(max(_float("lam", s), LAM_MIN), LAM_MAX),
-        "order": lambda s: min(max(_int("order", s), 1), MAX_ORDER),
-        "ref": lambda s: s if s in REFERENCES else _raise(
-            QueryError(f"URL parameter ref={s!r}: use one of {', '.join(REFERENCES)}")),
-        "model": lambda s: s if s in MODELS[:2] else _raise(
-            QueryError(f"URL parameter model={s!r}: use random or bars-stripes")),
-        "nv": lambda s: min(max(_int("nv", s), 1), MAX_UNITS),
-        "nh": lambda s: min(max(_int("nh", s), 1), MAX_UNITS),
-        "seed": lambda s: _int("seed", s),
-        "show": lambda s: tuple(k for k in CURVE_KEYS if k in s.split(",")),
-    }
+    parsers = {"T": _parse_t, "norm": _parse_norm, "lam": _parse_lam, "order": _parse_order,
+               "ref": _parse_ref, "model": _parse_model, "nv": _parse_units("nv"),
+               "nh": _parse_units("nh"), "seed": lambda s: _int("seed", s),
+               "show": lambda s: tuple(k for k in CURVE_KEYS if k in s.split(","))}
     for key, parse in parsers.items():
         if key in q:
             try:
@@ -139,8 +127,42 @@ def state_from_query(query, base=DEFAULT):
     return state, problems
 
 
-def _raise(exc):
-    raise exc
+def _parse_t(s):
+    t = _float("T", s)
+    if t <= 0:
+        raise QueryError(f"URL parameter T={s!r} must be > 0")
+    return float(min(max(t, T_GRID[0]), T_GRID[-1]))
+
+
+def _parse_norm(s):
+    n = _float("norm", s)
+    if n < 0:
+        raise QueryError(f"URL parameter norm={s!r} must be >= 0")
+    return min(n, NORM_MAX)
+
+
+def _parse_lam(s):
+    return min(max(_float("lam", s), LAM_MIN), LAM_MAX)
+
+
+def _parse_order(s):
+    return min(max(_int("order", s), 1), MAX_ORDER)
+
+
+def _parse_ref(s):
+    if s not in REFERENCES:
+        raise QueryError(f"URL parameter ref={s!r}: use one of {', '.join(REFERENCES)}")
+    return s
+
+
+def _parse_model(s):
+    if s not in ("random", "bars-stripes"):
+        raise QueryError(f"URL parameter model={s!r}: use random or bars-stripes")
+    return s
+
+
+def _parse_units(name):
+    return lambda s: min(max(_int(name, s), 1), MAX_UNITS)
 
 
 def query_from_state(state):

@@ -345,3 +345,28 @@ def test_dragging_is_coalesced_under_an_event_loop(app):
     assert updates == [T_GRID[119]]
     assert data(app, "t_cursor")["x"][0] == pytest.approx(T_GRID[119], rel=RTOL)
     app.reset()
+
+
+def test_idle_prefetch_fills_the_neighbours(app):
+    """After a move, the kernel's idle time computes the next temperatures in the move's
+    direction; a later move there is served from the cache without new physics."""
+    app.reset()
+    i = t_index(app.w_temperature.value)
+
+    async def step_and_idle():
+        app.w_temperature.value = float(T_GRID[i + 1])
+        await asyncio.sleep(appmod.PREFETCH_DELAY_S + 0.5)
+
+    asyncio.run(step_and_idle())
+    cached = {k[-1] for k in app._point_cache if k[:-1] == app._curve_key()}
+    assert {i + 2, i + 3, i, i - 1} <= cached
+    calls = []
+    orig = appmod.lambda_sweep
+    appmod.lambda_sweep = lambda *a, **k: calls.append(1) or orig(*a, **k)
+    try:
+        app.w_temperature.value = float(T_GRID[i + 2])
+    finally:
+        appmod.lambda_sweep = orig
+    assert calls == []
+    assert data(app, "t_cursor")["x"][0] == pytest.approx(T_GRID[i + 2], rel=RTOL)
+    app.reset()
