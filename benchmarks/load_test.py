@@ -1,0 +1,516 @@
+"""Classroom load test: N students open a Voila notebook at the same moment.
+
+Starts Voila on a free loopback port (or targets a running server on 127.0.0.1 / localhost with
+``--url``), opens N pages *together* in headless Chromium (one browser context per page, spread
+over ``--browsers`` browser processes) and measures:
+
+* first render: from the moment all N page loads are issued until the page holds a BokehJS
+  document with a ColumnDataSource (``window.Bokeh.documents``), i.e. the plot is there;
+* update latency: after every page has rendered, ArrowRight is pressed on the first
+  ``.widget-slider .noUi-handle`` of every page at once; latency is the page's own clock from
+  just before the keypress to the first ``change`` of any ColumnDataSource (``ds.change.connect``).
+  Notebooks without a slider (``rbm_free_energies.ipynb``) report no update latency;
+* memory: RSS and USS of every kernel process (children of the Voila process, via psutil) and
+  of the Voila server itself; "MB per session" is the median kernel RSS.
+
+It prints a summary and, as its last line, one JSON object. Exit status 0 when every page
+rendered within ``--render-limit`` seconds (default 90) and every slider page answered its
+keypress; 1 when not; 2 when the harness itself failed (Voila did not start, timeout).
+
+Safety: loopback only (the URL host must be 127.0.0.1, ::1 or localhost; a started Voila binds
+127.0.0.1), at most 60 sessions, a hard overall timeout (``--timeout``, default 300 s) after
+which everything it started is killed, and Voila and the browsers it started are stopped on
+exit, on Ctrl-C and on SIGTERM (Voila by its process group, browsers via Playwright and then by
+their PIDs: only processes this script started).
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/load_test.py -n 10
+    .venv/bin/python benchmarks/load_test.py -n 30 --json artifacts/load30.json
+    .venv/bin/python benchmarks/load_test.py -n 30 --voila-arg=--preheat_kernel=True --voila-arg=--pool_size=30
+    .venv/bin/python benchmarks/load_test.py -n 5 --notebook notebooks/rbm_free_energies.ipynb
+    .venv/bin/python benchmarks/load_test.py -n 5 --url http://127.0.0.1:8866/   # a running `make app`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from voila_server import CHROMIUM_ARGS, chromium_path, free_port  # noqa: E402
+
+MAX_SESSIONS = 60
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+# headless pages must not be throttled as "background" tabs while 30 of them load at once
+EXTRA_CHROMIUM_ARGS = ["--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+                       "--disable-backgrounding-occluded-windows"]
+
+#: True once a BokehJS document holds a ColumnDataSource (the plot's data is in the page).
+READY_JS = """() => {
+  const docs = (window.Bokeh && window.Bokeh.documents) || [];
+  for (const d of docs) {
+    for (const m of d.all_models) { if (String(m.type).endsWith('ColumnDataSource')) return true; }
+  }
+  return false;
+}"""
+
+#: Connects a listener to every ColumnDataSource; window.__lt_changes collects change times.
+WATCH_JS = """() => {
+  window.__lt_changes = window.__lt_changes || [];
+  window.__lt_watched = window.__lt_watched || new Set();
+  for (const d of window.Bokeh.documents) {
+    for (const m of d.all_models) {
+      if (String(m.type).endsWith('ColumnDataSource') && !window.__lt_watched.has(m)) {
+        window.__lt_watched.add(m);
+        m.change.connect(() => window.__lt_changes.push(performance.now()));
+      }
+    }
+  }
+  return window.__lt_watched.size;
+}"""
+
+SLIDER = ".widget-slider .noUi-handle"
+
+
+def default_notebook():
+    nb = ROOT / "notebooks" / "rbm_explorer.ipynb"
+    return nb if nb.exists() else ROOT / "notebooks" / "rbm_free_energies.ipynb"
+
+
+def quantile(xs, q):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    if len(xs) == 1:
+        return xs[0]
+    pos = q * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def rounded(x, nd=3):
+    return None if x is None else round(x, nd)
+
+
+# ------------------------------------------------------------------ processes we started
+class Cleanup:
+    """Everything this script started, stopped by PID (never by name)."""
+
+    def __init__(self):
+        self.voila = None          # subprocess.Popen, own session/process group
+        self.voila_log = None
+        self.browsers = []         # playwright Browser objects
+        self.lock = threading.Lock()
+        self.done = False
+
+    def descendants(self):
+        import psutil
+        try:
+            return psutil.Process(os.getpid()).children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def kill_all(self, hard=False):
+        """Stop Voila (process group) and every remaining descendant of this process."""
+        import psutil
+        with self.lock:
+            if self.voila is not None and self.voila.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.voila.pid, signal.SIGKILL if hard else signal.SIGTERM)
+                if not hard:
+                    try:
+                        self.voila.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.killpg(self.voila.pid, signal.SIGKILL)
+                        self.voila.wait(timeout=5)
+            # browsers (playwright's node driver and Chromium) and anything else still running
+            procs = self.descendants()
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    p.kill() if hard else p.terminate()
+            if procs:
+                _, alive = psutil.wait_procs(procs, timeout=5)
+                for p in alive:
+                    with contextlib.suppress(psutil.Error):
+                        p.kill()
+            if self.voila_log is not None:
+                with contextlib.suppress(Exception):
+                    self.voila_log.close()
+            self.done = True
+
+
+CLEANUP = Cleanup()
+
+
+def start_watchdog(seconds):
+    """Last resort: if the script is still running ``seconds`` from now, kill what it started and exit."""
+
+    def fire():
+        print(f"load_test: hard timeout ({seconds:.0f} s) - killing Voila and browsers", file=sys.stderr,
+              flush=True)
+        with contextlib.suppress(Exception):
+            CLEANUP.kill_all(hard=True)
+        os._exit(2)
+
+    t = threading.Timer(seconds, fire)
+    t.daemon = True
+    t.start()
+    return t
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# ------------------------------------------------------------------ Voila
+def start_voila(notebook_dir, port, extra_args, log_path):
+    voila = Path(sys.executable).with_name("voila")
+    cmd = [str(voila) if voila.exists() else "voila", str(notebook_dir), "--no-browser",
+           f"--port={port}", "--Voila.ip=127.0.0.1", *extra_args]
+    CLEANUP.voila_log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    # cwd = repository root: Voila reads the repo's voila.json (culling, sources and tracebacks hidden)
+    CLEANUP.voila = subprocess.Popen(cmd, cwd=ROOT, stdout=CLEANUP.voila_log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+    return CLEANUP.voila
+
+
+def wait_for_http(base, proc, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"voila exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"voila did not answer within {timeout:.0f} s") from None
+            time.sleep(0.2)
+
+
+def pid_listening_on(port):
+    import psutil
+    with contextlib.suppress(psutil.Error, PermissionError):
+        for c in psutil.net_connections(kind="tcp"):
+            if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid:
+                return c.pid
+    return None
+
+
+def kernel_processes(voila_pid):
+    """Kernel processes started by Voila (its descendants running ipykernel)."""
+    import psutil
+    try:
+        kids = psutil.Process(voila_pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    out = []
+    for p in kids:
+        with contextlib.suppress(psutil.Error):
+            if any("ipykernel" in part for part in p.cmdline()):
+                out.append(p)
+    return out
+
+
+def memory_of(procs):
+    import psutil
+    rows = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            info = p.memory_full_info()
+            rows.append({"pid": p.pid, "rss_mb": info.rss / 2**20, "uss_mb": info.uss / 2**20})
+    return rows
+
+
+def browser_rss_mb():
+    import psutil
+    total = 0
+    for p in CLEANUP.descendants():
+        with contextlib.suppress(psutil.Error):
+            if "chrom" in p.name().lower():
+                total += p.memory_info().rss
+    return total / 2**20
+
+
+# ------------------------------------------------------------------ the sessions
+async def one_session(i, page, url, t_open, deadline, render_limit, results):
+    loop = asyncio.get_running_loop()
+    r = results[i]
+    try:
+        await page.goto(url, wait_until="commit", timeout=max(1.0, deadline - loop.time()) * 1000)
+        r["first_byte_s"] = loop.time() - t_open
+        await page.wait_for_function(READY_JS, polling=250,
+                                     timeout=max(1.0, deadline - loop.time()) * 1000)
+        r["render_s"] = loop.time() - t_open
+    except Exception as exc:  # timeout or a closed page: recorded, the others go on
+        r["error"] = f"render: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+
+async def slider_move(i, page, deadline, results):
+    loop = asyncio.get_running_loop()
+    r = results[i]
+    try:
+        # widgets may appear shortly after the plot: allow a few seconds for a slider to show up
+        try:
+            await page.wait_for_selector(SLIDER, timeout=min(5000, max(1.0, deadline - loop.time()) * 1000))
+        except Exception:
+            r["slider"] = False
+            return
+        r["slider"] = True
+        r["sources"] = await page.evaluate(WATCH_JS)
+        handle = page.locator(SLIDER).first
+        await handle.focus()
+        t_press = await page.evaluate("() => performance.now()")
+        await page.keyboard.press("ArrowRight")
+        await page.wait_for_function("t => (window.__lt_changes || []).some(x => x > t)", arg=t_press,
+                                     polling=100, timeout=max(1.0, deadline - loop.time()) * 1000)
+        first = await page.evaluate("t => Math.min(...window.__lt_changes.filter(x => x > t))", t_press)
+        r["update_ms"] = first - t_press
+    except Exception as exc:
+        r["error"] = f"update: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+
+async def run(args, base, voila_pid, t_start):
+    from playwright.async_api import async_playwright
+
+    loop = asyncio.get_running_loop()
+    hard_end = loop.time() + max(10.0, args.timeout - (time.monotonic() - t_start) - 15)
+    url = urllib.parse.urljoin(base, "voila/render/" + urllib.parse.quote(args.notebook.name))
+    if args.query:
+        url += "?" + args.query
+    out = {"n": args.n, "notebook": args.notebook.name, "url": url, "browsers": args.browsers,
+           "voila_args": args.voila_arg, "cpus": os.cpu_count()}
+    async with async_playwright() as p:
+        for _ in range(args.browsers):
+            CLEANUP.browsers.append(await p.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_ARGS + EXTRA_CHROMIUM_ARGS))
+        blocked = []
+
+        async def make_page(i):
+            ctx = await CLEANUP.browsers[i % args.browsers].new_context(viewport={"width": 1280, "height": 900})
+            page = await ctx.new_page()
+            # loopback only: anything off the local server (the template's CDN fonts) is refused
+            async def refuse(route):
+                blocked.append(route.request.url)
+                await route.abort()
+
+            await page.route(lambda u: not u.startswith(base), refuse)
+            return page
+
+        if args.warmup:
+            # one page first, not counted: disk caches and Voila's templates warm, as when the
+            # teacher checks the link before the class opens it
+            wpage = await make_page(0)
+            t0 = loop.time()
+            warm = [{}]
+            await one_session(0, wpage, url, t0, min(hard_end, t0 + 60), args.render_limit, warm)
+            out["warmup_render_s"] = rounded(warm[0].get("render_s"))
+            await wpage.context.close()
+            await asyncio.sleep(1.0)
+        before = {p.pid for p in kernel_processes(voila_pid)} if voila_pid else set()
+
+        pages = [await make_page(i) for i in range(args.n)]
+        results = [{"session": i} for i in range(args.n)]
+        t_open = loop.time()
+        load_avg0 = os.getloadavg()
+        await asyncio.gather(*(one_session(i, pg, url, t_open, hard_end, args.render_limit, results)
+                               for i, pg in enumerate(pages)))
+        out["all_rendered_s"] = rounded(max((r["render_s"] for r in results if "render_s" in r), default=None))
+        out["load_avg_1min_after_render"] = round(os.getloadavg()[0], 2)
+        # everyone moves a slider at once
+        rendered = [i for i, r in enumerate(results) if "render_s" in r]
+        await asyncio.gather(*(slider_move(i, pages[i], hard_end, results) for i in rendered))
+        await asyncio.sleep(0.5)
+        if voila_pid:
+            kernels = [k for k in kernel_processes(voila_pid) if k.pid not in before]
+            mem = memory_of(kernels)
+            import psutil
+            with contextlib.suppress(psutil.Error):
+                vm = psutil.Process(voila_pid).memory_full_info()
+                out["voila_server_rss_mb"] = round(vm.rss / 2**20, 1)
+            out["kernels"] = len(mem)
+            if mem:
+                rss = [m["rss_mb"] for m in mem]
+                uss = [m["uss_mb"] for m in mem]
+                out["kernel_rss_mb_median"] = round(statistics.median(rss), 1)
+                out["kernel_rss_mb_max"] = round(max(rss), 1)
+                out["kernel_uss_mb_median"] = round(statistics.median(uss), 1)
+                out["kernels_rss_total_mb"] = round(sum(rss), 1)
+        out["browser_rss_total_mb"] = round(browser_rss_mb(), 1)
+        out["load_avg_before"] = round(load_avg0[0], 2)
+        for b in CLEANUP.browsers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(b.close(), 20)
+        CLEANUP.browsers.clear()
+
+    renders = [r["render_s"] for r in results if "render_s" in r]
+    updates = [r["update_ms"] for r in results if "update_ms" in r]
+    sliders = [r for r in results if r.get("slider")]
+    out.update({
+        "rendered": len(renders),
+        "render_s_median": rounded(statistics.median(renders) if renders else None),
+        "render_s_max": rounded(max(renders) if renders else None),
+        "render_s_min": rounded(min(renders) if renders else None),
+        "with_slider": len(sliders),
+        "updated": len(updates),
+        "update_ms_median": rounded(statistics.median(updates) if updates else None, 1),
+        "update_ms_p95": rounded(quantile(updates, 0.95), 1),
+        "update_ms_max": rounded(max(updates) if updates else None, 1),
+        "errors": [f"session {r['session']}: {r['error']}" for r in results if "error" in r],
+        "blocked_offsite_requests": len(blocked),
+        "sessions": [{k: rounded(v) if isinstance(v, float) else v for k, v in r.items()} for r in results],
+    })
+    slider_ok = all("update_ms" in r for r in sliders) and (len(sliders) == len(renders) or len(sliders) == 0)
+    out["ok"] = (len(renders) == args.n and max(renders) <= args.render_limit and slider_ok
+                 and not out["errors"])
+    return out
+
+
+def print_summary(out, limit):
+    print(f"load test: {out['n']} sessions of {out['notebook']} ({out['cpus']} CPUs, "
+          f"{out['browsers']} browser process(es), Voila args {out['voila_args'] or 'none'})")
+    if "warmup_render_s" in out:
+        print(f"  warm-up page (not counted): {out['warmup_render_s']} s")
+    print(f"  rendered: {out['rendered']}/{out['n']}; first render median {out['render_s_median']} s, "
+          f"max {out['render_s_max']} s (limit {limit:.0f} s)")
+    if out["with_slider"]:
+        print(f"  slider keypress -> Bokeh source change: {out['updated']}/{out['with_slider']} answered; "
+              f"median {out['update_ms_median']} ms, p95 {out['update_ms_p95']} ms, max {out['update_ms_max']} ms")
+    else:
+        print("  no .widget-slider in this notebook: no update latency")
+    if "kernel_rss_mb_median" in out:
+        print(f"  memory: {out['kernels']} kernels, {out['kernel_rss_mb_median']} MB RSS per session "
+              f"(median; USS {out['kernel_uss_mb_median']} MB, max RSS {out['kernel_rss_mb_max']} MB), "
+              f"kernels total {out['kernels_rss_total_mb']} MB, Voila server {out.get('voila_server_rss_mb')} MB")
+    print(f"  browsers (client side, same machine): {out['browser_rss_total_mb']} MB RSS total")
+    for e in out["errors"][:10]:
+        print("  ERROR", e)
+    print(f"  result: {'OK' if out['ok'] else 'FAILED'}")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=10, help=f"simultaneous sessions, 1..{MAX_SESSIONS} (default 10)")
+    ap.add_argument("--notebook", type=Path, default=None,
+                    help="notebook to open (default notebooks/rbm_explorer.ipynb, else rbm_free_energies.ipynb)")
+    ap.add_argument("--query", default="", help="query string for the page (e.g. T=0.5)")
+    ap.add_argument("--url", default=None,
+                    help="base URL of a running Voila (loopback only) instead of starting one")
+    ap.add_argument("--voila-pid", type=int, default=None,
+                    help="PID of the running Voila for memory (default: the process listening on the port)")
+    ap.add_argument("--voila-arg", action="append", default=[],
+                    help="extra Voila argument, repeatable (e.g. --voila-arg=--preheat_kernel=True)")
+    ap.add_argument("--browsers", type=int, default=1, help="Chromium processes to spread pages over (default 1)")
+    ap.add_argument("--render-limit", type=float, default=90.0, help="seconds every page must render in (90)")
+    ap.add_argument("--timeout", type=float, default=300.0, help="hard overall limit in seconds (default 300)")
+    ap.add_argument("--no-warmup", dest="warmup", action="store_false",
+                    help="skip the single uncounted warm-up page")
+    ap.add_argument("--json", type=Path, default=None, help="also write the JSON result to this file")
+    ap.add_argument("--log", type=Path, default=None, help="Voila's log file (default: discarded)")
+    args = ap.parse_args(argv)
+    if not 1 <= args.n <= MAX_SESSIONS:
+        ap.error(f"-n must be between 1 and {MAX_SESSIONS}")
+    if not 1 <= args.browsers <= min(args.n, 8):
+        ap.error("--browsers must be between 1 and min(n, 8)")
+    if not 10 <= args.timeout <= 1800:
+        ap.error("--timeout must be between 10 and 1800 seconds")
+    if args.url:
+        u = urllib.parse.urlsplit(args.url)
+        if u.scheme != "http" or u.hostname not in LOOPBACK:
+            ap.error("--url must be http:// on 127.0.0.1, ::1 or localhost (loopback only)")
+        if not args.url.endswith("/"):
+            args.url += "/"
+    nb = args.notebook or default_notebook()
+    if not nb.is_absolute():
+        nb = (Path.cwd() / nb) if (Path.cwd() / nb).exists() else ROOT / nb
+    if not nb.exists() and not args.url:
+        ap.error(f"no such notebook: {nb}")
+    args.notebook = nb
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if chromium_path() is None:
+        print("load_test: chromium not found (apt-get install -y chromium)", file=sys.stderr)
+        return 2
+    t_start = time.monotonic()
+    watchdog = start_watchdog(args.timeout)
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        if args.url:
+            base = args.url
+            wait_for_http(base, None, 10)
+            voila_pid = args.voila_pid or pid_listening_on(urllib.parse.urlsplit(base).port or 80)
+        else:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}/"
+            proc = start_voila(args.notebook.parent, port, args.voila_arg, args.log)
+            wait_for_http(base, proc, 60)
+            voila_pid = proc.pid
+            if any("preheat_kernel=True" in a for a in args.voila_arg):
+                # let the pool fill (each pooled kernel runs the notebook) before the class arrives
+                wait_pool(voila_pid, args, t_start)
+        out = asyncio.run(asyncio.wait_for(run(args, base, voila_pid, t_start),
+                                           timeout=max(10.0, args.timeout - (time.monotonic() - t_start) - 10)))
+    except KeyboardInterrupt:
+        print("load_test: interrupted - stopping Voila and browsers", file=sys.stderr)
+        return 130
+    except (asyncio.TimeoutError, TimeoutError):
+        print(f"load_test: overall timeout ({args.timeout:.0f} s) reached", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"load_test: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        CLEANUP.kill_all()
+        watchdog.cancel()
+    out["wall_s"] = round(time.monotonic() - t_start, 1)
+    print_summary(out, args.render_limit)
+    line = json.dumps({k: v for k, v in out.items() if k != "sessions"})
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    print(line)
+    return 0 if out["ok"] else 1
+
+
+def wait_pool(voila_pid, args, t_start):
+    """Wait until the preheated pool holds ``pool_size`` kernels that have stopped using CPU."""
+    import psutil
+    size = next((int(a.split("=", 1)[1]) for a in args.voila_arg if "pool_size=" in a), 1)
+    deadline = t_start + args.timeout / 2
+    quiet = 0
+    while time.monotonic() < deadline:
+        ks = kernel_processes(voila_pid)
+        busy = 0.0
+        for k in ks:
+            with contextlib.suppress(psutil.Error):
+                busy += k.cpu_percent(interval=None)
+        quiet = quiet + 1 if len(ks) >= size and busy < 20 else 0
+        if quiet >= 3:
+            print(f"  preheated pool ready: {len(ks)} kernels after {time.monotonic() - t_start:.0f} s")
+            return
+        time.sleep(1.0)
+    print("  preheated pool not settled; measuring anyway", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
