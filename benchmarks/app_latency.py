@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -53,7 +54,8 @@ def measure(presses=40, loads=3, cold=15, query="T=0.2"):
 
     if chromium_path() is None:
         raise SystemExit("chromium not found (apt-get install -y chromium)")
-    out = {}
+    # the machine is shared: record how busy it was, so numbers can be judged
+    out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     with voila_server() as base, sync_playwright() as p:
         browser = launch_browser(p)
         renders = []
@@ -121,6 +123,7 @@ def measure(presses=40, loads=3, cold=15, query="T=0.2"):
                        "last_press_to_final_plot_ms": round(settled - t_last, 1),
                        "final_T": page.evaluate(READ_SOURCE_JS, "t_cursor")["x"][0]}
         browser.close()
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 

@@ -165,7 +165,8 @@ class RBMExplorer:
                                    continuous_update=False, layout=wide, style=style)
         self.w_reference = W.Dropdown(options=[(v, k) for k, v in REFERENCES.items()],
                                       description="Reference", layout=wide, style=style)
-        self.w_show = {k: W.Checkbox(value=True, description=CURVES[k], indent=False,
+        short = {"series": "series, order K"}
+        self.w_show = {k: W.Checkbox(value=True, description=short.get(k, CURVES[k]), indent=False,
                                      layout=W.Layout(width="155px")) for k in CURVE_KEYS}
         self.w_model = W.Dropdown(options=[("random RBM (size, seed)", "random"),
                                            ("trained on bars and stripes", "bars-stripes"),

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.layouts import column, gridplot, row
-from bokeh.models import (BasicTicker, ColorBar, ColumnDataSource, DataRange1d, Div, HoverTool,
-                          LinearColorMapper, Range1d, TapTool, Whisker)
+from bokeh.models import (BasicTicker, ColorBar, ColumnDataSource, CustomJSTickFormatter, DataRange1d,
+                          Div, FixedTicker, HoverTool, LinearColorMapper, Range1d, TapTool, Whisker)
 from bokeh.palettes import RdBu11, Viridis256
 from bokeh.plotting import figure
 
@@ -44,8 +44,8 @@ EXPLANATIONS = {
         "TAP adds the Onsager correction and is <i>not</i> a bound: it can fall below the exact curve."),
     "lambda": (
         "<b>F vs perturbation strength λ at this temperature.</b> The cumulant series of orders 1..K "
-        "expands F(λ) around the reference (λ = 0); order 1 is the mean-field bound and, around the "
-        "mean-field optimum, order 2 is the Onsager term of TAP. At strong coupling the higher "
+        "expands F(λ) around the reference (λ = 0); order 1 is the Gibbs–Bogoliubov–Feynman bound at the "
+        "reference and, around the mean-field optimum, order 2 adds exactly the Onsager term of TAP. At strong coupling the higher "
         "orders run away from the exact curve: the series diverges."),
     "error": (
         "<b>Error of each approximation</b>, |F<sub>approx</sub> − F<sub>exact</sub>| on a log axis. "
@@ -66,8 +66,9 @@ EXPLANATIONS = {
         "against mean field and TAP. Mean field ignores correlations; TAP corrects them."),
     "sampling": (
         "<b>Sampling estimate</b>: annealed importance sampling (AIS) estimates ln Z without "
-        "enumerating states. Shown is F<sub>AIS</sub> − F<sub>exact</sub> with ±2 standard errors; "
-        "on average AIS underestimates ln Z, so its F lies slightly above the exact value."),
+        "enumerating states. Shown is F<sub>AIS</sub> − F<sub>exact</sub> with ±2 standard errors. "
+        "Its ln Z is a stochastic lower bound (too low on average over many runs); one run "
+        "scatters within its error bars, which widen at low temperature."),
     "scaling": (
         "<b>Temperature is a rescaling.</b> Markers: −ln Z of the model with <i>every</i> parameter "
         "divided by T, evaluated at T = 1; they sit on the exact −ln Z(T) line. Dashed: only the "
@@ -303,6 +304,10 @@ class ExplorerView:
         af.add_layout(Whisker(base="x", lower="lower", upper="upper", source=ais,
                               line_color=COLORS["ais"]))
         af.scatter("x", "diff", source=ais, size=8, color=COLORS["ais"], legend_label="AIS − exact")
+        # invisible ends of the error bars: the automatic y range includes them (a Whisker,
+        # being an annotation, does not count for the range)
+        af.scatter("x", "lower", source=ais, size=1, alpha=0.0)
+        af.scatter("x", "upper", source=ais, size=1, alpha=0.0)
         af.add_tools(HoverTool(tooltips=[("T", "@x{0.000}"), ("F_AIS", "@ais" + _FMT),
                                          ("exact F", "@exact" + _FMT), ("± 1 std. error", "@stderr{0.00000}")]))
         af.hspan(y=[0.0], line_color="black", line_width=1)
@@ -328,6 +333,12 @@ class ExplorerView:
         sf.vspan("x", source=t_cursor, line_color="#444444", line_width=1.5, line_dash="dashed")
         self.fig_scaling = sf
 
+        # labelled ticks a student can read on the log T axes (Bokeh labels only decades)
+        t_ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if t_range[0] <= t <= t_range[1]]
+        for fig in (f, e, th, af, sf):
+            fig.xaxis.ticker = FixedTicker(ticks=t_ticks, minor_ticks=[
+                m * 10.0 ** d for d in range(-2, 2) for m in range(1, 10)])
+            fig.xaxis.formatter = CustomJSTickFormatter(code="return tick.toString();")
         for fig in (f, g, e, th, mfig, af, sf):
             fig.legend.click_policy = "hide"
             if fig is not g:

@@ -79,8 +79,12 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
 
 
-def new_page(browser, base, errors=None, width=1500, height=1400):
-    """A page that can reach only the local server; JS errors are appended to ``errors``."""
+def new_page(browser, base, errors=None, width=1500, height=2700):
+    """A page that can reach only the local server; JS errors are appended to ``errors``.
+
+    Tall by default: Voila scrolls inside its own container, so a screenshot shows only
+    the viewport; 2700 px holds every plot of the explorer.
+    """
     page = browser.new_page(viewport={"width": width, "height": height})
     # Voila's template asks a CDN for fonts: everything but the local server is blocked
     page.route(lambda url: not url.startswith(base), lambda route: route.abort())
