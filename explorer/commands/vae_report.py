@@ -86,6 +86,9 @@ def print_table(rep):
     lam = rep["lam"]
     cum = rep["cumulants"]
     print(f"\nF(lambda = {lam['lam']}): exact {_f(lam['exact'])}, MC {_f(lam['mc'])} ± {_f(lam['mc_stderr'])}")
+    if lam.get("diverges"):
+        print(f"  E_q[w^lambda] diverges for lambda >= lambda* = {lam['lam_critical']:.4f}: the exact F is -inf; "
+              f"the finite MC value has infinite variance")
     print(f"{'n':>4}{'kappa exact':>14}{'kappa MC':>14}{'± stderr':>12}{'series to n':>14}")
     for n in range(cum["order"]):
         ke = None if cum["kappa"] is None else cum["kappa"][n]
