@@ -63,9 +63,11 @@ def mean_stderr(values):
 def iwae_bounds(log_w, ks=DEFAULT_IWAE_KS):
     """IWAE free energies ``-L_K = -E[ln (1/K) Σ_k w_k]`` for each K, from one pool of log weights.
 
-    The pool is cut into consecutive groups of K; each group gives one ``ln mean w``
-    (stable log-mean-exp). Because groups of a larger K are unions of groups of a smaller
-    K dividing it, the estimates are non-increasing in K for every pool (concavity of ln).
+    The pool is cut into consecutive groups of K (a remainder is left out); each group gives
+    one ``ln mean w`` (stable log-mean-exp). When the pool size is a multiple of every K and
+    each K divides the next (50 000 and K = 1, 10, 100, 1000, 5000), groups of a larger K are
+    unions of groups of the smaller one, so the estimates are non-increasing in K for every
+    pool (concavity of ln), not just on average.
 
     Returns
     -------
