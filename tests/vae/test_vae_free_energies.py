@@ -215,3 +215,21 @@ def test_shipped_model_lambda_above_one_diverges(point0):
     assert 1.0 < crit < 1.1       # q is much narrower than the prior
     curve = point0.lam_curve([crit, 1.5])
     assert np.all(np.isneginf(curve["exact"])) and np.all(np.isfinite(curve["mc"]))
+
+
+def test_session_explore_for_the_app(shipped_session):
+    s = shipped_session
+    out = s.explore(7, lams=[0.0, 0.5, 1.0], order=3, temperatures=[0.5, 1.0, 2.0])
+    assert s.point(7) is s.point(7)                       # cached per index
+    assert out["index"] == 7 and out["image"].shape == (8, 8)
+    post = out["posterior"]
+    assert post["density"].shape == (post["z2"].size, post["z1"].size) == post["q_density"].shape
+    lc = out["lam_curve"]
+    assert lc["exact"].shape == lc["mc"].shape == lc["mc_stderr"].shape == (3,)
+    assert lc["exact"][2] == pytest.approx(out["report"]["exact_free_energy"])
+    assert out["series"]["exact_kappa"].shape == (3, 3) and out["series"]["order"] == [1, 2, 3]
+    assert np.all(out["temperature"]["bound"] >= out["temperature"]["exact"] - 1e-6)
+    assert out["iwae"]["k"] == [1, 10, 100, 1000, 5000]
+    lat = s.latent_means()
+    assert lat["mu"].shape == (s.n_test, 2) and lat["labels"].shape == (s.n_test,)
+    np.testing.assert_allclose(lat["mu"][7], out["q"]["mu"], atol=1e-6)
