@@ -142,8 +142,11 @@ class RBMExplorer:
         state, problems = state_from_query(query)
         self.apply_state(state)
         self.flush()
-        if problems:
+        if problems:   # URL parameters that could not be used (a model error may precede them)
+            previous = self.w_message.value
             self._message("; ".join(problems), error=True)
+            if previous:
+                self.w_message.value = previous + self.w_message.value
         self._build_figure_widget()
 
     # ------------------------------------------------------------------ widgets
@@ -433,11 +436,18 @@ class RBMExplorer:
             try:
                 base, token = self._load_base()
             except InputError as exc:
-                self._message(f"{exc}. The plots still show the previous model.", error=True)
-                if self._base_rbm is None:     # first build: fall back to the default model
-                    base, token = RBM.random(DEFAULT.nv, DEFAULT.nh, seed=DEFAULT.seed), ("random", 12, 12, 0)
-                else:
+                if self._base_rbm is not None:
+                    self._message(f"{exc}. The plots still show the previous model.", error=True)
                     return
+                # first build (e.g. a URL asking for 30 x 30): start from the default model
+                self._message(f"{exc}. Showing the default model instead.", error=True)
+                self._internal = True
+                try:
+                    self.w_model.value = DEFAULT.model
+                    self.w_nv.value, self.w_nh.value, self.w_seed.value = DEFAULT.nv, DEFAULT.nh, DEFAULT.seed
+                finally:
+                    self._internal = False
+                base, token = self._load_base()
             else:
                 if self.w_message.value and "explorer-error" in self.w_message.value:
                     self._message("")

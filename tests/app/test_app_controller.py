@@ -370,3 +370,12 @@ def test_idle_prefetch_fills_the_neighbours(app):
     assert calls == []
     assert data(app, "t_cursor")["x"][0] == pytest.approx(T_GRID[i + 2], rel=RTOL)
     app.reset()
+
+
+def test_url_asking_for_a_model_too_large_starts_from_the_default():
+    app = RBMExplorer(query="nv=30&nh=30&order=x", run_ais=False)
+    msg = html.unescape(app.w_message.value)
+    assert "cannot enumerate" in msg and "default model instead" in msg and "order='x'" in msg
+    assert (app.w_nv.value, app.w_nh.value) == (12, 12)
+    c = temperature_sweep(RBM.random(12, 12, seed=0), T_GRID, order=4)
+    assert np.allclose(data(app, "f_exact")["y"], c.exact, rtol=RTOL)
