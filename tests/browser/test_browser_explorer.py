@@ -146,6 +146,21 @@ def test_bad_upload_shows_a_message_and_keeps_the_plots(session, tmp_path):
     assert page.evaluate(READ_SOURCE_JS, "f_exact") == exact_before
 
 
+def test_csv_download(session, tmp_path):
+    page = session["page"]
+    with page.expect_download() as dl:
+        page.locator("a.explorer-csv").click()
+    assert dl.value.suggested_filename == "rbm_explorer_curves.csv"
+    path = tmp_path / "curves.csv"
+    dl.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("temperature,exact_F,mean_field_bound")
+    assert len(lines) == 1 + 201
+    exact = page.evaluate(READ_SOURCE_JS, "f_exact")
+    first = dict(zip(lines[0].split(","), lines[1].split(",")))
+    assert float(first["exact_F"]) == pytest.approx(exact["y"][0], rel=1e-10)
+
+
 def test_no_javascript_errors(session):
     errors = js_errors(session["messages"], session["failed"], session["base"])
     assert errors == []
