@@ -476,6 +476,9 @@ class ExplorerView:
             self.renderers["f_gap"].visible = bool(visible)
 
     def set_order(self, order):
-        """Show the series lines of orders 1..K in the λ plot, hide the rest."""
+        """Show the series lines of orders 1..K in the λ plot (and their legend entries)."""
+        items = {id(it.renderers[0]): it for it in self.fig_lambda.legend[0].items if it.renderers}
         for k, r in enumerate(self.lambda_lines, start=1):
             r.visible = k <= order
+            if id(r) in items:
+                items[id(r)].visible = k <= order

@@ -50,5 +50,7 @@ def test_updates_replace_data_without_new_models():
     assert np.isfinite(v.sources["weights"].data["image"][0]).all()
     assert v.color_mapper.low == -2.0 and v.color_mapper.high == 2.0
     assert [r.visible for r in v.lambda_lines[:3]] == [True, True, False]
+    shown = [it.label.value for it in v.fig_lambda.legend[0].items if it.visible]
+    assert shown == ["order 1", "order 2", "exact F(λ)"]
     # hidden orders repeat the exact curve: finite columns, same keys
     assert v.sources["lam_curves"].data["order_5"] == [1.0, 2.0, 3.0]
