@@ -18,7 +18,7 @@ rendered within ``--render-limit`` seconds (default 90) and every slider page an
 keypress; 1 when not; 2 when the harness itself failed (Voila did not start, timeout).
 
 Safety: loopback only (the URL host must be 127.0.0.1, ::1 or localhost; a started Voila binds
-127.0.0.1), at most 60 sessions, a hard overall timeout (``--timeout``, default 300 s) after
+127.0.0.1), at most 60 sessions, a hard overall timeout (``--timeout``, default 420 s) after
 which everything it started is killed, and Voila and the browsers it started are stopped on
 exit, on Ctrl-C and on SIGTERM (Voila by its process group, browsers via Playwright and then by
 their PIDs: only processes this script started).
@@ -156,6 +156,7 @@ class Cleanup:
 
 
 CLEANUP = Cleanup()
+PARTIAL = {}        # results so far, printed when the overall timeout strikes
 
 
 def start_watchdog(seconds):
@@ -252,6 +253,8 @@ def browser_rss_mb():
 async def one_session(i, page, url, t_open, deadline, render_limit, results):
     loop = asyncio.get_running_loop()
     r = results[i]
+    # "load": the streamed HTML is complete, i.e. Voila has executed the notebook in the kernel
+    page.once("load", lambda *_: r.setdefault("html_s", loop.time() - t_open))
     try:
         await page.goto(url, wait_until="commit", timeout=max(1.0, deadline - loop.time()) * 1000)
         r["first_byte_s"] = loop.time() - t_open
@@ -327,15 +330,20 @@ async def run(args, base, voila_pid, t_start):
 
         pages = [await make_page(i) for i in range(args.n)]
         results = [{"session": i} for i in range(args.n)]
+        PARTIAL.update(out=out, results=results)
         t_open = loop.time()
         load_avg0 = os.getloadavg()
-        await asyncio.gather(*(one_session(i, pg, url, t_open, hard_end, args.render_limit, results)
+        # pages get up to twice the render limit (so a miss is measured, not just flagged), and
+        # at least 60 s stay for the slider moves and the memory reading
+        render_end = min(t_open + 2 * args.render_limit, hard_end - 60)
+        await asyncio.gather(*(one_session(i, pg, url, t_open, render_end, args.render_limit, results)
                                for i, pg in enumerate(pages)))
         out["all_rendered_s"] = rounded(max((r["render_s"] for r in results if "render_s" in r), default=None))
         out["load_avg_1min_after_render"] = round(os.getloadavg()[0], 2)
         # everyone moves a slider at once
         rendered = [i for i, r in enumerate(results) if "render_s" in r]
-        await asyncio.gather(*(slider_move(i, pages[i], hard_end, results) for i in rendered))
+        slider_end = min(loop.time() + 60, hard_end - 5)
+        await asyncio.gather(*(slider_move(i, pages[i], slider_end, results) for i in rendered))
         await asyncio.sleep(0.5)
         if voila_pid:
             kernels = [k for k in kernel_processes(voila_pid) if k.pid not in before]
@@ -353,13 +361,21 @@ async def run(args, base, voila_pid, t_start):
                 out["kernel_uss_mb_median"] = round(statistics.median(uss), 1)
                 out["kernels_rss_total_mb"] = round(sum(rss), 1)
         out["browser_rss_total_mb"] = round(browser_rss_mb(), 1)
+        out["blocked_offsite_requests"] = len(blocked)
         out["load_avg_before"] = round(load_avg0[0], 2)
         for b in CLEANUP.browsers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(b.close(), 20)
         CLEANUP.browsers.clear()
 
+    return summarise(out, results, args)
+
+
+def summarise(out, results, args):
     renders = [r["render_s"] for r in results if "render_s" in r]
+    htmls = [r["html_s"] for r in results if "html_s" in r]
+    out["html_s_median"] = rounded(statistics.median(htmls) if htmls else None)
+    out["html_s_max"] = rounded(max(htmls) if htmls else None)
     updates = [r["update_ms"] for r in results if "update_ms" in r]
     sliders = [r for r in results if r.get("slider")]
     out.update({
@@ -373,11 +389,11 @@ async def run(args, base, voila_pid, t_start):
         "update_ms_p95": rounded(quantile(updates, 0.95), 1),
         "update_ms_max": rounded(max(updates) if updates else None, 1),
         "errors": [f"session {r['session']}: {r['error']}" for r in results if "error" in r],
-        "blocked_offsite_requests": len(blocked),
+        "blocked_offsite_requests": out.get("blocked_offsite_requests", 0),
         "sessions": [{k: rounded(v) if isinstance(v, float) else v for k, v in r.items()} for r in results],
     })
     slider_ok = all("update_ms" in r for r in sliders) and (len(sliders) == len(renders) or len(sliders) == 0)
-    out["ok"] = (len(renders) == args.n and max(renders) <= args.render_limit and slider_ok
+    out["ok"] = (len(renders) == args.n and bool(renders) and max(renders) <= args.render_limit and slider_ok
                  and not out["errors"])
     return out
 
@@ -388,8 +404,9 @@ def print_summary(out, limit):
     if "warmup_render_s" in out:
         print(f"  warm-up page (not counted): {out['warmup_render_s']} s")
     print(f"  rendered: {out['rendered']}/{out['n']}; first render median {out['render_s_median']} s, "
-          f"max {out['render_s_max']} s (limit {limit:.0f} s)")
-    if out["with_slider"]:
+          f"max {out['render_s_max']} s (limit {limit:.0f} s); notebook executed (HTML complete) "
+          f"median {out['html_s_median']} s, max {out['html_s_max']} s")
+    if out.get("with_slider"):
         print(f"  slider keypress -> Bokeh source change: {out['updated']}/{out['with_slider']} answered; "
               f"median {out['update_ms_median']} ms, p95 {out['update_ms_p95']} ms, max {out['update_ms_max']} ms")
     else:
@@ -398,7 +415,7 @@ def print_summary(out, limit):
         print(f"  memory: {out['kernels']} kernels, {out['kernel_rss_mb_median']} MB RSS per session "
               f"(median; USS {out['kernel_uss_mb_median']} MB, max RSS {out['kernel_rss_mb_max']} MB), "
               f"kernels total {out['kernels_rss_total_mb']} MB, Voila server {out.get('voila_server_rss_mb')} MB")
-    print(f"  browsers (client side, same machine): {out['browser_rss_total_mb']} MB RSS total")
+    print(f"  browsers (client side, same machine): {out.get('browser_rss_total_mb')} MB RSS total")
     for e in out["errors"][:10]:
         print("  ERROR", e)
     print(f"  result: {'OK' if out['ok'] else 'FAILED'}")
@@ -419,7 +436,7 @@ def parse_args(argv=None):
                     help="extra Voila argument, repeatable (e.g. --voila-arg=--preheat_kernel=True)")
     ap.add_argument("--browsers", type=int, default=1, help="Chromium processes to spread pages over (default 1)")
     ap.add_argument("--render-limit", type=float, default=90.0, help="seconds every page must render in (90)")
-    ap.add_argument("--timeout", type=float, default=300.0, help="hard overall limit in seconds (default 300)")
+    ap.add_argument("--timeout", type=float, default=420.0, help="hard overall limit in seconds (default 420)")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
                     help="skip the single uncounted warm-up page")
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON result to this file")
@@ -474,7 +491,13 @@ def main(argv=None):
         print("load_test: interrupted - stopping Voila and browsers", file=sys.stderr)
         return 130
     except (asyncio.TimeoutError, TimeoutError):
-        print(f"load_test: overall timeout ({args.timeout:.0f} s) reached", file=sys.stderr)
+        print(f"load_test: overall timeout ({args.timeout:.0f} s) reached; partial results:", file=sys.stderr)
+        if PARTIAL:
+            out = summarise(PARTIAL["out"], PARTIAL["results"], args)
+            out["ok"] = False
+            out["errors"].append("overall timeout")
+            print_summary(out, args.render_limit)
+            print(json.dumps({k: v for k, v in out.items() if k != "sessions"}))
         return 2
     except RuntimeError as exc:
         print(f"load_test: {exc}", file=sys.stderr)
