@@ -391,6 +391,12 @@ class ExplorerView:
         show_el = float(lam) != 1.0
         s["f_exact_lambda"].data = (finite_rows({"x": t, "y": el, "exact": el, "diff": np.zeros_like(t)})
                                     if show_el else _empty("x", "y", "exact", "diff"))
+        # at λ = 1 the exact F(λ) is the exact F: no separate line, no legend entry
+        r = self.renderers["f_exact_lambda"]
+        r.visible = show_el
+        for item in self.fig_free_energy.legend[0].items:
+            if r in item.renderers:
+                item.visible = show_el
         s["tap_t"].data = finite_rows({"x": t, "y": exact})
         s["thermo"].data = finite_rows({"x": t, "U": internal_energy, "S": entropy, "C": heat_capacity})
 

@@ -127,6 +127,7 @@ def test_weight_norm_order_reference_and_lambda(app, rbm):
     assert data(app, "lam_cursor")["x"].tolist() == [0.5]
     app.w_lam.value = 1.0
     assert len(data(app, "f_exact_lambda")["x"]) == 0
+    assert not app.view.renderers["f_exact_lambda"].visible
     assert_all_finite(app)
 
 

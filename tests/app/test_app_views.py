@@ -45,6 +45,7 @@ def test_updates_replace_data_without_new_models():
     assert len(v.sources["f_tap2"].data["x"]) == 0           # all NaN: nothing drawn
     assert len(v.sources["err_tap3"].data["x"]) == 5
     assert len(v.sources["f_exact_lambda"].data["x"]) == 5   # λ ≠ 1: exact F(λ) drawn
+    assert v.renderers["f_exact_lambda"].visible
     assert v.sources["kappa"].data["n"] == [1.0, 3.0]
     assert v.sources["terms"].data["n"] == [1.0, 2.0]        # zero-size term left off the log axis
     assert np.isfinite(v.sources["weights"].data["image"][0]).all()
