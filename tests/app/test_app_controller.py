@@ -380,3 +380,18 @@ def test_url_asking_for_a_model_too_large_starts_from_the_default():
     assert (app.w_nv.value, app.w_nh.value) == (12, 12)
     c = temperature_sweep(RBM.random(12, 12, seed=0), T_GRID, order=4)
     assert np.allclose(data(app, "f_exact")["y"], c.exact, rtol=RTOL)
+
+
+def test_a_failing_sampling_estimate_leaves_the_exact_curves(monkeypatch):
+    sampling = pytest.importorskip("explorer.rbm.sampling")
+    from explorer.errors import InputError
+
+    def refuse(*args, **kwargs):
+        raise InputError("too few chains")
+
+    monkeypatch.setattr(sampling, "ais_log_partition", refuse)
+    app = RBMExplorer(query="nv=5&nh=4", run_ais=True)
+    assert "No sampling estimate for this model: too few chains" in app.view.sampling_note.text
+    assert len(data(app, "ais")["x"]) == 0
+    assert len(data(app, "f_exact")["x"]) == T_GRID.size
+    assert app.w_message.value == ""
