@@ -182,11 +182,13 @@ class RBMExplorer:
                                      layout=small, style={"description_width": "45px"})
         self.w_seed = W.IntText(value=0, description="seed", layout=small,
                                 style={"description_width": "35px"})
+        # No icons: ipywidgets draws them with Font Awesome, which Voila's template loads
+        # from a CDN; offline (or with the CDN blocked) the labels alone must say it all.
         self.w_upload = W.FileUpload(accept=".npz", multiple=False, description="Upload .npz",
-                                     layout=W.Layout(width="150px"))
+                                     icon="", layout=W.Layout(width="150px"))
         self.w_preset = W.Dropdown(options=[("choose a scenario…", "")] + [(v[0], k) for k, v in PRESETS.items()],
                                    value="", description="Preset", layout=wide, style=style)
-        self.w_reset = W.Button(description="Reset", icon="undo", layout=W.Layout(width="100px"))
+        self.w_reset = W.Button(description="Reset", layout=W.Layout(width="100px"))
         self.w_message = W.HTML(value="", layout=W.Layout(width="320px"))
         # Fixed size: a readout that grew or shrank with its numbers would move the Bokeh
         # root, and Bokeh then lays out and repaints all ten plots on every slider step.
