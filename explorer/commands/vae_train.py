@@ -24,6 +24,8 @@ def add_parser(subparsers):
                    help="stop after this many epochs without a better validation ELBO (0: never; default 60)")
     p.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: faster on a shared 2-core machine; 0 = torch's default)")
     p.add_argument("--data", default=None, metavar="FILE.npz", help="train on this .npz instead of the digits")
     p.add_argument("--out", required=True, metavar="FILE.pt", help="where to write the checkpoint")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -43,7 +45,7 @@ def run(args):
                     epochs=DEFAULT_EPOCHS if args.epochs is None else args.epochs,
                     batch_size=args.batch_size, lr=args.lr, beta=args.beta, kl_warmup=args.kl_warmup,
                     patience=args.patience, seed=args.seed, device=args.device,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, threads=args.threads)
     path = save_checkpoint(res.model, args.out)
     meta = res.metadata
     if args.json:

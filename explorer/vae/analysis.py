@@ -20,7 +20,7 @@ from ..errors import InputError
 from ._validation import check_array_1d, check_binary_rows, check_int
 from .checkpoint import load_checkpoint
 from .data import dataset_from_metadata
-from .device import analysis_device
+from .device import analysis_device, cpu_threads
 from .estimators import (DEFAULT_IWAE_KS, free_energy_lambda_mc, iwae_bounds, mean_stderr,
                          sample_cumulants, sample_log_weights)
 from .free_energy import MAX_ORDER, ExactPoint, series_free_energy
@@ -80,7 +80,8 @@ class PointAnalysis:
     @torch.no_grad()
     def _log_joint_np(self, points):
         z = torch.from_numpy(np.ascontiguousarray(points)).to(self.model.device, torch.float64)
-        out = [self.model.log_joint(self.x, z[s:s + 65536]) for s in range(0, z.shape[0], 65536)]
+        with cpu_threads(1):
+            out = [self.model.log_joint(self.x, z[s:s + 65536]) for s in range(0, z.shape[0], 65536)]
         return torch.cat(out).cpu().numpy()
 
     @cached_property
@@ -93,7 +94,8 @@ class PointAnalysis:
 
     @cached_property
     def _pool(self):
-        lj, lq = sample_log_weights(self.model, self.x, self.mu_t, self.logvar_t, self.n_iwae, self.seed)
+        with cpu_threads(1):
+            lj, lq = sample_log_weights(self.model, self.x, self.mu_t, self.logvar_t, self.n_iwae, self.seed)
         return lj, lq
 
     @property
