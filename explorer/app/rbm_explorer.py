@@ -129,6 +129,7 @@ class RBMExplorer:
         self._rbm = None
         self._curves = None
         self._upload = None          # (name, bytes) of the last uploaded file
+        self._good_upload = None     # ... and of the last one that loaded
         self._pending_norm = _UNSET  # a norm to set once the next model is loaded
         self._prefetch_handle = None
         self.prefetch = prefetch
@@ -316,6 +317,9 @@ class RBMExplorer:
     def _on_preset(self, change):
         if change["new"]:
             self.apply_preset(change["new"])
+            # back to the prompt: the same scenario can be picked again after changes, and
+            # the message area names the one applied
+            self.w_preset.value = ""
 
     def _on_upload(self, change):
         files = change["new"]
@@ -440,21 +444,20 @@ class RBMExplorer:
             except InputError as exc:
                 if self._base_rbm is not None:
                     self._message(f"{exc}. The plots still show the previous model.", error=True)
+                    # the model controls go back to what the plots show (and the link encodes)
+                    self._show_model_controls(self._base_token)
                     return
                 # first build (e.g. a URL asking for 30 x 30): start from the default model
                 self._message(f"{exc}. Showing the default model instead.", error=True)
-                self._internal = True
-                try:
-                    self.w_model.value = DEFAULT.model
-                    self.w_nv.value, self.w_nh.value, self.w_seed.value = DEFAULT.nv, DEFAULT.nh, DEFAULT.seed
-                finally:
-                    self._internal = False
+                self._show_model_controls(("random", DEFAULT.nv, DEFAULT.nh, DEFAULT.seed))
                 base, token = self._load_base()
             else:
                 if self.w_message.value and "explorer-error" in self.w_message.value:
                     self._message("")
             changed = token != self._base_token
             self._base_rbm, self._base_token = base, token
+            if token[0] == "upload":
+                self._good_upload = self._upload
             pending, self._pending_norm = self._pending_norm, _UNSET
             if changed or pending is not _UNSET:
                 norm = base.weight_norm if pending in (None, _UNSET) else float(pending)
@@ -473,6 +476,18 @@ class RBMExplorer:
                 return
         self._update_cursor()
         self._update_link()
+
+    def _show_model_controls(self, token):
+        """Set the model controls to the model ``token`` without triggering an update."""
+        self._internal = True
+        try:
+            self.w_model.value = token[0]
+            if token[0] == "random":
+                self.w_nv.value, self.w_nh.value, self.w_seed.value = token[1:]
+            elif token[0] == "upload":
+                self._upload = self._good_upload
+        finally:
+            self._internal = False
 
     def _effective_rbm(self):
         base = self._base_rbm

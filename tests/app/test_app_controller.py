@@ -133,6 +133,7 @@ def test_weight_norm_order_reference_and_lambda(app, rbm):
 
 def test_strong_coupling_preset_shows_a_diverging_series(app):
     app.w_preset.value = "strong-coupling"
+    assert app.w_preset.value == ""          # back to the prompt once applied
     try:
         st = app.state
         assert (st.norm, st.order, st.ref) == (8.0, 8, "independent")
@@ -229,6 +230,7 @@ def test_bad_uploads_show_a_message_and_keep_the_plots(app):
                                  hidden_bias=np.zeros(2)))
     assert "explorer-error" in app.w_message.value
     assert same(before, snapshot(app))
+    assert app.w_model.value == "random"     # the controls still describe the plotted model
     app.reset()
 
 
@@ -242,6 +244,11 @@ def test_good_upload_is_explored(app):
         assert np.allclose(data(app, "f_exact")["y"], c.exact, rtol=RTOL)
         assert app.w_norm.value == pytest.approx(np.linalg.norm(w))
         assert len(data(app, "magnetisation")["exact"]) == 9
+        # a bad file after a good one: the plots and the controls stay with the good file
+        _upload(app, "bad.npz", b"garbage")
+        assert "explorer-error" in app.w_message.value and app.w_model.value == "upload"
+        app.w_order.value = 5
+        assert np.allclose(data(app, "f_exact")["y"], c.exact, rtol=RTOL)
     finally:
         app.reset()
 
@@ -257,9 +264,11 @@ def test_too_large_models_are_refused_readably(app):
         app.w_nv.value, app.w_nh.value = 16, 20
     assert "too large for the explorer" in app.w_message.value
     assert same(before, snapshot(app))
-    app.w_nv.value = 8      # back to a size that works: the message goes away
+    # the controls show the model the plots show
+    assert (app.w_nv.value, app.w_nh.value, app.w_seed.value) == (12, 12, 0)
+    app.w_nv.value = 8      # a size that works: the message goes away
     assert app.w_message.value == ""
-    assert len(data(app, "magnetisation")["exact"]) == 8 + 20 or app.w_nh.value != 20
+    assert len(data(app, "magnetisation")["exact"]) == 8 + 12
     app.reset()
 
 
@@ -354,13 +363,19 @@ def test_idle_prefetch_fills_the_neighbours(app):
     app.reset()
     i = t_index(app.w_temperature.value)
 
+    def cached():
+        return {k[-1] for k in app._point_cache if k[:-1] == app._curve_key()}
+
     async def step_and_idle():
         app.w_temperature.value = float(T_GRID[i + 1])
-        await asyncio.sleep(appmod.PREFETCH_DELAY_S + 0.5)
+        # idle until the prefetch is done (bounded: a busy shared machine is slow)
+        for _ in range(600):
+            await asyncio.sleep(0.05)
+            if {i + 2, i + 3, i, i - 1} <= cached():
+                break
 
     asyncio.run(step_and_idle())
-    cached = {k[-1] for k in app._point_cache if k[:-1] == app._curve_key()}
-    assert {i + 2, i + 3, i, i - 1} <= cached
+    assert {i + 2, i + 3, i, i - 1} <= cached()
     calls = []
     orig = appmod.lambda_sweep
     appmod.lambda_sweep = lambda *a, **k: calls.append(1) or orig(*a, **k)
