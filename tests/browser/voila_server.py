@@ -38,7 +38,7 @@ def free_port():
 
 
 @contextlib.contextmanager
-def voila_server(timeout=60):
+def voila_server(timeout=120):
     """Serve ``notebooks/`` with Voila; yields the base URL ``http://127.0.0.1:PORT/``."""
     port = free_port()
     voila = Path(sys.executable).with_name("voila")
@@ -86,6 +86,8 @@ def new_page(browser, base, errors=None, width=1500, height=2700):
     the viewport; 2700 px holds every plot of the explorer.
     """
     page = browser.new_page(viewport={"width": width, "height": height})
+    # generous: the machine running these tests is shared and sometimes oversubscribed
+    page.set_default_timeout(90_000)
     # Voila's template asks a CDN for fonts: everything but the local server is blocked
     page.route(lambda url: not url.startswith(base), lambda route: route.abort())
     if errors is not None:
@@ -133,7 +135,7 @@ WATCH_SOURCES_JS = """names => {
 }"""
 
 
-def open_explorer(page, base, query="", timeout=60_000):
+def open_explorer(page, base, query="", timeout=180_000):
     """Open the explorer and wait until its widgets and Bokeh sources exist."""
     t0 = time.monotonic()
     page.goto(base + EXPLORER + (("?" + query) if query else ""), wait_until="commit", timeout=timeout)
@@ -156,7 +158,7 @@ DATA_TO_CLIENT_JS = """([name, x, y]) => {
 }"""
 
 
-def wait_for_change(page, name, count_before, timeout=15_000):
+def wait_for_change(page, name, count_before, timeout=60_000):
     """Wait until source ``name`` changed more often than ``count_before`` times."""
     page.wait_for_function("([n, c]) => (window.__changes[n] || []).length > c",
                            arg=[name, count_before], timeout=timeout)
