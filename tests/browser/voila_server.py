@@ -43,7 +43,7 @@ def voila_server(timeout=120):
     port = free_port()
     voila = Path(sys.executable).with_name("voila")
     cmd = [str(voila) if voila.exists() else "voila", "notebooks/", "--no-browser", f"--port={port}",
-           "--Voila.ip=127.0.0.1", "--strip_sources=True", "--show_tracebacks=True",
+           "--Voila.ip=127.0.0.1", "--strip_sources=True",
            # kernels of closed pages are culled instead of lingering
            "--MappingKernelManager.cull_interval=30", "--MappingKernelManager.cull_idle_timeout=120"]
     log = open(ROOT / "artifacts" / f"voila-{port}.log", "w") if (ROOT / "artifacts").is_dir() else subprocess.DEVNULL
