@@ -175,8 +175,13 @@ def start_watchdog(seconds):
     return t
 
 
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
+def _stop_on_signal(signum, frame):
+    """Ctrl-C / SIGTERM: kill what this script started at once (Playwright may be blocked on
+    pages that will never answer), then exit."""
+    print(f"load_test: signal {signum} - stopping Voila and browsers", file=sys.stderr, flush=True)
+    with contextlib.suppress(Exception):
+        CLEANUP.kill_all(hard=True)
+    os._exit(130)
 
 
 # ------------------------------------------------------------------ Voila
@@ -239,6 +244,19 @@ def memory_of(procs):
     return rows
 
 
+def renice_browsers():
+    """Lowest CPU priority for the browsers this script started (our descendants other than Voila's
+    tree): on one machine the server then gets the CPU first, as when students' own laptops
+    render the pages."""
+    import psutil
+    voila = CLEANUP.voila.pid if CLEANUP.voila is not None else None
+    for p in CLEANUP.descendants():
+        with contextlib.suppress(psutil.Error):
+            if voila is not None and (p.pid == voila or voila in [a.pid for a in p.parents()]):
+                continue
+            p.nice(19)
+
+
 def browser_rss_mb():
     import psutil
     total = 0
@@ -293,7 +311,8 @@ async def run(args, base, voila_pid, t_start):
     from playwright.async_api import async_playwright
 
     loop = asyncio.get_running_loop()
-    hard_end = loop.time() + max(10.0, args.timeout - (time.monotonic() - t_start) - 15)
+    # every phase ends by this instant; the browsers' close and the report need the last seconds
+    hard_end = loop.time() + (args.timeout - (time.monotonic() - t_start)) - 5
     url = urllib.parse.urljoin(base, "voila/render/" + urllib.parse.quote(args.notebook.name))
     if args.query:
         url += "?" + args.query
@@ -303,6 +322,9 @@ async def run(args, base, voila_pid, t_start):
         for _ in range(args.browsers):
             CLEANUP.browsers.append(await p.chromium.launch(
                 executable_path=chromium_path(), args=CHROMIUM_ARGS + EXTRA_CHROMIUM_ARGS))
+        if args.nice_browser:
+            renice_browsers()
+        out["nice_browser"] = args.nice_browser
         blocked = []
 
         async def make_page(i):
@@ -326,27 +348,32 @@ async def run(args, base, voila_pid, t_start):
             out["warmup_render_s"] = rounded(warm[0].get("render_s"))
             await wpage.context.close()
             await asyncio.sleep(1.0)
-        before = {p.pid for p in kernel_processes(voila_pid)} if voila_pid else set()
+        # kernels that exist now are the warm-up page's and, with preheating, the pool that the
+        # sessions are about to take: all of them are counted below (one per session at most + 1)
 
         pages = [await make_page(i) for i in range(args.n)]
+        if args.nice_browser:
+            renice_browsers()
         results = [{"session": i} for i in range(args.n)]
         PARTIAL.update(out=out, results=results)
         t_open = loop.time()
         load_avg0 = os.getloadavg()
         # pages get up to twice the render limit (so a miss is measured, not just flagged), and
         # at least 60 s stay for the slider moves and the memory reading
-        render_end = min(t_open + 2 * args.render_limit, hard_end - 60)
+        render_end = min(t_open + 2 * args.render_limit, hard_end - 20)
         await asyncio.gather(*(one_session(i, pg, url, t_open, render_end, args.render_limit, results)
                                for i, pg in enumerate(pages)))
         out["all_rendered_s"] = rounded(max((r["render_s"] for r in results if "render_s" in r), default=None))
         out["load_avg_1min_after_render"] = round(os.getloadavg()[0], 2)
         # everyone moves a slider at once
         rendered = [i for i, r in enumerate(results) if "render_s" in r]
+        out["timed_out"] = len(rendered_now(results)) < args.n and loop.time() >= render_end - 1 \
+            and render_end < t_open + 2 * args.render_limit
         slider_end = min(loop.time() + 60, hard_end - 5)
         await asyncio.gather(*(slider_move(i, pages[i], slider_end, results) for i in rendered))
         await asyncio.sleep(0.5)
         if voila_pid:
-            kernels = [k for k in kernel_processes(voila_pid) if k.pid not in before]
+            kernels = kernel_processes(voila_pid)
             mem = memory_of(kernels)
             import psutil
             with contextlib.suppress(psutil.Error):
@@ -398,9 +425,73 @@ def summarise(out, results, args):
     return out
 
 
+def run_http_only(args, base, voila_pid, t_start):
+    """Server capacity without browsers: N plain HTTP GETs of the page at once.
+
+    The response is complete when Voila has started the kernel, executed the notebook and
+    rendered the HTML: the server's share of the first render. (No websocket is opened, so
+    widgets are not synced: the client's share - BokehJS, widget rendering - is not included.)
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = urllib.parse.urljoin(base, "voila/render/" + urllib.parse.quote(args.notebook.name))
+    if args.query:
+        url += "?" + args.query
+    deadline = t_start + args.timeout - 10
+    out = {"n": args.n, "notebook": args.notebook.name, "url": url, "browsers": 0, "http_only": True,
+           "voila_args": args.voila_arg, "cpus": os.cpu_count()}
+    results = [{"session": i} for i in range(args.n)]
+    t_open = time.monotonic()
+
+    def get(i):
+        r = results[i]
+        try:
+            with urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())) as resp:
+                r["first_byte_s"] = time.monotonic() - t_open
+                r["bytes"] = len(resp.read())
+            r["html_s"] = time.monotonic() - t_open
+        except Exception as exc:
+            r["error"] = f"http: {type(exc).__name__}: {exc}"[:200]
+
+    with ThreadPoolExecutor(max_workers=args.n) as pool:
+        list(pool.map(get, range(args.n)))
+    kernels = kernel_processes(voila_pid)
+    mem = memory_of(kernels)
+    out["kernels"] = len(mem)
+    if mem:
+        rss = [m["rss_mb"] for m in mem]
+        out["kernel_rss_mb_median"] = round(statistics.median(rss), 1)
+        out["kernel_uss_mb_median"] = round(statistics.median([m["uss_mb"] for m in mem]), 1)
+        out["kernel_rss_mb_max"] = round(max(rss), 1)
+        out["kernels_rss_total_mb"] = round(sum(rss), 1)
+    htmls = [r["html_s"] for r in results if "html_s" in r]
+    out.update({
+        "rendered": len(htmls), "page_mb": rounded(statistics.median([r["bytes"] for r in results if "bytes" in r])
+                                                   / 2**20 if htmls else None, 2),
+        "html_s_median": rounded(statistics.median(htmls) if htmls else None),
+        "html_s_max": rounded(max(htmls) if htmls else None),
+        "html_s_min": rounded(min(htmls) if htmls else None),
+        "errors": [f"session {r['session']}: {r['error']}" for r in results if "error" in r],
+        "sessions": results,
+    })
+    out["ok"] = len(htmls) == args.n and max(htmls) <= args.render_limit
+    print(f"load test (HTTP only, no browser): {args.n} simultaneous GETs of {out['notebook']} "
+          f"({out['cpus']} CPUs, Voila args {args.voila_arg or 'none'})")
+    print(f"  complete pages: {len(htmls)}/{args.n}, {out['page_mb']} MB each; time to the full page "
+          f"median {out['html_s_median']} s, min {out['html_s_min']} s, max {out['html_s_max']} s")
+    if mem:
+        print(f"  memory: {out['kernels']} kernels, {out['kernel_rss_mb_median']} MB RSS per session (median; "
+              f"USS {out['kernel_uss_mb_median']} MB)")
+    for e in out["errors"][:10]:
+        print("  ERROR", e)
+    print(f"  result: {'OK' if out['ok'] else 'FAILED'}")
+    return out
+
+
 def print_summary(out, limit):
     print(f"load test: {out['n']} sessions of {out['notebook']} ({out['cpus']} CPUs, "
-          f"{out['browsers']} browser process(es), Voila args {out['voila_args'] or 'none'})")
+          f"{out['browsers']} browser process(es){' at nice 19' if out.get('nice_browser') else ''}, "
+          f"Voila args {out['voila_args'] or 'none'})")
     if "warmup_render_s" in out:
         print(f"  warm-up page (not counted): {out['warmup_render_s']} s")
     print(f"  rendered: {out['rendered']}/{out['n']}; first render median {out['render_s_median']} s, "
@@ -439,6 +530,11 @@ def parse_args(argv=None):
     ap.add_argument("--timeout", type=float, default=420.0, help="hard overall limit in seconds (default 420)")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
                     help="skip the single uncounted warm-up page")
+    ap.add_argument("--nice-browser", action="store_true",
+                    help="run Chromium at nice 19 so that Voila and its kernels get the CPU first "
+                         "(emulates students whose own machines render the pages)")
+    ap.add_argument("--http-only", action="store_true",
+                    help="no browser: N plain HTTP GETs at once, timing the server's share of the render")
     ap.add_argument("--json", type=Path, default=None, help="also write the JSON result to this file")
     ap.add_argument("--log", type=Path, default=None, help="Voila's log file (default: discarded)")
     args = ap.parse_args(argv)
@@ -465,12 +561,14 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if chromium_path() is None:
+    if chromium_path() is None and not args.http_only:
         print("load_test: chromium not found (apt-get install -y chromium)", file=sys.stderr)
         return 2
     t_start = time.monotonic()
-    watchdog = start_watchdog(args.timeout)
-    signal.signal(signal.SIGTERM, _sigterm)
+    watchdog = start_watchdog(args.timeout + 15)     # last resort; the phases end by args.timeout
+    # our own handlers (asyncio.run then leaves SIGINT alone)
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     try:
         if args.url:
             base = args.url
@@ -480,13 +578,23 @@ def main(argv=None):
             port = free_port()
             base = f"http://127.0.0.1:{port}/"
             proc = start_voila(args.notebook.parent, port, args.voila_arg, args.log)
-            wait_for_http(base, proc, 60)
+            wait_for_http(base, proc, min(60.0, args.timeout - 5))
             voila_pid = proc.pid
             if any("preheat_kernel=True" in a for a in args.voila_arg):
                 # let the pool fill (each pooled kernel runs the notebook) before the class arrives
                 wait_pool(voila_pid, args, t_start)
-        out = asyncio.run(asyncio.wait_for(run(args, base, voila_pid, t_start),
-                                           timeout=max(10.0, args.timeout - (time.monotonic() - t_start) - 10)))
+        left = args.timeout - (time.monotonic() - t_start)
+        if left < 5:
+            raise TimeoutError
+        if args.http_only:
+            out = run_http_only(args, base, voila_pid, t_start)
+            out["wall_s"] = round(time.monotonic() - t_start, 1)
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(out, indent=1) + "\n")
+            print(json.dumps({k: v for k, v in out.items() if k != "sessions"}))
+            return 0 if out["ok"] else 1
+        out = asyncio.run(asyncio.wait_for(run(args, base, voila_pid, t_start), timeout=left))
     except KeyboardInterrupt:
         print("load_test: interrupted - stopping Voila and browsers", file=sys.stderr)
         return 130
@@ -512,7 +620,14 @@ def main(argv=None):
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=1) + "\n")
     print(line)
+    if out.get("timed_out"):
+        print(f"load_test: overall timeout ({args.timeout:.0f} s) cut the run short", file=sys.stderr)
+        return 2
     return 0 if out["ok"] else 1
+
+
+def rendered_now(results):
+    return [r for r in results if "render_s" in r]
 
 
 def wait_pool(voila_pid, args, t_start):
@@ -521,14 +636,16 @@ def wait_pool(voila_pid, args, t_start):
     size = next((int(a.split("=", 1)[1]) for a in args.voila_arg if "pool_size=" in a), 1)
     deadline = t_start + args.timeout / 2
     quiet = 0
+    seen = {}                   # the same Process objects across polls: cpu_percent needs two readings
     while time.monotonic() < deadline:
-        ks = kernel_processes(voila_pid)
+        ks = [seen.setdefault(k.pid, k) for k in kernel_processes(voila_pid)]
         busy = 0.0
         for k in ks:
             with contextlib.suppress(psutil.Error):
                 busy += k.cpu_percent(interval=None)
+        # at least pool_size kernels (Voila preheats a pool per notebook it serves) and all idle
         quiet = quiet + 1 if len(ks) >= size and busy < 20 else 0
-        if quiet >= 3:
+        if quiet >= 5:
             print(f"  preheated pool ready: {len(ks)} kernels after {time.monotonic() - t_start:.0f} s")
             return
         time.sleep(1.0)
