@@ -1,0 +1,306 @@
+"""The VAE explorer's linked Bokeh plots: figures and sources fed with plain arrays.
+
+No widgets and no physics here: the app (explorer.app.vae_explorer) asks the VAE layer for
+every number and hands arrays to the ``show_*`` methods, which replace ``source.data`` in
+place (figures are built once). As in the RBM view, no NaN or inf reaches BokehJS (rows with a
+non-finite value are dropped, log axes never see a value <= 0), and every source has a
+``name`` so browser tests and benchmarks can find it in ``window.Bokeh.documents``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from bokeh.layouts import column, gridplot, row
+from bokeh.models import (ColumnDataSource, Div, FactorRange, HoverTool, LinearColorMapper, Range1d, Span,
+                          TapTool, Whisker)
+from bokeh.palettes import Category10_10, Greys256, Viridis256
+from bokeh.plotting import figure
+
+from .rbm_explorer import finite_rows, small
+
+_TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
+MAX_ORDER = 8
+SERIES_COLORS = [Viridis256[int(i)] for i in np.linspace(20, 230, MAX_ORDER)]
+
+#: Bars of the decomposition plot (key -> label a student reads).
+BARS = {
+    "expected_energy": "expected energy E_q[H]",
+    "minus_entropy": "− entropy −S[q]",
+    "neg_elbo": "−ELBO",
+    "free_energy": "exact F = −ln p(x)",
+    "kl_posterior": "gap KL(q‖p(z|x))",
+}
+
+EXPLANATIONS = {
+    "latent": ("<b>Latent space.</b> Each dot is the mean of q(z|x) for one test digit, coloured by "
+               "the digit. Click a dot to select that digit: every other plot follows."),
+    "posterior": ("<b>The true posterior p(z|x)</b> (heat map, exact on a grid) against the encoder's "
+                  "Gaussian q(z|x) (ellipses at 1, 2, 3 σ, dots are samples). Where they differ, the "
+                  "ELBO misses −ln p(x): that gap is KL(q‖p(z|x))."),
+    "lambda": ("<b>F(λ) = −ln E_q[w<sup>λ</sup>]</b>, w = p(x,z)/q(z|x): λ = 0 is the reference, λ = 1 "
+               "the exact −ln p(x). The cumulant series of orders 1..K expands F(λ) around λ = 0 (order 1 "
+               "is −λ·ELBO); the Rényi (VR) family F(λ)/λ is an upper bound that falls from −ELBO at "
+               "λ → 0 to −ln p(x) at λ = 1. Dots: Monte Carlo with ±2 standard errors. Above λ* "
+               "(dashed) E_q[w<sup>λ</sup>] is infinite: the exact curve stops, Monte Carlo does not notice."),
+    "temperature": ("<b>Free energy at temperature T</b>: exact F<sub>T</sub> = −T ln ∫ e<sup>−H/T</sup> dz "
+                    "against the variational bound E_q[H] − T·S[q] with q fixed. They meet nowhere: the "
+                    "encoder was fitted at T = 1."),
+    "iwae": ("<b>IWAE bound vs K</b>: averaging K importance weights tightens the bound from −ELBO "
+             "(K = 1) towards the exact −ln p(x) (line). Bars: ±2 standard errors."),
+    "bars": ("<b>−ELBO = expected energy − entropy</b>, and the gap between −ELBO and the exact "
+             "free energy: KL(q‖p(z|x)) ≥ 0. Whiskers: Monte Carlo estimates ±2 standard errors."),
+    "training": ("<b>Training</b>: the loss (−ELBO per image, nats) on the training and validation "
+                 "sets after each epoch."),
+}
+
+
+def _fig(name, title, **kw):
+    f = figure(name=name, title=title, tools=kw.pop("tools", _TOOLS), **kw)
+    f.toolbar.logo = None
+    return f
+
+
+def _empty(*names):
+    return {k: [] for k in names}
+
+
+class VAEExplorerView:
+    """All figures and sources of the VAE explorer in one Bokeh root (:attr:`layout`)."""
+
+    def __init__(self, lam_range=(0.0, 1.5), t_range=(0.25, 4.0), k_range=(1, 5000), width=430, height=280):
+        self.sources = {}
+        w, h = width, height
+
+        def src(name, *cols):
+            s = ColumnDataSource(data=_empty(*cols), name=name)
+            self.sources[name] = s
+            return s
+
+        # --- latent scatter (tap to select) -------------------------------------------------
+        lat = src("latent", "z1", "z2", "label", "index", "color")
+        sel = src("latent_selected", "z1", "z2")
+        f = _fig("fig_latent", "Latent means of the test digits (click one)", width=w, height=h + 40,
+                 x_axis_label="z₁", y_axis_label="z₂")
+        r = f.scatter("z1", "z2", source=lat, size=7, color="color", alpha=0.75, line_color=None,
+                      nonselection_alpha=0.75, selection_color="color")
+        f.scatter("z1", "z2", source=sel, size=16, marker="circle", fill_color=None, line_color="red",
+                  line_width=3)
+        f.add_tools(TapTool(renderers=[r]), HoverTool(renderers=[r], tooltips=[("digit", "@label"),
+                                                                                ("test index", "@index")]))
+        self.latent_renderer = r
+        self.fig_latent = f
+
+        # --- the digit and its reconstruction ----------------------------------------------
+        self.digit_title = Div(text="", name="digit_title", width=w)
+        imgs = []
+        for name, title in (("digit", "Selected digit x"), ("reconstruction", "Reconstruction p(x|z = μ)")):
+            s = src(name, "image", "x", "y", "dw", "dh")
+            g = _fig(f"fig_{name}", title, width=w // 2, height=w // 2 + 20, tools="save",
+                     x_range=Range1d(0, 8), y_range=Range1d(0, 8))
+            g.image(image="image", x="x", y="y", dw="dw", dh="dh", source=s,
+                    color_mapper=LinearColorMapper(palette=Greys256[::-1], low=0.0, high=1.0))
+            g.axis.visible = False
+            g.grid.visible = False
+            imgs.append(g)
+
+        # --- posterior heat map with q on top ---------------------------------------------
+        post = src("posterior", "image", "x", "y", "dw", "dh")
+        ell = src("q_ellipses", "x", "y", "width", "height", "level")
+        qs = src("q_samples", "z1", "z2")
+        qmu = src("q_mean", "z1", "z2")
+        p = _fig("fig_posterior", "True posterior p(z|x) and q(z|x)", width=w, height=h + 40,
+                 x_axis_label="z₁", y_axis_label="z₂")
+        self.post_mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
+        p.image(image="image", x="x", y="y", dw="dw", dh="dh", source=post, color_mapper=self.post_mapper)
+        p.ellipse(x="x", y="y", width="width", height="height", source=ell, fill_color=None,
+                  line_color="white", line_width=2, legend_label="q(z|x): 1, 2, 3 σ")
+        p.scatter("z1", "z2", source=qs, size=3, color="orange", alpha=0.7, legend_label="samples z ~ q")
+        p.scatter("z1", "z2", source=qmu, size=10, marker="cross", color="red", line_width=2,
+                  legend_label="mean of q")
+        p.legend.location = "top_left"
+        p.legend.label_text_font_size = "9pt"
+        p.legend.background_fill_alpha = 0.5
+        self.fig_posterior = p
+
+        # --- F vs λ ------------------------------------------------------------------------
+        lam_ex = src("lam_exact", "x", "y")
+        lam_vr = src("lam_vr", "x", "y")
+        lam_mc = src("lam_mc", "x", "y", "lower", "upper")
+        series = src("lam_series", "xs", "ys", "color", "order")
+        lam_cur = src("lam_cursor", "x", "y")
+        g = _fig("fig_lambda", "F(λ): exact, series, Rényi family, Monte Carlo", width=w + 60, height=h,
+                 x_axis_label="perturbation λ", y_axis_label="nats", x_range=Range1d(*lam_range))
+        g.multi_line("xs", "ys", source=series, color="color", line_width=1.5, alpha=0.9,
+                     legend_label="cumulant series, orders 1..K")
+        g.line("x", "y", source=lam_ex, color="black", line_width=3, legend_label="exact F(λ)")
+        g.line("x", "y", source=lam_vr, color="#d62728", line_width=2, line_dash="dashed",
+               legend_label="Rényi (VR) bound F(λ)/λ")
+        g.scatter("x", "y", source=lam_mc, size=4, color="#9467bd", legend_label="Monte Carlo F(λ)")
+        g.add_layout(Whisker(source=lam_mc, base="x", lower="lower", upper="upper", line_color="#9467bd",
+                             upper_head=None, lower_head=None))
+        g.scatter("x", "y", source=lam_cur, size=12, color="red", marker="diamond", legend_label="λ (slider)")
+        self.lam_critical = Span(location=10.0, dimension="height", line_dash="dotted", line_color="grey",
+                                 line_width=2)
+        g.add_layout(self.lam_critical)
+        g.add_tools(HoverTool(tooltips=[("λ", "@x{0.000}"), ("F", "@y{0.0000}")]))
+        g.legend.location = "bottom_left"
+        g.legend.label_text_font_size = "8pt"
+        g.legend.background_fill_alpha = 0.6
+        self.fig_lambda = g
+
+        # --- F vs T ------------------------------------------------------------------------
+        t_ex = src("t_exact", "x", "y")
+        t_bd = src("t_bound", "x", "y")
+        t_cur = src("t_cursor", "x", "y")
+        t = _fig("fig_temperature", "Free energy vs temperature: exact and bound", width=w, height=h,
+                 x_axis_type="log", x_range=Range1d(*t_range), x_axis_label="temperature T",
+                 y_axis_label="nats")
+        t.line("x", "y", source=t_ex, color="black", line_width=3, legend_label="exact F_T")
+        t.line("x", "y", source=t_bd, color="#1f77b4", line_width=2, legend_label="bound E_q[H] − T·S[q]")
+        t.scatter("x", "y", source=t_cur, size=12, color="red", marker="diamond", legend_label="T (slider)")
+        t.add_tools(HoverTool(tooltips=[("T", "@x{0.000}"), ("F", "@y{0.0000}")]))
+        t.legend.location = "top_right"
+        t.legend.label_text_font_size = "8pt"
+        self.fig_temperature = t
+
+        # --- IWAE vs K ---------------------------------------------------------------------
+        iw = src("iwae", "x", "y", "lower", "upper")
+        iw_ex = src("iwae_exact", "x", "y")
+        iw_cur = src("iwae_cursor", "x", "y")
+        k = _fig("fig_iwae", "IWAE bound vs number of samples K", width=w, height=h, x_axis_type="log",
+                 x_range=Range1d(k_range[0] * 0.7, k_range[1] * 1.4), x_axis_label="K (log axis)",
+                 y_axis_label="nats")
+        k.line("x", "y", source=iw_ex, color="black", line_width=2, line_dash="dashed",
+               legend_label="exact −ln p(x)")
+        k.line("x", "y", source=iw, color="#2ca02c", line_width=2)
+        k.scatter("x", "y", source=iw, size=6, color="#2ca02c", legend_label="IWAE bound −L_K")
+        k.add_layout(Whisker(source=iw, base="x", lower="lower", upper="upper", line_color="#2ca02c"))
+        k.scatter("x", "y", source=iw_cur, size=13, color="red", marker="diamond", legend_label="K (slider)")
+        k.add_tools(HoverTool(tooltips=[("K", "@x"), ("−L_K", "@y{0.0000}")]))
+        k.legend.label_text_font_size = "8pt"
+        self.fig_iwae = k
+
+        # --- bars ----------------------------------------------------------------------------
+        labels = list(BARS.values())
+        bars = src("elbo_bars", "name", "value", "color")
+        bmc = src("elbo_bars_mc", "name", "lower", "upper")
+        b = _fig("fig_bars", "−ELBO = expected energy − entropy, and the gap", width=w + 60, height=h,
+                 x_range=FactorRange(factors=labels), y_axis_label="nats")
+        b.vbar(x="name", top="value", source=bars, width=0.7, color="color")
+        b.add_layout(Whisker(source=bmc, base="name", lower="lower", upper="upper", line_color="black"))
+        b.xaxis.major_label_orientation = 0.35
+        b.add_tools(HoverTool(tooltips=[("", "@name"), ("value", "@value{0.0000}")]))
+        self.fig_bars = b
+
+        # --- training ----------------------------------------------------------------------
+        tr = src("train_loss", "epoch", "train", "val")
+        tf = _fig("fig_training", "Training loss (−ELBO per image)", width=w, height=h - 40,
+                  x_axis_label="epoch", y_axis_label="nats")
+        tf.line("epoch", "train", source=tr, color="#1f77b4", line_width=2, legend_label="training")
+        tf.line("epoch", "val", source=tr, color="#ff7f0e", line_width=2, legend_label="validation")
+        tf.legend.label_text_font_size = "8pt"
+        self.fig_training = tf
+
+        def panel(key, *figs):
+            return column(Div(text=EXPLANATIONS[key], width=w + 50, styles={"font-size": "12px"}), *figs)
+
+        self.layout = column(
+            row(panel("latent", f), column(self.digit_title, row(*imgs)), panel("posterior", p)),
+            row(panel("lambda", g), panel("temperature", t), panel("iwae", k)),
+            row(panel("bars", b), panel("training", tf)),
+            name="vae_explorer_root")
+        self.figures = [f, *imgs, p, g, t, k, b, tf]
+
+    # ------------------------------------------------------------------ updates
+    def show_latents(self, mu, labels, indices):
+        """The scatter: q means ``mu`` (n, 2), integer ``labels`` (or None) and test indices."""
+        mu = np.asarray(mu, dtype=np.float64)
+        keep = np.all(np.isfinite(mu), axis=1)
+        labs = np.zeros(mu.shape[0], dtype=int) if labels is None else np.asarray(labels, dtype=int)
+        self.sources["latent"].data = {
+            "z1": mu[keep, 0], "z2": mu[keep, 1], "label": labs[keep].tolist(),
+            "index": np.asarray(indices)[keep].tolist(),
+            "color": [Category10_10[int(v) % 10] for v in labs[keep]]}
+
+    def show_selected(self, z, title_html):
+        self.sources["latent_selected"].data = small(finite_rows({"z1": [z[0]], "z2": [z[1]]}))
+        self.digit_title.text = title_html
+
+    def show_images(self, digit, reconstruction):
+        """8×8 (or h×w) arrays in [0, 1], first row at the top (flipped: Bokeh draws rows upwards)."""
+        for name, img in (("digit", digit), ("reconstruction", reconstruction)):
+            a = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0)
+            hgt, wid = a.shape
+            self.sources[name].data = {"image": [a[::-1]], "x": [0], "y": [0], "dw": [wid], "dh": [hgt]}
+
+    def show_posterior(self, z1, z2, density, mu, sigma, samples):
+        """Heat map of ``density`` (rows: z2) on the grid, q's 1-2-3σ ellipses and samples."""
+        z1, z2 = np.asarray(z1, float), np.asarray(z2, float)
+        d = np.nan_to_num(np.asarray(density, float), nan=0.0, posinf=0.0, neginf=0.0)
+        self.post_mapper.high = float(d.max()) if d.max() > 0 else 1.0
+        self.sources["posterior"].data = {"image": [d], "x": [z1[0]], "y": [z2[0]], "dw": [z1[-1] - z1[0]],
+                                          "dh": [z2[-1] - z2[0]]}
+        lv = np.array([1.0, 2.0, 3.0])
+        self.sources["q_ellipses"].data = finite_rows({
+            "x": np.full(3, mu[0]), "y": np.full(3, mu[1]), "width": 2 * lv * sigma[0],
+            "height": 2 * lv * sigma[1], "level": lv})
+        s = np.asarray(samples, float)
+        self.sources["q_samples"].data = finite_rows({"z1": s[:, 0], "z2": s[:, 1]})
+        self.sources["q_mean"].data = small(finite_rows({"z1": [mu[0]], "z2": [mu[1]]}))
+        # the posterior may sit far from q: show the grid's box
+        self.fig_posterior.x_range.start, self.fig_posterior.x_range.end = float(z1[0]), float(z1[-1])
+        self.fig_posterior.y_range.start, self.fig_posterior.y_range.end = float(z2[0]), float(z2[-1])
+
+    def show_lambda_curves(self, lam, exact, vr, mc, mc_stderr, series, order, lam_critical):
+        """``series`` has one row per order 1..(at least K); only orders 1..``order`` are drawn."""
+        self.sources["lam_exact"].data = finite_rows({"x": lam, "y": exact})
+        self.sources["lam_vr"].data = finite_rows({"x": lam, "y": vr})
+        mc, se = np.asarray(mc, float), np.asarray(mc_stderr, float)
+        self.sources["lam_mc"].data = finite_rows({"x": lam, "y": mc, "lower": mc - 2 * se,
+                                                   "upper": mc + 2 * se})
+        xs, ys, cols, orders = [], [], [], []
+        for n in range(1, int(order) + 1):
+            rowd = finite_rows({"x": lam, "y": series[n - 1]})
+            xs.append(rowd["x"])
+            ys.append(rowd["y"])
+            cols.append(SERIES_COLORS[n - 1])
+            orders.append(n)
+        self.sources["lam_series"].data = {"xs": xs, "ys": ys, "color": cols, "order": orders}
+        # beyond the axis when λ* is out of range (a Span cannot be hidden by NaN)
+        self.lam_critical.location = float(lam_critical) if np.isfinite(lam_critical) else 1e9
+
+    def show_lambda_cursor(self, lam, value):
+        self.sources["lam_cursor"].data = small(finite_rows({"x": [lam], "y": [value]}))
+
+    def show_temperature_curves(self, t, exact, bound):
+        self.sources["t_exact"].data = finite_rows({"x": t, "y": exact}, positive=("x",))
+        self.sources["t_bound"].data = finite_rows({"x": t, "y": bound}, positive=("x",))
+
+    def show_temperature_cursor(self, t, value):
+        self.sources["t_cursor"].data = small(finite_rows({"x": [t], "y": [value]}, positive=("x",)))
+
+    def show_iwae(self, k, bound, stderr, exact):
+        k, bound, se = (np.asarray(a, float) for a in (k, bound, stderr))
+        self.sources["iwae"].data = finite_rows({"x": k, "y": bound, "lower": bound - 2 * se,
+                                                 "upper": bound + 2 * se}, positive=("x",))
+        self.sources["iwae_exact"].data = finite_rows({"x": [k.min() * 0.7, k.max() * 1.4], "y": [exact, exact]})
+
+    def show_iwae_cursor(self, k, value):
+        self.sources["iwae_cursor"].data = small(finite_rows({"x": [k], "y": [value]}, positive=("x",)))
+
+    def show_bars(self, values, mc=None):
+        """``values``: key of :data:`BARS` -> exact number; ``mc``: key -> (estimate, stderr)."""
+        keys = [k for k in BARS if k in values and np.isfinite(values[k])]
+        colors = {"expected_energy": "#1f77b4", "minus_entropy": "#ff7f0e", "neg_elbo": "#2ca02c",
+                  "free_energy": "black", "kl_posterior": "#d62728"}
+        self.sources["elbo_bars"].data = {"name": [BARS[k] for k in keys],
+                                          "value": [float(values[k]) for k in keys],
+                                          "color": [colors[k] for k in keys]}
+        mc = mc or {}
+        mk = [k for k in BARS if k in mc and all(np.isfinite(mc[k]))]
+        self.sources["elbo_bars_mc"].data = {"name": [BARS[k] for k in mk],
+                                             "lower": [mc[k][0] - 2 * mc[k][1] for k in mk],
+                                             "upper": [mc[k][0] + 2 * mc[k][1] for k in mk]}
+
+    def show_training(self, epoch, train, val):
+        self.sources["train_loss"].data = finite_rows({"epoch": epoch, "train": train, "val": val})
