@@ -56,7 +56,11 @@ def hide_controls(controls, hide):
         if ws is None:
             continue
         for w in ws if isinstance(ws, (list, tuple)) else [ws]:
-            w.layout.display = "none"
+            # a fresh Layout: the explorers share one Layout object between several sliders,
+            # and setting display on it would hide them all
+            kept = {k: getattr(w.layout, k) for k in ("width", "min_width", "height")
+                    if getattr(w.layout, k, None)}
+            w.layout = type(w.layout)(display="none", **kept)
     return sorted(set(hide) - set(controls))
 
 

@@ -1,0 +1,206 @@
+"""The VAE explorer's controller without a browser: set widgets in Python and check that the
+Bokeh sources hold exactly the VAE layer's numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from explorer.app.classroom import classroom_options  # noqa: E402
+from explorer.app.vae_explorer import (K_GRID, LAM_GRID, T_GRID, VAEExplorer, VAEState,  # noqa: E402
+                                       query_from_state, state_from_query)
+from explorer.vae import VAESession  # noqa: E402
+
+PAGE = "http://127.0.0.1:8866/voila/render/vae_explorer.ipynb"
+
+
+def data(app, name):
+    return {k: np.asarray(v) for k, v in app.view.sources[name].data.items()}
+
+
+@pytest.fixture(scope="module")
+def session():
+    return VAESession()
+
+
+@pytest.fixture(scope="module")
+def app(session):
+    return VAEExplorer(query="index=5&T=0.5&lam=0.5&order=6", page_url=PAGE, session=session)
+
+
+def assert_all_finite(app):
+    for name, s in app.view.sources.items():
+        for key, col in s.data.items():
+            for v in (col if key in ("image", "xs", "ys") else [col]):
+                arr = np.asarray(v)
+                if arr.dtype.kind in "fc":
+                    assert np.all(np.isfinite(arr)), f"non-finite value in {name}.{key}"
+
+
+def test_url_sets_the_initial_state(app):
+    assert app.w_index.value == 5
+    assert app.w_temperature.value == pytest.approx(T_GRID[np.argmin(abs(np.log(T_GRID / 0.5)))])
+    assert app.w_lam.value == 0.5 and app.w_order.value == 6
+    assert len(data(app, "lam_series")["order"]) == 6
+    assert data(app, "lam_cursor")["x"][0] == 0.5
+    assert "index=5" in app.w_link.value and "order=6" in app.w_link.value
+    assert app.w_message.value == ""
+
+
+def test_selecting_a_point_updates_every_source_with_the_cores_numbers(app, session):
+    app.select(7)
+    pa = session.point(7)
+    rep = session.report(7, lam=1.0, order=4, temperature=1.0)
+    x, label = session.test_image(7)
+    assert "Test digit #7" in app.view.digit_title.text and f"(a {label})" in app.view.digit_title.text
+    # the digit image (rows flipped for Bokeh) and the selected marker at q's mean
+    np.testing.assert_array_equal(data(app, "digit")["image"][0][::-1], x.reshape(8, 8))
+    np.testing.assert_allclose(data(app, "latent_selected")["z1"], [session.latent_means()["mu"][7, 0]], rtol=1e-12)
+    # the posterior grid is the core's
+    grid = pa.posterior_grid(129)
+    np.testing.assert_allclose(data(app, "posterior")["image"][0], grid["density"], rtol=1e-12)
+    np.testing.assert_allclose(data(app, "q_mean")["z1"], [pa.mu[0]], rtol=1e-12)
+    # F(λ): exact where finite, Monte Carlo everywhere
+    lc = pa.lam_curve(LAM_GRID)
+    fin = np.isfinite(lc["exact"])
+    np.testing.assert_allclose(data(app, "lam_exact")["y"], lc["exact"][fin], rtol=1e-12)
+    np.testing.assert_allclose(data(app, "lam_mc")["y"], lc["mc"], rtol=1e-12)
+    assert data(app, "lam_exact")["x"].max() < lc["lam_critical"]   # the exact curve stops at λ*
+    assert app.view.lam_critical.location == pytest.approx(lc["lam_critical"])
+    # the VR family at λ = 1 is −ln p(x); at the smallest λ it is close to −ELBO
+    vr = data(app, "lam_vr")
+    assert vr["y"][vr["x"] == 1.0][0] == pytest.approx(rep["exact_free_energy"], abs=1e-9)
+    # F_T and the bound, the IWAE bounds
+    temp = pa.temperature(T_GRID)
+    np.testing.assert_allclose(data(app, "t_exact")["y"], temp["exact"], rtol=1e-12)
+    np.testing.assert_allclose(data(app, "t_bound")["y"], temp["bound"], rtol=1e-12)
+    iw = pa.iwae(list(K_GRID))
+    np.testing.assert_allclose(data(app, "iwae")["y"], iw["bound"], rtol=1e-12)
+    assert data(app, "iwae_exact")["y"][0] == pytest.approx(rep["exact_free_energy"], rel=1e-12)
+    # bars: −ELBO = expected energy − entropy and the gap, as in vae-report
+    bars = dict(zip(data(app, "elbo_bars")["name"], data(app, "elbo_bars")["value"]))
+    assert bars["−ELBO"] == pytest.approx(rep["neg_elbo"], rel=1e-12)
+    assert bars["expected energy E_q[H]"] == pytest.approx(rep["expected_energy"], rel=1e-12)
+    assert bars["− entropy −S[q]"] == pytest.approx(-rep["entropy"], rel=1e-12)
+    assert bars["gap KL(q‖p(z|x))"] == pytest.approx(rep["kl_posterior"], rel=1e-12)
+    assert bars["exact F = −ln p(x)"] == pytest.approx(rep["exact_free_energy"], rel=1e-12)
+    assert f"{rep['neg_elbo']:.4f}" in app.w_readout.value
+    assert_all_finite(app)
+
+
+def test_tapping_the_scatter_selects_that_digit(app):
+    src = app.view.sources["latent"]
+    pos = list(src.data["index"]).index(16)
+    src.selected.indices = [pos]
+    assert app.w_index.value == 16
+    assert "Test digit #16" in app.view.digit_title.text
+    assert src.selected.indices == []          # cleared, so the same dot can be tapped again
+
+
+def test_sliders_move_the_cursors_and_series(app, session):
+    app.select(3)
+    pa = session.point(3)
+    app.w_lam.value = 0.25
+    assert data(app, "lam_cursor")["x"][0] == 0.25
+    assert data(app, "lam_cursor")["y"][0] == pytest.approx(pa.lam_curve([0.25])["exact"][0], rel=1e-12)
+    app.w_temperature.value = T_GRID[30]
+    assert data(app, "t_cursor")["x"][0] == pytest.approx(T_GRID[30])
+    assert data(app, "t_cursor")["y"][0] == pytest.approx(pa.temperature([T_GRID[30]])["exact"][0], rel=1e-10)
+    app.w_order.value = 2
+    ser = data(app, "lam_series")
+    assert list(ser["order"]) == [1, 2]
+    exp = pa.series(LAM_GRID, 8)["exact_kappa"]
+    np.testing.assert_allclose(ser["ys"][1], exp[1][np.isfinite(exp[1])], rtol=1e-12)
+    app.w_k.value = 1000
+    assert data(app, "iwae_cursor")["x"][0] == 1000
+    before = data(app, "lam_mc")["y"].copy()
+    app.w_samples.value = 300
+    after = data(app, "lam_mc")["y"]
+    assert not np.allclose(before, after)
+    from explorer.vae import free_energy_lambda_mc
+    lj, lq = pa._pool                     # Monte Carlo from the first 300 of the point's draws
+    mc, _ = free_energy_lambda_mc((lj - lq)[:300], LAM_GRID)
+    np.testing.assert_allclose(after, mc, rtol=1e-12)
+    assert "300 samples" in app.w_readout.value
+    app.w_samples.value = 5000
+    # slider moves only read cached curves
+    for kind in ("lam", "T", "order", "K"):
+        assert app.timings[kind] < 0.25, (kind, app.timings[kind])
+    assert_all_finite(app)
+
+
+def test_preset_reset_link_and_csv(app):
+    app.apply_preset("big-gap")
+    assert app.w_index.value == 16 and "fits badly" in app.w_message.value
+    link = app.w_link.value
+    assert PAGE + "?index=16" in link
+    rows = list(csv.reader(io.StringIO(app.csv())))
+    assert rows[0] == ["curve", "x", "value", "stderr"]
+    names = {r[0] for r in rows[1:]}
+    assert {"F_lambda_exact", "F_lambda_monte_carlo", "series_order_8", "F_T_exact", "F_T_bound",
+            "iwae_bound", "renyi_vr_bound"} <= names
+    exact = [float(r[2]) for r in rows[1:] if r[0] == "F_T_exact"]
+    np.testing.assert_allclose(exact, data(app, "t_exact")["y"], rtol=1e-10)
+    assert "vae-csv" in app.w_csv.value and "base64," in app.w_csv.value
+    app.reset()
+    assert app.state == VAEState()
+
+
+def test_query_parsing_and_round_trip():
+    st, problems = state_from_query("index=5&T=2&lam=0.3&order=7&K=90&samples=1000", n_test=359)
+    assert problems == []
+    assert (st.index, st.order, st.K, st.samples) == (5, 7, 100, 1000)
+    assert st.lam == pytest.approx(0.3)
+    back, _ = state_from_query(query_from_state(st), n_test=359)
+    assert back == st
+    assert query_from_state(VAEState()) == ""
+    st, problems = state_from_query("index=999&T=-1&lam=x&preset=nope", n_test=359)
+    assert st == VAEState()
+    text = "; ".join(problems)
+    for part in ("index=999 is outside the test set (0..358)", "T='-1' must be > 0", "lam='x' is not a number",
+                 "unknown preset 'nope'"):
+        assert part in text
+
+
+def test_bad_url_shows_a_message_and_the_default_view(session):
+    app = VAEExplorer(query="index=9999&order=abc", page_url=PAGE, session=session)
+    assert "vae-error" in app.w_message.value
+    assert "index=9999 is outside the test set" in app.w_message.value
+    assert "order=&#39;abc&#39; is not a whole number" in app.w_message.value
+    assert app.w_index.value == VAEState().index
+    assert len(data(app, "lam_exact")["x"]) > 0
+
+
+def test_teacher_mode_hides_the_chosen_controls(session):
+    assert classroom_options("hide=order").hide == frozenset()      # hide needs teacher=1
+    opts = classroom_options("teacher=1&hide=order,samples&theme=dark")
+    assert opts.hide == {"order", "samples"} and opts.theme == "dark"
+    app = VAEExplorer(query="teacher=1&hide=order,samples,bogus&theme=dark", page_url=PAGE, session=session)
+    assert app.w_order.layout.display == "none" and app.w_samples.layout.display == "none"
+    assert app.w_lam.layout.display != "none"
+    assert "no control named bogus" in app.w_message.value
+    # the link keeps the classroom options; the Bokeh document carries the dark theme
+    assert "teacher=1" in app.w_link.value and "theme=dark" in app.w_link.value
+    assert app.view.layout.document.theme is not None
+    assert app.view.fig_lambda.background_fill_color != "#ffffff"
+
+
+def test_training_panel_trains_and_switches_the_explorer(session):
+    app = VAEExplorer(query="index=0", page_url=PAGE, session=session)
+    assert "Training device" in app.w_device.value
+    lat_before = data(app, "latent")["z1"].copy()
+    app.train(epochs=2, background=False)
+    assert app.trained is not None
+    assert app.w_progress.value == 2
+    assert len(data(app, "train_loss")["epoch"]) == 2
+    assert "trained here" in app.w_model_name.value
+    assert not np.allclose(data(app, "latent")["z1"], lat_before)   # the new model's latent means
+    assert not app.w_shipped.disabled and not app.w_train.disabled
+    app.use_shipped()
+    np.testing.assert_allclose(data(app, "latent")["z1"], lat_before)
+    assert "shipped checkpoint" in app.w_model_name.value
