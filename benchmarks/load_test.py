@@ -240,7 +240,9 @@ def memory_of(procs):
     for p in procs:
         with contextlib.suppress(psutil.Error):
             info = p.memory_full_info()
-            rows.append({"pid": p.pid, "rss_mb": info.rss / 2**20, "uss_mb": info.uss / 2**20})
+            cpu = p.cpu_times()
+            rows.append({"pid": p.pid, "rss_mb": info.rss / 2**20, "uss_mb": info.uss / 2**20,
+                         "cpu_s": cpu.user + cpu.system})
     return rows
 
 
@@ -387,6 +389,7 @@ async def run(args, base, voila_pid, t_start):
                 out["kernel_rss_mb_max"] = round(max(rss), 1)
                 out["kernel_uss_mb_median"] = round(statistics.median(uss), 1)
                 out["kernels_rss_total_mb"] = round(sum(rss), 1)
+                out["kernel_cpu_s_median"] = round(statistics.median([m["cpu_s"] for m in mem]), 2)
         out["browser_rss_total_mb"] = round(browser_rss_mb(), 1)
         out["blocked_offsite_requests"] = len(blocked)
         out["load_avg_before"] = round(load_avg0[0], 2)
@@ -464,6 +467,7 @@ def run_http_only(args, base, voila_pid, t_start):
         out["kernel_uss_mb_median"] = round(statistics.median([m["uss_mb"] for m in mem]), 1)
         out["kernel_rss_mb_max"] = round(max(rss), 1)
         out["kernels_rss_total_mb"] = round(sum(rss), 1)
+        out["kernel_cpu_s_median"] = round(statistics.median([m["cpu_s"] for m in mem]), 2)
     htmls = [r["html_s"] for r in results if "html_s" in r]
     out.update({
         "rendered": len(htmls), "page_mb": rounded(statistics.median([r["bytes"] for r in results if "bytes" in r])
@@ -481,7 +485,7 @@ def run_http_only(args, base, voila_pid, t_start):
           f"median {out['html_s_median']} s, min {out['html_s_min']} s, max {out['html_s_max']} s")
     if mem:
         print(f"  memory: {out['kernels']} kernels, {out['kernel_rss_mb_median']} MB RSS per session (median; "
-              f"USS {out['kernel_uss_mb_median']} MB)")
+              f"USS {out['kernel_uss_mb_median']} MB); CPU per kernel so far {out['kernel_cpu_s_median']} s")
     for e in out["errors"][:10]:
         print("  ERROR", e)
     print(f"  result: {'OK' if out['ok'] else 'FAILED'}")
@@ -505,7 +509,8 @@ def print_summary(out, limit):
     if "kernel_rss_mb_median" in out:
         print(f"  memory: {out['kernels']} kernels, {out['kernel_rss_mb_median']} MB RSS per session "
               f"(median; USS {out['kernel_uss_mb_median']} MB, max RSS {out['kernel_rss_mb_max']} MB), "
-              f"kernels total {out['kernels_rss_total_mb']} MB, Voila server {out.get('voila_server_rss_mb')} MB")
+              f"kernels total {out['kernels_rss_total_mb']} MB, Voila server {out.get('voila_server_rss_mb')} MB; "
+              f"CPU per kernel {out.get('kernel_cpu_s_median')} s")
     print(f"  browsers (client side, same machine): {out.get('browser_rss_total_mb')} MB RSS total")
     for e in out["errors"][:10]:
         print("  ERROR", e)
