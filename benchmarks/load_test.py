@@ -30,6 +30,10 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/load_test.py -n 30 --voila-arg=--preheat_kernel=True --voila-arg=--pool_size=30
     .venv/bin/python benchmarks/load_test.py -n 5 --notebook notebooks/rbm_free_energies.ipynb
     .venv/bin/python benchmarks/load_test.py -n 5 --url http://127.0.0.1:8866/   # a running `make app`
+    .venv/bin/python benchmarks/load_test.py -n 30 --nice-browser   # Chromium at nice 19: server first
+    .venv/bin/python benchmarks/load_test.py -n 30 --http-only      # no browser: the server's share
+
+Results on the project's 2-core machine: docs/classroom.md.
 """
 
 from __future__ import annotations
