@@ -201,24 +201,27 @@ class VAEExplorer:
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self):
-        wide, style = W.Layout(width="320px"), {"description_width": "120px"}
+        style = {"description_width": "150px"}
+
+        def wide():   # one Layout per widget (teacher mode hides widgets one by one)
+            return W.Layout(width="335px")
         self.w_preset = W.Dropdown(options=[("choose a scenario…", "")] + [(v[0], k) for k, v in PRESETS.items()],
-                                   value="", description="Preset", layout=wide, style=style)
+                                   value="", description="Preset", layout=wide(), style=style)
         self.w_index = W.BoundedIntText(value=DEFAULT.index, min=0, max=10**6, description="Test digit #",
                                         layout=W.Layout(width="220px"), style=style)
         self.w_temperature = W.FloatLogSlider(value=1.0, base=10, min=T_EXP_MIN, max=T_EXP_MAX, step=T_EXP_STEP,
-                                              description="Temperature", readout_format=".3g", layout=wide,
+                                              description="Temperature", readout_format=".3g", layout=wide(),
                                               style=style)
         self.w_lam = W.FloatSlider(value=1.0, min=0.0, max=1.5, step=0.025, description="Perturbation λ",
-                                   readout_format=".3f", layout=wide, style=style)
-        self.w_order = W.IntSlider(value=4, min=1, max=MAX_ORDER, description="Cumulant order", layout=wide,
+                                   readout_format=".3f", layout=wide(), style=style)
+        self.w_order = W.IntSlider(value=4, min=1, max=MAX_ORDER, description="Cumulant order", layout=wide(),
                                    style=style)
-        self.w_k = W.SelectionSlider(options=list(K_GRID), value=DEFAULT.K, description="IWAE K", layout=wide,
+        self.w_k = W.SelectionSlider(options=list(K_GRID), value=DEFAULT.K, description="IWAE K", layout=wide(),
                                      style=style)
         # the sample count recomputes Monte Carlo estimates: report on release only
         self.w_samples = W.SelectionSlider(options=list(SAMPLE_CHOICES), value=DEFAULT.samples,
                                            description="Monte Carlo samples", continuous_update=False,
-                                           layout=wide, style=style)
+                                           layout=wide(), style=style)
         for w, cls in ((self.w_temperature, "vae-temperature"), (self.w_lam, "vae-lambda"),
                        (self.w_order, "vae-order"), (self.w_k, "vae-k"), (self.w_samples, "vae-samples"),
                        (self.w_index, "vae-index")):
@@ -227,7 +230,8 @@ class VAEExplorer:
         self.w_message = W.HTML(layout=W.Layout(width="320px"))
         self.w_link = W.HTML(layout=W.Layout(width="320px"))
         self.w_csv = W.HTML(layout=W.Layout(width="320px"))
-        self.w_readout = W.HTML(layout=W.Layout(height="96px", width="1000px", overflow="hidden"))
+        # fixed size: a readout that changed height would move (and re-lay out) the Bokeh root
+        self.w_readout = W.HTML(layout=W.Layout(height="72px", width="900px", overflow="hidden"))
         # training panel
         self.w_epochs = W.BoundedIntText(value=DEFAULT_TRAIN_EPOCHS, min=1, max=2000, description="Epochs",
                                          layout=W.Layout(width="160px"), style={"description_width": "60px"})
@@ -491,26 +495,27 @@ class VAEExplorer:
         ex_l = ex[j] if ex is not None else float("nan")
         temp = b["temp"]
 
-        def fmt(x):
-            return "—" if x is None or not np.isfinite(x) else (
-                "−∞ (diverges)" if x == -np.inf else f"{x:.4f}")
-        cells = [
-            ("−ln p(x) (exact)", b["f"]), ("−ELBO", b["parts"]["neg_elbo"]),
-            ("gap KL(q‖p(z|x))", b["parts"]["kl_posterior"]),
-            (f"F(λ = {lam:.3f}) exact", ex_l), (f"series, order {order}", ser[order - 1, j]),
-            (f"Monte Carlo ({mc['n']} samples)", mc["lam_mc"][j]),
-            (f"F_T at T = {t:.3g}", temp["exact"][k] if temp["exact"] is not None else None),
-            ("bound E_q[H] − T·S", temp["bound"][k]),
-            (f"IWAE, K = {K_GRID[kk]}", b["iwae"]["bound"][kk]),
+        def fmt(x, se=None):
+            if x is None or (isinstance(x, float) and np.isnan(x)):
+                return "—"
+            if x == -np.inf:
+                return "−∞ (diverges)"
+            return f"<b>{x:.4f}</b>" + ("" if se is None else f" ± {2 * se:.4f}")
+
+        p = b["parts"]
+        ex_t = temp["exact"][k] if temp["exact"] is not None else None
+        lines = [
+            f"Test digit #{b['index']}{'' if b['label'] is None else ' (a ' + str(b['label']) + ')'}, in nats: "
+            f"exact −ln p(x) = {fmt(b['f'])}, −ELBO = {fmt(p['neg_elbo'])}, "
+            f"gap KL(q‖p(z|x)) = {fmt(p['kl_posterior'])}",
+            f"At λ = {lam:.3f} (λ* = {b['lam']['lam_critical']:.4f}): exact F(λ) = {fmt(ex_l)}, "
+            f"series of order {order} = {fmt(ser[order - 1, j])}, "
+            f"Monte Carlo ({mc['n']} samples) = {fmt(mc['lam_mc'][j], mc['lam_se'][j])}",
+            f"At T = {t:.3g}: exact F_T = {fmt(ex_t)}, bound E_q[H] − T·S[q] = {fmt(temp['bound'][k])}; "
+            f"IWAE with K = {K_GRID[kk]}: {fmt(b['iwae']['bound'][kk], b['iwae']['stderr'][kk])}",
         ]
-        if ex is not None and not np.isfinite(ex_l):
-            cells[3] = (f"F(λ = {lam:.3f}) exact", -np.inf)
-        tds = "".join(f"<td style='padding:0 10px 0 0'>{n}<br><b>{'−∞ (diverges)' if v == -np.inf else fmt(v)}</b></td>"
-                      for n, v in cells)
-        self.w_readout.value = (f"<div class='vae-readout' style='font-size:13px'>Test digit #{b['index']}"
-                                f"{'' if b['label'] is None else ' (a ' + str(b['label']) + ')'}"
-                                f", all in nats; λ* = {b['lam']['lam_critical']:.4f}"
-                                f"<table style='margin-top:4px'><tr>{tds}</tr></table></div>")
+        self.w_readout.value = ("<div class='vae-readout' style='font-size:13px;line-height:1.6'>"
+                                + "<br>".join(lines) + "</div>")
 
     def _update_link(self):
         q = query_from_state(self.state)

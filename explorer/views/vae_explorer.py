@@ -67,7 +67,7 @@ def _empty(*names):
 class VAEExplorerView:
     """All figures and sources of the VAE explorer in one Bokeh root (:attr:`layout`)."""
 
-    def __init__(self, lam_range=(0.0, 1.5), t_range=(0.25, 4.0), k_range=(1, 5000), width=430, height=280):
+    def __init__(self, lam_range=(0.0, 1.5), t_range=(0.25, 4.0), k_range=(1, 5000), width=420, height=280):
         self.sources = {}
         w, h = width, height
 
@@ -109,6 +109,7 @@ class VAEExplorerView:
         qs = src("q_samples", "z1", "z2")
         qmu = src("q_mean", "z1", "z2")
         p = _fig("fig_posterior", "True posterior p(z|x) and q(z|x)", width=w, height=h + 40,
+                 x_range=Range1d(-3, 3), y_range=Range1d(-3, 3),
                  x_axis_label="z₁", y_axis_label="z₂")
         self.post_mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
         p.image(image="image", x="x", y="y", dw="dw", dh="dh", source=post, color_mapper=self.post_mapper)
@@ -128,7 +129,7 @@ class VAEExplorerView:
         lam_mc = src("lam_mc", "x", "y", "lower", "upper")
         series = src("lam_series", "xs", "ys", "color", "order")
         lam_cur = src("lam_cursor", "x", "y")
-        g = _fig("fig_lambda", "F(λ): exact, series, Rényi family, Monte Carlo", width=w + 60, height=h,
+        g = _fig("fig_lambda", "F(λ): exact, series, Rényi family, Monte Carlo", width=w, height=h + 40,
                  x_axis_label="perturbation λ", y_axis_label="nats", x_range=Range1d(*lam_range))
         g.multi_line("xs", "ys", source=series, color="color", line_width=1.5, alpha=0.9,
                      legend_label="cumulant series, orders 1..K")
@@ -184,7 +185,7 @@ class VAEExplorerView:
         labels = list(BARS.values())
         bars = src("elbo_bars", "name", "value", "color")
         bmc = src("elbo_bars_mc", "name", "lower", "upper")
-        b = _fig("fig_bars", "−ELBO = expected energy − entropy, and the gap", width=w + 60, height=h,
+        b = _fig("fig_bars", "−ELBO = expected energy − entropy, and the gap", width=w, height=h,
                  x_range=FactorRange(factors=labels), y_axis_label="nats")
         b.vbar(x="name", top="value", source=bars, width=0.7, color="color")
         b.add_layout(Whisker(source=bmc, base="name", lower="lower", upper="upper", line_color="black"))
@@ -202,11 +203,13 @@ class VAEExplorerView:
         self.fig_training = tf
 
         def panel(key, *figs):
-            return column(Div(text=EXPLANATIONS[key], width=w + 50, styles={"font-size": "12px"}), *figs)
+            return column(Div(text=EXPLANATIONS[key], width=w, styles={"font-size": "12px"}), *figs)
 
+        # two columns next to the 340 px control panel: fits a 1500 px wide page
         self.layout = column(
-            row(panel("latent", f), column(self.digit_title, row(*imgs)), panel("posterior", p)),
-            row(panel("lambda", g), panel("temperature", t), panel("iwae", k)),
+            row(panel("latent", f), column(self.digit_title, row(*imgs))),
+            row(panel("posterior", p), panel("lambda", g)),
+            row(panel("temperature", t), panel("iwae", k)),
             row(panel("bars", b), panel("training", tf)),
             name="vae_explorer_root")
         self.figures = [f, *imgs, p, g, t, k, b, tf]
@@ -247,9 +250,15 @@ class VAEExplorerView:
         s = np.asarray(samples, float)
         self.sources["q_samples"].data = finite_rows({"z1": s[:, 0], "z2": s[:, 1]})
         self.sources["q_mean"].data = small(finite_rows({"z1": [mu[0]], "z2": [mu[1]]}))
-        # the posterior may sit far from q: show the grid's box
-        self.fig_posterior.x_range.start, self.fig_posterior.x_range.end = float(z1[0]), float(z1[-1])
-        self.fig_posterior.y_range.start, self.fig_posterior.y_range.end = float(z2[0]), float(z2[-1])
+        # The quadrature box is much wider than the mass: zoom to where the posterior is visible
+        # (above 1e-3 of its peak) and to q's 3σ ellipse, whichever is larger, plus a margin.
+        rows, cols = np.nonzero(d > 1e-3 * d.max()) if d.max() > 0 else (np.array([0]), np.array([0]))
+        lo1, hi1 = min(z1[cols.min()], mu[0] - 3 * sigma[0]), max(z1[cols.max()], mu[0] + 3 * sigma[0])
+        lo2, hi2 = min(z2[rows.min()], mu[1] - 3 * sigma[1]), max(z2[rows.max()], mu[1] + 3 * sigma[1])
+        m1, m2 = 0.25 * (hi1 - lo1), 0.25 * (hi2 - lo2)
+        xr, yr = self.fig_posterior.x_range, self.fig_posterior.y_range
+        xr.start, xr.end = float(max(lo1 - m1, z1[0])), float(min(hi1 + m1, z1[-1]))
+        yr.start, yr.end = float(max(lo2 - m2, z2[0])), float(min(hi2 + m2, z2[-1]))
 
     def show_lambda_curves(self, lam, exact, vr, mc, mc_stderr, series, order, lam_critical):
         """``series`` has one row per order 1..(at least K); only orders 1..``order`` are drawn."""

@@ -1,0 +1,103 @@
+"""End to end: Voila serves the VAE explorer to headless Chromium (Playwright)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voila_server import (DATA_TO_CLIENT_JS, READ_SOURCE_JS, WAIT_SOURCE_JS, WATCH_SOURCES_JS, change_count,
+                          js_errors, new_page, wait_for_change)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+VAE_EXPLORER = "voila/render/vae_explorer.ipynb"
+QUERY = "index=5&T=0.5&lam=0.5&order=6"
+FIGURES = ["fig_latent", "fig_digit", "fig_reconstruction", "fig_posterior", "fig_lambda", "fig_temperature",
+           "fig_iwae", "fig_bars", "fig_training"]
+WATCHED = ["t_cursor", "lam_cursor", "lam_series", "digit", "lam_exact", "posterior", "iwae_cursor"]
+
+
+@pytest.fixture(scope="module")
+def session(server, browser, artifacts):
+    messages, failed = [], []
+    page = new_page(browser, server)
+    page.on("console", lambda m: messages.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    # torch import + the first digit's quadrature: generous on a shared machine
+    page.goto(server + VAE_EXPLORER + "?" + QUERY, wait_until="commit", timeout=240_000)
+    page.wait_for_selector(".vae-temperature .noUi-handle", timeout=240_000)
+    page.wait_for_function(WAIT_SOURCE_JS, arg="lam_series", timeout=240_000)
+    page.evaluate(WATCH_SOURCES_JS, WATCHED)
+    page.screenshot(path=str(artifacts / "vae_explorer_first_render.png"), full_page=True)
+    yield {"page": page, "messages": messages, "failed": failed, "base": server}
+    page.close()
+
+
+def readout(page, cls):
+    return page.locator(f".{cls} .widget-readout").first.inner_text()
+
+
+def src(page, name):
+    return page.evaluate(READ_SOURCE_JS, name)
+
+
+def test_renders_every_plot_from_the_url_state(session):
+    page = session["page"]
+    assert readout(page, "vae-temperature") == "0.501"
+    assert readout(page, "vae-lambda") == "0.500"
+    assert readout(page, "vae-order") == "6"
+    assert page.locator(".vae-index input").input_value() == "5"
+    assert len(src(page, "lam_series")["order"]) == 6
+    assert src(page, "lam_cursor")["x"] == [0.5]
+    assert src(page, "t_cursor")["x"][0] == pytest.approx(10 ** -0.3, rel=1e-9)
+    assert len(src(page, "latent")["z1"]) == 359
+    controls = page.locator(".vae-controls")
+    for label in ("Temperature", "Perturbation λ", "Cumulant order", "IWAE K", "Monte Carlo samples"):
+        assert controls.locator(".widget-slider", has_text=label).first.is_visible()
+    assert controls.locator("button", has_text="Train a new model").is_visible()
+    assert controls.locator("a.vae-csv").is_visible()
+    for name in FIGURES:
+        assert page.evaluate(DATA_TO_CLIENT_JS, [name, 0.0, 0.0]) is not None, f"figure {name} has no view"
+    assert page.locator("canvas").count() >= len(FIGURES)
+
+
+@pytest.mark.parametrize("cls, source, check", [
+    ("vae-temperature", "t_cursor", lambda old, new: new["x"][0] == pytest.approx(old["x"][0] * 10 ** 0.03)),
+    ("vae-lambda", "lam_cursor", lambda old, new: new["x"][0] == pytest.approx(old["x"][0] + 0.025)),
+    ("vae-order", "lam_series", lambda old, new: len(new["order"]) == len(old["order"]) + 1),
+])
+def test_sliders_change_the_plot_data(session, artifacts, cls, source, check):
+    page = session["page"]
+    old = src(page, source)
+    before = change_count(page, source)
+    page.locator(f".{cls} .noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_change(page, source, before)
+    new = src(page, source)
+    assert new != old and check(old, new)
+    page.screenshot(path=str(artifacts / f"vae_explorer_after_{cls}.png"), full_page=True)
+
+
+def test_tapping_the_scatter_selects_another_digit(session, artifacts):
+    page = session["page"]
+    lat = src(page, "latent")
+    z = np.column_stack([lat["z1"], lat["z2"]])
+    # the most isolated dot that is not the current one: a click there can only hit it
+    d = np.linalg.norm(z[:, None] - z[None], axis=-1) + np.eye(len(z)) * 1e9
+    order = np.argsort(-d.min(axis=1))
+    pos = next(int(p) for p in order if lat["index"][p] != 5)
+    target = int(lat["index"][pos])
+    before = change_count(page, "digit")
+    x, y = page.evaluate(DATA_TO_CLIENT_JS, ["fig_latent", z[pos, 0], z[pos, 1]])
+    page.mouse.click(x, y)
+    wait_for_change(page, "digit", before, timeout=180_000)
+    page.wait_for_function("v => document.querySelector('.vae-index input').value === String(v)", arg=target,
+                           timeout=60_000)
+    assert src(page, "latent_selected")["z1"][0] == pytest.approx(z[pos, 0])
+    page.screenshot(path=str(artifacts / "vae_explorer_after_tap.png"), full_page=True)
+
+
+def test_no_javascript_errors(session):
+    assert js_errors(session["messages"], session["failed"], session["base"]) == []
+    assert all(not u.startswith(session["base"]) for u in session["failed"])
