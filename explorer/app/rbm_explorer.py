@@ -41,6 +41,7 @@ from ..rbm.model import RBM
 from ..rbm.sweeps import lambda_sweep, temperature_sweep
 from ..rbm.tap import tap
 from ..views.rbm_explorer import CURVES, ExplorerView
+from .classroom import apply_rbm_classroom
 from .state import (CURVE_KEYS, DEFAULT, LAM_GRID, LAM_MAX, LAM_MIN, LAM_STEP, MAX_ORDER, MAX_UNITS,
                     NORM_MAX, PRESETS, REFERENCES, T_EXP_MAX, T_EXP_MIN, T_EXP_STEP, T_GRID, State,
                     lam_index, query_from_state, state_from_query, t_index)
@@ -148,6 +149,7 @@ class RBMExplorer:
             self._message("; ".join(problems), error=True)
             if previous:
                 self.w_message.value = previous + self.w_message.value
+        apply_rbm_classroom(self, query)   # ?teacher=1&hide=... and ?theme=dark (before BokehModel)
         self._build_figure_widget()
 
     # ------------------------------------------------------------------ widgets
