@@ -80,6 +80,34 @@ def apply_bokeh_theme(layout, theme):
         doc = Document()
         doc.add_root(layout)
     doc.theme = built_in_themes[DARK_BOKEH_THEME]
+    _lighten_black(layout)
+
+
+#: What black lines and markers become on a dark page (the theme styles axes and backgrounds,
+#: not the glyphs: a black "exact" curve would vanish on dark_minimal's #20262B).
+DARK_FOREGROUND = "#e8e8e8"
+
+
+def _lighten_black(layout):
+    from bokeh.models import GlyphRenderer, Span, Whisker
+
+    def fix(model):
+        for attr in ("line_color", "fill_color", "hatch_color"):
+            if attr in model.properties() and isinstance(getattr(model, attr), str) \
+                    and getattr(model, attr).lower() in ("black", "#000000", "#000"):
+                setattr(model, attr, DARK_FOREGROUND)
+
+    for r in layout.select({"type": GlyphRenderer}):
+        for g in (r.glyph, r.nonselection_glyph, r.selection_glyph, r.hover_glyph, r.muted_glyph):
+            if g is not None and g != "auto":
+                fix(g)
+    for m in layout.select({"type": Whisker}):
+        fix(m)
+        for head in (m.upper_head, m.lower_head):
+            if head is not None:
+                fix(head)
+    for m in layout.select({"type": Span}):
+        fix(m)
 
 
 def rbm_controls(explorer):

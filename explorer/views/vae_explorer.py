@@ -301,7 +301,7 @@ class VAEExplorerView:
         """``values``: key of :data:`BARS` -> exact number; ``mc``: key -> (estimate, stderr)."""
         keys = [k for k in BARS if k in values and np.isfinite(values[k])]
         colors = {"expected_energy": "#1f77b4", "minus_entropy": "#ff7f0e", "neg_elbo": "#2ca02c",
-                  "free_energy": "black", "kl_posterior": "#d62728"}
+                  "free_energy": "#7f7f7f", "kl_posterior": "#d62728"}
         self.sources["elbo_bars"].data = {"name": [BARS[k] for k in keys],
                                           "value": [float(values[k]) for k in keys],
                                           "color": [colors[k] for k in keys]}

@@ -188,6 +188,9 @@ def test_teacher_mode_hides_the_chosen_controls(session):
     assert "teacher=1" in app.w_link.value and "theme=dark" in app.w_link.value
     assert app.view.layout.document.theme is not None
     assert app.view.fig_lambda.background_fill_color != "#ffffff"
+    # the black "exact" curves are drawn light on the dark background
+    colors = {r.glyph.line_color for r in app.view.fig_lambda.renderers if hasattr(r.glyph, "line_color")}
+    assert "black" not in colors and "#e8e8e8" in colors
 
 
 def test_training_panel_trains_and_switches_the_explorer(session):

@@ -1,0 +1,64 @@
+"""End to end: the start page leads to both explorers; teacher mode and the dark theme in Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from voila_server import WAIT_SOURCE_JS, js_errors, new_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+START = "voila/render/index.ipynb"
+DARK_MINIMAL_BACKGROUND = "#20262B"   # bokeh.themes dark_minimal: Plot.background_fill_color
+
+FIG_ATTR_JS = """([name, attr]) => {
+  for (const d of window.Bokeh.documents) { const m = d.get_model_by_name(name); if (m) return m[attr]; }
+  return null;
+}"""
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    messages, failed = [], []
+    p = new_page(browser, server)
+    p.on("console", lambda m: messages.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    p.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+    p.on("requestfailed", lambda r: failed.append(r.url))
+    p.messages, p.failed, p.base = messages, failed, server
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("link, ready, source", [
+    ("Open the RBM explorer", ".explorer-temperature .noUi-handle", "t_cursor"),
+    ("Open the VAE explorer", ".vae-temperature .noUi-handle", "lam_series"),
+])
+def test_start_page_opens_both_explorers(page, artifacts, link, ready, source):
+    page.goto(page.base + START, wait_until="commit", timeout=180_000)
+    page.get_by_role("link", name=link).wait_for(timeout=180_000)
+    assert page.get_by_text("A guided tour").is_visible()
+    page.get_by_role("link", name=link).click()
+    page.wait_for_selector(ready, timeout=240_000)
+    page.wait_for_function(WAIT_SOURCE_JS, arg=source, timeout=240_000)
+    assert page.url.startswith(page.base + "voila/render/")
+    page.screenshot(path=str(artifacts / f"start_page_to_{source}.png"), full_page=True)
+
+
+def test_vae_explorer_in_teacher_mode_and_dark_theme(page, artifacts):
+    page.goto(page.base + "voila/render/vae_explorer.ipynb?theme=dark&teacher=1&hide=order,samples&index=5",
+              wait_until="commit", timeout=240_000)
+    page.wait_for_selector(".vae-temperature .noUi-handle", timeout=240_000)
+    page.wait_for_function(WAIT_SOURCE_JS, arg="lam_series", timeout=240_000)
+    # the page is dark (Voila's JupyterLab dark theme) and so are the Bokeh figures
+    assert page.evaluate("() => document.body.dataset.jpThemeLight") == "false"
+    assert page.evaluate(FIG_ATTR_JS, ["fig_lambda", "background_fill_color"]) == DARK_MINIMAL_BACKGROUND
+    # teacher mode: the hidden controls are gone, the others are there
+    assert not page.locator(".vae-order").is_visible()
+    assert not page.locator(".vae-samples").is_visible()
+    assert page.locator(".vae-lambda .noUi-handle").is_visible()
+    assert page.locator(".vae-index input").input_value() == "5"
+    page.screenshot(path=str(artifacts / "vae_explorer_dark_teacher.png"), full_page=True)
+
+
+def test_no_javascript_errors(page):
+    assert js_errors(page.messages, page.failed, page.base) == []
