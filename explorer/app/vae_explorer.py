@@ -621,21 +621,22 @@ class VAEExplorer:
     def _train_status(self, text, error=False):
         color = "#b00020" if error else "inherit"
         self.w_train_status.value = f"<div class='vae-train-status' style='color:{color}'>{_escape(text)}</div>"
-        if error or "already" not in text:
-            self.w_train.disabled = not error and text.startswith("Training ")
+        if error:   # a failed run: the button is free again
+            self.w_train.disabled = False
 
     def _use_trained(self, path, res, session):
         self.trained = (path, res)
         if self._shipped_session is None:
             self._shipped_session = self.session
         ep = res.metadata.get("training", {}).get("epochs_run", len(res.history["epoch"]))
+        self._train_status(f"Trained {ep} epochs; computing the plots of the new model…")
         self._set_session(session, f"trained here ({ep} epochs)")
+        self._dirty.add("point")
+        self._update()
         self.w_train.disabled = False
         self.w_shipped.disabled = False
         self._train_status(f"Done: exploring the new model ({ep} epochs, test ELBO "
-                           f"{res.metadata.get('final_test_elbo', float('nan')):.2f}).")
-        self._dirty.add("point")
-        self._update()
+                           f"{res.metadata.get('final_test_elbo', float('nan')):.2f} nats).")
 
     def use_shipped(self):
         if self._shipped_session is None:

@@ -207,3 +207,11 @@ def test_training_panel_trains_and_switches_the_explorer(session):
     app.use_shipped()
     np.testing.assert_allclose(data(app, "latent")["z1"], lat_before)
     assert "shipped checkpoint" in app.w_model_name.value
+
+
+def test_failed_training_says_why_and_keeps_the_model(session):
+    app = VAEExplorer(query="index=0", page_url=PAGE, session=session)
+    app.train(epochs=1, background=False, lr=-1.0)
+    assert "Training failed" in app.w_train_status.value and "vae-train-status" in app.w_train_status.value
+    assert app.trained is None and app.session is session
+    assert not app.w_train.disabled and app.w_shipped.disabled

@@ -98,6 +98,34 @@ def test_tapping_the_scatter_selects_another_digit(session, artifacts):
     page.screenshot(path=str(artifacts / "vae_explorer_after_tap.png"), full_page=True)
 
 
+def test_training_panel_trains_in_the_background_and_switches_the_model(session, artifacts):
+    page = session["page"]
+    page.evaluate(WATCH_SOURCES_JS, ["train_loss", "latent"])
+    epochs = 60
+    box = page.locator(".vae-training .widget-text input")
+    box.fill(str(epochs))
+    box.press("Enter")
+    before_latent = change_count(page, "latent")
+    page.locator(".vae-training button", has_text="Train a new model").click()
+    # the loss curve grows epoch by epoch ...
+    page.wait_for_function("() => (window.__changes.train_loss || []).length >= 2", timeout=120_000)
+    # ... and the kernel still answers a slider while the model trains (a background thread)
+    before = change_count(page, "t_cursor")
+    page.locator(".vae-temperature .noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_change(page, "t_cursor", before)
+    assert "trained here" not in page.locator(".vae-model").inner_text(), "training ended before the slider moved"
+    # then the explorer switches to the new model: new latent means, the shipped one can come back
+    page.wait_for_function("() => document.querySelector('.vae-model').innerText.includes('trained here')",
+                           timeout=300_000)
+    wait_for_change(page, "latent", before_latent)
+    assert len(src(page, "train_loss")["epoch"]) == epochs
+    page.wait_for_function("() => document.querySelector('.vae-train-status').innerText"
+                           ".startsWith('Done: exploring the new model')", timeout=120_000)
+    assert page.locator(".vae-training button", has_text="Back to the shipped model").is_enabled()
+    page.screenshot(path=str(artifacts / "vae_explorer_after_training.png"), full_page=True)
+
+
 def test_no_javascript_errors(session):
     assert js_errors(session["messages"], session["failed"], session["base"]) == []
     assert all(not u.startswith(session["base"]) for u in session["failed"])
