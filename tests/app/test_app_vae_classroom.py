@@ -65,6 +65,12 @@ def test_rbm_explorer_teacher_mode_and_dark_theme():
     assert app.w_order.layout.display == "none" and app.w_reference.layout.display == "none"
     assert app.w_temperature.layout.display is None and app.w_lam.layout.display is None
     assert app.view.layout.document.theme is not None
+    grouped = RBMExplorer(query="teacher=1&hide=curves,model", run_ais=False)
+    hidden = [w for w in grouped._controls.children if w.layout.display == "none"]
+    assert grouped.w_model in hidden
+    assert any(grouped.w_show["exact"] in getattr(w, "children", ()) for w in hidden)
+    assert any(grouped.w_nv in getattr(w, "children", ()) for w in hidden)
+    assert grouped.w_temperature not in hidden and grouped.w_order not in hidden
     light = RBMExplorer(query="hide=order", run_ais=False)      # hide without teacher=1: ignored
     assert light.w_order.layout.display is None
     from bokeh.themes import built_in_themes, default
