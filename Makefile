@@ -13,8 +13,11 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # Stamps: re-install only when the dependency lists change.
-$(VENV)/.app-installed: $(PY) pyproject.toml constraints.txt
+TEMPLATE := share/jupyter/voila/templates/explorer
+$(VENV)/.app-installed: $(PY) pyproject.toml constraints.txt $(wildcard $(TEMPLATE)/*)
 	$(PIP_INSTALL) -e .
+	# An editable install skips data files: put the Voila template where Voila looks (the venv prefix).
+	mkdir -p $(VENV)/$(TEMPLATE) && cp $(TEMPLATE)/* $(VENV)/$(TEMPLATE)/
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.app-installed
@@ -37,8 +40,12 @@ browser:
 test: $(VENV)/.test-installed browser
 	$(PY) -m pytest -q
 
+# Speed targets, run on demand (not part of make test: timings need a quiet machine).
 benchmarks: $(VENV)/.test-installed
-	$(PY) benchmarks/run_all.py
+	mkdir -p artifacts
+	cd benchmarks && for b in rbm_exact rbm_sweep rbm_cumulant_precision rbm_ais rbm_training vae_exact_speed vae_train_speed; do \
+		echo "== $$b"; ../$(PY) $$b.py || exit 1; done
+	$(PY) benchmarks/app_latency.py --json artifacts/app_latency.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -676,11 +676,11 @@ class RBMExplorer:
     # ------------------------------------------------------------------ display
     def show(self):
         """Display the explorer in a notebook (BokehJS inline: works offline and in Voila)."""
-        from bokeh.io import output_notebook
-        from bokeh.resources import INLINE
         from IPython.display import display
 
-        output_notebook(resources=INLINE, hide_banner=True)
+        from ..views.resources import load_bokehjs
+
+        load_bokehjs()
         display(self.widget)
         return self
 

@@ -225,7 +225,8 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
         small = np.einsum("kb,kbi->bi", w, np.stack([p_["small"] for p_ in parts]))
         other = np.einsum("kb,kbj->bj", w, np.stack([p_["other"] for p_ in parts]))
         vis, hid = (other, small) if o.swapped else (small, other)
-        result["visible"], result["hidden"] = vis, hid
+        # probabilities: rounding in the weighted sums must not push them past [0, 1]
+        result["visible"], result["hidden"] = np.clip(vis, 0.0, 1.0), np.clip(hid, 0.0, 1.0)
     if correlations:
         corr = np.einsum("kb,kbij->bij", w, np.stack([p_["corr"] for p_ in parts]))
         result["correlation"] = np.swapaxes(corr, 1, 2) if o.swapped else corr
@@ -379,4 +380,5 @@ def log_likelihood(rbm, v, temperature=1.0, *, limit=None):
     """Exact ``ln p(v) = (F - F_c(v)) / T`` for each row of binary ``v``."""
     v = check_binary(check_states(v, rbm.n_visible))
     t = float(check_temperatures(temperature)[0])
-    return (free_energy(rbm, t, limit=limit) - clamped_free_energy(rbm, v, t)) / t
+    # ln p <= 0 exactly; dividing the rounding error of F - F_c by a small T could break that
+    return np.minimum((free_energy(rbm, t, limit=limit) - clamped_free_energy(rbm, v, t)) / t, 0.0)

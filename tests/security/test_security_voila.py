@@ -196,11 +196,7 @@ def test_repo_voila_settings_hide_tracebacks_and_sources():
 
 
 # ------------------------------------------------------------------------------ (c)
-#: Off-server requests made by Voila 0.5.13's "lab" template itself (index.html.j2 links Font
-#: Awesome CSS from cdn.jsdelivr.net). Known and reported; anything else fails at once.
-KNOWN_TEMPLATE_CDN = re.compile(r"^https://cdn\.jsdelivr\.net/npm/@fortawesome/fontawesome-free@(\^|%5E)?5/css/"
-                                r"(all|v4-shims)\.min\.css$")
-NETWORK_NOTEBOOKS = [nb for nb in ("rbm_free_energies.ipynb", "rbm_explorer.ipynb")
+NETWORK_NOTEBOOKS = [nb for nb in ("rbm_free_energies.ipynb", "rbm_explorer.ipynb", "vae_explorer.ipynb")
                      if (NOTEBOOKS / nb).exists()]
 
 
@@ -234,19 +230,9 @@ def _off_server(base, urls):
 
 
 @pytest.mark.parametrize("name", NETWORK_NOTEBOOKS)
-def test_pages_request_nothing_off_server_but_the_known_template_css(requests_by_notebook, name):
+def test_pages_request_nothing_off_server(requests_by_notebook, name):
+    """The repo's Voila template drops the lab template's CDN stylesheets: nothing leaves the server."""
     base, recorded = requests_by_notebook
     urls = recorded[name]
     assert len(urls) > 5 and any(u.startswith(base) for u in urls)    # the recorder works
-    unexpected = [u for u in _off_server(base, urls) if not KNOWN_TEMPLATE_CDN.match(u)]
-    assert unexpected == [], f"{name} requested off the server: {unexpected}"
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "Voila 0.5.13's lab template (share/jupyter/voila/templates/lab/index.html.j2) links Font Awesome "
-    "CSS from cdn.jsdelivr.net on every page; fix: a repo template extending 'lab' that overrides "
-    "block notebook_css without those two <link>s, selected in voila.json. Remove this marker then."))
-@pytest.mark.parametrize("name", NETWORK_NOTEBOOKS)
-def test_pages_request_nothing_off_server(requests_by_notebook, name):
-    base, recorded = requests_by_notebook
-    assert _off_server(base, recorded[name]) == []
+    assert _off_server(base, urls) == [], f"{name} requested off the server"
