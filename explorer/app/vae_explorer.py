@@ -235,6 +235,10 @@ class VAEExplorer:
         # training panel
         self.w_epochs = W.BoundedIntText(value=DEFAULT_TRAIN_EPOCHS, min=1, max=2000, description="Epochs",
                                          layout=W.Layout(width="160px"), style={"description_width": "60px"})
+        # seed 1 by default: the shipped model is seed 0, and a new seed shows a new latent layout
+        self.w_epochs.add_class("vae-epochs")
+        self.w_train_seed = W.IntText(value=1, description="seed", layout=W.Layout(width="110px"),
+                                      style={"description_width": "35px"})
         self.w_train = W.Button(description="Train a new model", layout=W.Layout(width="150px"))
         self.w_shipped = W.Button(description="Back to the shipped model", layout=W.Layout(width="200px"),
                                   disabled=True)
@@ -256,7 +260,8 @@ class VAEExplorer:
         self.view.sources["latent"].selected.on_change("indices", self._on_tap)
 
         self._train_box = W.VBox([W.HTML("<b>Train a new model</b>"), self.w_device,
-                                  W.HBox([self.w_epochs, self.w_train]), self.w_progress, self.w_train_status,
+                                  W.HBox([self.w_epochs, self.w_train_seed]), self.w_train, self.w_progress,
+                                  self.w_train_status,
                                   self.w_shipped])
         self._train_box.add_class("vae-training")
         self._controls = W.VBox([
@@ -571,6 +576,7 @@ class VAEExplorer:
             self._train_status("A model is already training.")
             return None
         epochs = int(self.w_epochs.value if epochs is None else epochs)
+        kwargs.setdefault("seed", int(self.w_train_seed.value))
         self.w_progress.max, self.w_progress.value = epochs, 0
         self.view.show_training([], [], [])
         self._history = {"epoch": [], "train": [], "val": []}

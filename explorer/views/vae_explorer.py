@@ -10,7 +10,7 @@ non-finite value are dropped, log axes never see a value <= 0), and every source
 from __future__ import annotations
 
 import numpy as np
-from bokeh.layouts import column, gridplot, row
+from bokeh.layouts import column, row
 from bokeh.models import (ColumnDataSource, Div, FactorRange, HoverTool, LinearColorMapper, Range1d, Span,
                           TapTool, Whisker)
 from bokeh.palettes import Category10_10, Greys256, Viridis256

@@ -60,5 +60,18 @@ def test_vae_explorer_in_teacher_mode_and_dark_theme(page, artifacts):
     page.screenshot(path=str(artifacts / "vae_explorer_dark_teacher.png"), full_page=True)
 
 
+def test_rbm_explorer_in_teacher_mode_and_dark_theme(page, artifacts):
+    page.goto(page.base + "voila/render/rbm_explorer.ipynb?theme=dark&teacher=1&hide=norm,model",
+              wait_until="commit", timeout=240_000)
+    page.wait_for_selector(".explorer-temperature .noUi-handle", timeout=240_000)
+    page.wait_for_function(WAIT_SOURCE_JS, arg="t_cursor", timeout=240_000)
+    assert page.evaluate("() => document.body.dataset.jpThemeLight") == "false"
+    assert page.evaluate(FIG_ATTR_JS, ["fig_free_energy", "background_fill_color"]) == DARK_MINIMAL_BACKGROUND
+    assert not page.locator(".explorer-norm").is_visible()
+    assert not page.locator(".explorer-controls .widget-dropdown", has_text="RBM").is_visible()
+    assert page.locator(".explorer-lambda .noUi-handle").is_visible()
+    page.screenshot(path=str(artifacts / "rbm_explorer_dark_teacher.png"), full_page=True)
+
+
 def test_no_javascript_errors(page):
     assert js_errors(page.messages, page.failed, page.base) == []

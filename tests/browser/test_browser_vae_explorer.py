@@ -102,7 +102,7 @@ def test_training_panel_trains_in_the_background_and_switches_the_model(session,
     page = session["page"]
     page.evaluate(WATCH_SOURCES_JS, ["train_loss", "latent"])
     epochs = 60
-    box = page.locator(".vae-training .widget-text input")
+    box = page.locator(".vae-epochs input")
     box.fill(str(epochs))
     box.press("Enter")
     before_latent = change_count(page, "latent")
