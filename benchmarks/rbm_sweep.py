@@ -11,7 +11,7 @@ from explorer.rbm import RBM
 from explorer.rbm.cumulants import cumulants_batch, reference_logits
 from explorer.rbm.exact import exact_batch
 from explorer.rbm.meanfield import mean_field_batch
-from explorer.rbm.sweeps import SWEEP_TAP_FALLBACK_ITER, lambda_sweep, temperature_sweep, weight_norm_sweep
+from explorer.rbm.sweeps import lambda_sweep, temperature_sweep, weight_norm_sweep
 from explorer.rbm.tap import tap_batch
 
 rbm = RBM.random(12, 12, seed=0, weight_scale=2)
@@ -21,8 +21,8 @@ print("  parts:")
 report("    exact (F, U, C)", median_seconds(lambda: exact_batch(rbm, temps, moments=True)))
 mf = mean_field_batch(rbm, temps)
 report("    mean field (8 starts)", median_seconds(lambda: mean_field_batch(rbm, temps)))
-report("    TAP2", median_seconds(lambda: tap_batch(rbm, temps, order=2, start=mf, block_iter=SWEEP_TAP_FALLBACK_ITER)))
-report("    TAP3", median_seconds(lambda: tap_batch(rbm, temps, order=3, start=mf, block_iter=SWEEP_TAP_FALLBACK_ITER)))
+report("    TAP2", median_seconds(lambda: tap_batch(rbm, temps, order=2, start=mf, max_iter=0, fallback=False)))
+report("    TAP3", median_seconds(lambda: tap_batch(rbm, temps, order=3, start=mf, max_iter=0, fallback=False)))
 th = reference_logits(rbm, temps, mean_field=mf)
 report("    cumulants 1..8", median_seconds(lambda: cumulants_batch(rbm, temps, order=8, theta_visible=th[0], theta_hidden=th[1])))
 report("weight_norm_sweep, 200 points, order 8",

@@ -20,9 +20,6 @@ from .exact import exact_batch
 from .meanfield import mean_field_batch
 from .tap import tap_batch
 
-#: Iterations of the exact layer-minimisation fallback of TAP in sweeps (interactive speed);
-#: points that need more are reported as not converged.
-SWEEP_TAP_FALLBACK_ITER = 10
 
 
 @dataclass(frozen=True)
@@ -61,17 +58,22 @@ class Curves:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def _curves(rbm, t, c, axis, order, lam, reference, tap_fallback_iter):
+def _curves(rbm, t, c, axis, order, lam, reference, tap_fallback):
     order = _check_order(order)
     _check_reference(reference)
     lam = float(check_finite_array(lam, "lambda"))
+    mf = mean_field_batch(rbm, t, c)
+    th_v, th_h = reference_logits(rbm, t, c, reference, mean_field=mf)
     ex = exact_batch(rbm, t, c, moments=True)
+    cu = cumulants_batch(rbm, t, c, order=order, theta_visible=th_v, theta_hidden=th_h)
+    # Sweeps solve TAP by Newton from mean field only. Where Newton fails (low T, strong
+    # coupling) the slow fallbacks did not rescue a single point of a 200-point sweep in
+    # their interactive budget (measured), so those points are reported as not converged.
+    taps = {o: tap_batch(rbm, t, c, order=o, start=mf, max_iter=100 if tap_fallback else 0,
+                         fallback=tap_fallback)
+            for o in (2, 3)}
     f = -t * ex["log_partition"]
     u = ex["internal_energy"]
-    mf = mean_field_batch(rbm, t, c)
-    taps = {o: tap_batch(rbm, t, c, order=o, start=mf, block_iter=tap_fallback_iter) for o in (2, 3)}
-    th_v, th_h = reference_logits(rbm, t, c, reference, mean_field=mf)
-    cu = cumulants_batch(rbm, t, c, order=order, theta_visible=th_v, theta_hidden=th_h)
     series = series_from_cumulants(cu["kappa"], cu["log_partition_reference"], t, lam)
     if lam == 1.0:
         exact_lambda = f
@@ -89,7 +91,7 @@ def _curves(rbm, t, c, axis, order, lam, reference, tap_fallback_iter):
 
 
 def temperature_sweep(rbm, temperatures, *, order=8, lam=1.0, reference="mean-field",
-                      tap_fallback_iter=SWEEP_TAP_FALLBACK_ITER):
+                      tap_fallback=False):
     """Exact F, U, S, C, mean field, TAP2, TAP3 and the cumulant series along temperatures.
 
     Parameters
@@ -101,17 +103,21 @@ def temperature_sweep(rbm, temperatures, *, order=8, lam=1.0, reference="mean-fi
     lam : float
         Perturbation strength at which the series and ``exact_lambda`` are evaluated.
     reference : {"mean-field", "independent"}
+    tap_fallback : bool
+        Also run TAP's slow fallbacks (damped iteration, exact layer minimisation) where
+        Newton fails, as :func:`explorer.rbm.tap.tap` does for one temperature. Off by
+        default: interactive speed; such points come back with ``tap*_converged`` False.
 
     Returns
     -------
     Curves
     """
     t = check_temperatures(temperatures, "temperatures")
-    return _curves(rbm, t, np.ones_like(t), "temperature", order, lam, reference, tap_fallback_iter)
+    return _curves(rbm, t, np.ones_like(t), "temperature", order, lam, reference, tap_fallback)
 
 
 def weight_norm_sweep(rbm, norms, *, temperature=1.0, order=8, lam=1.0, reference="mean-field",
-                      tap_fallback_iter=SWEEP_TAP_FALLBACK_ITER):
+                      tap_fallback=False):
     """The same quantities along the Frobenius norm of W (biases fixed) at one temperature."""
     norms = check_finite_array(np.atleast_1d(norms), "weight norms", ndim=1)
     if np.any(norms < 0):
@@ -123,7 +129,7 @@ def weight_norm_sweep(rbm, norms, *, temperature=1.0, order=8, lam=1.0, referenc
         raise InputError("weight_norm_sweep takes one temperature")
     t = np.full(norms.size, t[0])
     return _curves(rbm, t, norms / rbm.weight_norm, "weight_norm", order, lam, reference,
-                   tap_fallback_iter)
+                   tap_fallback)
 
 
 @dataclass(frozen=True)

@@ -66,3 +66,15 @@ def test_sweep_bad_input(rbm):
         weight_norm_sweep(rbm, [-1.0])
     with pytest.raises(InputError, match="lambda"):
         lambda_sweep(rbm, [np.inf])
+
+
+def test_sweep_tap_reports_points_newton_cannot_solve():
+    """At low T and strong coupling Newton fails: the sweep says so instead of inventing a value."""
+    rbm = RBM.random(6, 5, seed=0, weight_scale=3)
+    temps = np.array([0.2, 1.0])
+    fast = temperature_sweep(rbm, temps, order=2)
+    full = temperature_sweep(rbm, temps, order=2, tap_fallback=True)
+    assert fast.tap2_converged[1] and full.tap2_converged[1]
+    assert fast.tap2[1] == pytest.approx(full.tap2[1], abs=1e-9)
+    assert not fast.tap2_converged[0]
+    assert full.tap2[0] == pytest.approx(tap(rbm, 0.2, order=2).free_energy, abs=1e-8)
