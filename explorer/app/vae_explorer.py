@@ -462,12 +462,14 @@ class VAEExplorer:
                                       t["bound"])
             iw = b["iwae"]
             v.show_iwae(iw["k"], iw["bound"], iw["stderr"], b["f"])
-        if everything or "mc" in dirty or "order" in dirty:
-            lc, ser = b["lam"], b["series"]
+        lc, ser = b["lam"], b["series"]
+        kappa = ser["exact_kappa"] if ser["exact_kappa"] is not None else ser["mc_kappa"]
+        if everything or "mc" in dirty:
             exact = lc["exact"] if lc["exact"] is not None else np.full(LAM_GRID.size, np.nan)
-            kappa = ser["exact_kappa"] if ser["exact_kappa"] is not None else ser["mc_kappa"]
             v.show_lambda_curves(LAM_GRID, exact, b["vr"] if b["vr"] is not None else exact * np.nan,
                                  mc["lam_mc"], mc["lam_se"], kappa, int(self.w_order.value), lc["lam_critical"])
+        elif "order" in dirty:   # only the series lines change with the order
+            v.show_series(LAM_GRID, kappa, int(self.w_order.value))
         if everything or "mc" in dirty:
             p, m = b["parts"], mc["parts_mc"]
             v.show_bars({"expected_energy": p["expected_energy"], "minus_entropy": -p["entropy"],
@@ -478,7 +480,7 @@ class VAEExplorer:
                          "kl_posterior": (m["kl_posterior"], m["kl_posterior_stderr"])})
         j, k = lam_index(self.w_lam.value), t_index(self.w_temperature.value)
         kk = list(K_GRID).index(int(self.w_k.value))
-        if everything or dirty & {"lam", "order", "mc"}:
+        if everything or dirty & {"lam", "mc"}:
             ex = b["lam"]["exact"]
             y = ex[j] if ex is not None and np.isfinite(ex[j]) else mc["lam_mc"][j]
             v.show_lambda_cursor(LAM_GRID[j], y)

@@ -267,6 +267,12 @@ class VAEExplorerView:
         mc, se = np.asarray(mc, float), np.asarray(mc_stderr, float)
         self.sources["lam_mc"].data = finite_rows({"x": lam, "y": mc, "lower": mc - 2 * se,
                                                    "upper": mc + 2 * se})
+        self.show_series(lam, series, order)
+        # beyond the axis when λ* is out of range (a Span cannot be hidden by NaN)
+        self.lam_critical.location = float(lam_critical) if np.isfinite(lam_critical) else 1e9
+
+    def show_series(self, lam, series, order):
+        """The truncated series of orders 1..``order`` (rows of ``series``) along λ."""
         xs, ys, cols, orders = [], [], [], []
         for n in range(1, int(order) + 1):
             rowd = finite_rows({"x": lam, "y": series[n - 1]})
@@ -275,8 +281,6 @@ class VAEExplorerView:
             cols.append(SERIES_COLORS[n - 1])
             orders.append(n)
         self.sources["lam_series"].data = {"xs": xs, "ys": ys, "color": cols, "order": orders}
-        # beyond the axis when λ* is out of range (a Span cannot be hidden by NaN)
-        self.lam_critical.location = float(lam_critical) if np.isfinite(lam_critical) else 1e9
 
     def show_lambda_cursor(self, lam, value):
         self.sources["lam_cursor"].data = small(finite_rows({"x": [lam], "y": [value]}))
