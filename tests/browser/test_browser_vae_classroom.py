@@ -37,6 +37,7 @@ def test_start_page_opens_both_explorers(page, artifacts, link, ready, source):
     page.goto(page.base + START, wait_until="commit", timeout=180_000)
     page.get_by_role("link", name=link).wait_for(timeout=180_000)
     assert page.get_by_text("A guided tour").is_visible()
+    page.screenshot(path=str(artifacts / "start_page.png"), full_page=True)
     page.get_by_role("link", name=link).click()
     page.wait_for_selector(ready, timeout=240_000)
     page.wait_for_function(WAIT_SOURCE_JS, arg=source, timeout=240_000)
