@@ -657,11 +657,12 @@ class VAEExplorer:
 
     # ------------------------------------------------------------------ display
     def show(self):
-        from bokeh.io import output_notebook
-        from bokeh.resources import INLINE
+        """Display the explorer (BokehJS inline, only the bundles used: offline and in Voila)."""
         from IPython.display import display
 
-        output_notebook(resources=INLINE, hide_banner=True)
+        from ..views.resources import load_bokehjs
+
+        load_bokehjs()
         display(self.widget)
         return self
 
