@@ -49,6 +49,9 @@ from .state import (CURVE_KEYS, DEFAULT, LAM_GRID, LAM_MAX, LAM_MIN, LAM_STEP, M
 #: Largest min(n_visible, n_hidden) the app enumerates: 2^14 states x 201 temperatures
 #: takes a few seconds here; beyond that the app would stop feeling interactive.
 APP_ENUMERATION_LIMIT = 14
+#: Largest accepted upload. An enumerable RBM's .npz is a few kB; the cap keeps one student's
+#: upload from filling a shared kernel's memory.
+MAX_UPLOAD_BYTES = 2_000_000
 BARS_STRIPES_PATH = Path(__file__).resolve().parent.parent / "data" / "rbm_bars_stripes_3x3.npz"
 #: Temperatures of the AIS estimates (plot 7) and of the rescaling markers (plot 8).
 AIS_TEMPERATURES = 10.0 ** np.linspace(-0.8, 0.8, 9)
@@ -380,6 +383,10 @@ class RBMExplorer:
         if self._upload is None:
             raise InputError("choose an .npz file with the Upload button first")
         name, content = self._upload
+        if len(content) > MAX_UPLOAD_BYTES:
+            raise InputError(f"{name} is {len(content) / 1e6:.1f} MB; uploads are limited to "
+                             f"{MAX_UPLOAD_BYTES // 1_000_000} MB (an RBM small enough to enumerate "
+                             f"takes a few kB)")
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "upload.npz")
             with open(path, "wb") as fh:

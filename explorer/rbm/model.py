@@ -17,6 +17,9 @@ from ..errors import InputError
 from ._validation import check_finite_array
 
 NPZ_KEYS = ("weights", "visible_bias", "hidden_bias")
+#: Largest total uncompressed size of an RBM file's arrays: a compressed .npz can expand
+#: enormously (a "zip bomb"); far above any RBM that can be enumerated.
+MAX_NPZ_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,7 +97,9 @@ class RBM:
         for name, s in (("weight_scale", weight_scale), ("bias_scale", bias_scale)):
             if not np.isfinite(s) or s < 0:
                 raise InputError(f"{name} must be finite and >= 0, got {s}")
-        rng = np.random.default_rng(seed)
+        if isinstance(seed, (bool, np.bool_)) or int(seed) != seed or seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {seed}")
+        rng = np.random.default_rng(int(seed))
         n_visible, n_hidden = int(n_visible), int(n_hidden)
         w = rng.normal(0.0, weight_scale / np.sqrt(n_visible), size=(n_visible, n_hidden))
         a = rng.normal(0.0, bias_scale, size=n_visible)
@@ -113,6 +118,11 @@ class RBM:
         if not zipfile.is_zipfile(path):
             # np.load would otherwise treat it as a pickle (and refuse): say what is wrong
             raise InputError(f"{path} is not a readable .npz file (not a zip archive)")
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+        if total > MAX_NPZ_BYTES:
+            raise InputError(f"{path} expands to {total / 2**20:.0f} MiB; RBM files are limited to "
+                             f"{MAX_NPZ_BYTES // 2**20} MiB")
         try:
             with np.load(path, allow_pickle=False) as data:
                 missing = [k for k in NPZ_KEYS if k not in data.files]

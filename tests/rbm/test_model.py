@@ -14,6 +14,12 @@ def test_random_is_seeded_and_shaped():
     assert not np.array_equal(a.weights, RBM.random(4, 7, seed=4).weights)
 
 
+def test_random_refuses_bad_seeds():
+    for seed in (-1, 1.5):
+        with pytest.raises(InputError, match="seed"):
+            RBM.random(3, 3, seed=seed)
+
+
 def test_parameters_are_read_only_copies():
     w = np.ones((2, 3))
     rbm = RBM(w, np.zeros(2), np.zeros(3))
@@ -102,3 +108,14 @@ def test_to_sklearn_accepts_random_state_forms():
     assert rbm.to_sklearn(n_components=3).n_components == 3
     with pytest.raises(InputError, match="n_components"):
         rbm.to_sklearn(n_components=5)
+
+
+def test_load_refuses_a_zip_bomb(tmp_path, monkeypatch):
+    import explorer.rbm.model as model
+
+    monkeypatch.setattr(model, "MAX_NPZ_BYTES", 10_000)
+    np.savez_compressed(tmp_path / "big.npz", weights=np.zeros((100, 100)), visible_bias=np.zeros(100),
+                        hidden_bias=np.zeros(100))
+    assert (tmp_path / "big.npz").stat().st_size < 10_000      # small on disk...
+    with pytest.raises(InputError, match="expands to"):          # ...large once expanded
+        RBM.load(tmp_path / "big.npz")
