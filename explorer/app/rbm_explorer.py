@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import ipywidgets as W
 import numpy as np
@@ -152,7 +152,9 @@ class RBMExplorer:
             self._message("; ".join(problems), error=True)
             if previous:
                 self.w_message.value = previous + self.w_message.value
-        apply_rbm_classroom(self, query)   # ?teacher=1&hide=... and ?theme=dark (before BokehModel)
+        # ?teacher=1&hide=... and ?theme=dark (before BokehModel); kept so links carry them
+        self.classroom = apply_rbm_classroom(self, query)
+        self._update_link()
         self._build_figure_widget()
 
     # ------------------------------------------------------------------ widgets
@@ -650,6 +652,9 @@ class RBMExplorer:
 
     def _update_link(self):
         q = query_from_state(self.state)
+        classroom = getattr(self, "classroom", None)   # set once the explorer is built
+        if classroom is not None:
+            q = "&".join(p for p in (q, urlencode(classroom.query_items(), safe=",")) if p)
         base = self.page_url or NOTEBOOK_PATH
         url = base + ("?" + q if q else "")
         self.w_link.value = (f"<div class='explorer-link'><a href='{_escape(url)}' target='_blank'>"

@@ -95,3 +95,13 @@ def test_vae_notebook_executes(monkeypatch):
     ints = [m["state"].get("value") for m in state.get("state", {}).values()
             if m.get("model_name") == "BoundedIntTextModel"]
     assert 5 in ints
+
+
+def test_rbm_link_to_this_view_carries_teacher_mode_and_theme():
+    from explorer.app import RBMExplorer
+
+    app = RBMExplorer(query="T=0.5&teacher=1&hide=order,reference&theme=dark",
+                      page_url="http://127.0.0.1:8866/voila/render/rbm_explorer.ipynb", run_ais=False)
+    link = app.w_link.value
+    assert "teacher=1" in link and "hide=order,reference" in link and "theme=dark" in link
+    assert "T=0.5" in link or "T=0.501" in link

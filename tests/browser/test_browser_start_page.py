@@ -1,0 +1,28 @@
+"""`make app` lands on the start page: the server root redirects to notebooks/index.ipynb."""
+
+import urllib.request
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_root_redirects_to_the_start_page_and_keeps_the_query(server):
+    with urllib.request.urlopen(server + "?theme=dark", timeout=30) as resp:
+        body = resp.read().decode()
+    assert 'http-equiv="refresh"' in body and "voila/render/index.ipynb?theme=dark" in body
+    # the file list stays reachable
+    with urllib.request.urlopen(server + "voila/tree/?files=1", timeout=30) as resp:
+        assert "http-equiv=\"refresh\"" not in resp.read().decode()
+
+
+def test_browser_lands_on_the_start_page(server, browser):
+    page = browser.new_page()
+    page.route(lambda url: not url.startswith(server), lambda route: route.abort())
+    try:
+        page.goto(server, wait_until="commit", timeout=120_000)
+        page.wait_for_url("**/voila/render/index.ipynb", timeout=120_000)
+        page.wait_for_selector("a[href*='rbm_explorer.ipynb']", timeout=120_000)
+        assert page.locator("a[href*='vae_explorer.ipynb']").count() >= 1
+    finally:
+        page.close()
