@@ -27,7 +27,8 @@ $(VENV)/.test-installed: $(VENV)/.app-installed
 venv: $(VENV)/.app-installed
 
 app: $(VENV)/.app-installed
-	# Server settings (address, sources hidden, idle-kernel culling) live in voila.json.
+	# Server settings (address, template, sources hidden, idle-kernel culling) live in voila.json.
+	@echo "Start page: http://127.0.0.1:$(PORT)/  (RBM explorer: /voila/render/rbm_explorer.ipynb, VAE explorer: /voila/render/vae_explorer.ipynb)"
 	$(VENV)/bin/voila notebooks/ --port=$(PORT)
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root with apt-get).
@@ -46,6 +47,7 @@ benchmarks: $(VENV)/.test-installed
 	cd benchmarks && for b in rbm_exact rbm_sweep rbm_cumulant_precision rbm_ais rbm_training vae_exact_speed vae_train_speed; do \
 		echo "== $$b"; ../$(PY) $$b.py || exit 1; done
 	$(PY) benchmarks/app_latency.py --json artifacts/app_latency.json
+	$(PY) benchmarks/vae_app_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
