@@ -1,10 +1,42 @@
-"""Suite-wide settings."""
+"""Suite-wide settings and the headless-Chromium fixtures shared by every browser test."""
 
 import os
+import sys
+from pathlib import Path
 
+import pytest
 from hypothesis import settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from voila_server import chromium_path, launch_browser  # noqa: E402
 
 # CI must be reproducible: the same examples every run (locally, random exploration finds new bugs).
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium. In CI (CI=true) browser tests must run: a missing Chromium fails there."""
+    path = chromium_path()
+    if path is None:
+        if in_ci():
+            pytest.fail("Chromium is missing but CI is set: install it (apt-get install -y chromium); "
+                        "the browser tests must run in CI")
+        pytest.skip("Chromium not installed (/usr/bin/chromium); set CI=true to make this a failure")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_browser(p)
+        yield b
+        b.close()

@@ -22,10 +22,6 @@ from voila_server import chromium_path, free_port, launch_browser  # noqa: E402
 NOTEBOOKS = ROOT / "notebooks"
 
 
-def _in_ci():
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def default_notebook():
     """The explorer when it exists, else the static free-energy notebook."""
     nb = NOTEBOOKS / "rbm_explorer.ipynb"
