@@ -14,6 +14,7 @@ over ``2^n x n_other`` values dominates; see :func:`._numerics.sum_softplus`.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -121,6 +122,18 @@ def map_batch_chunks(fn, size, work):
         return list(pool.map(fn, chunks))
 
 
+_THREAD_BUFFERS = threading.local()
+
+
+def _buffers(shape):
+    """Two float64 scratch arrays of ``shape``, reused by the blocks a thread evaluates."""
+    bufs = getattr(_THREAD_BUFFERS, "arrays", None)
+    if bufs is None or bufs[0].shape != shape:
+        bufs = (np.empty(shape), np.empty(shape))
+        _THREAD_BUFFERS.arrays = bufs
+    return bufs
+
+
 # exp() of arguments up to this stays far from float64 overflow (exp(709) is the limit).
 _EXP_SAFE = 600.0
 
@@ -170,21 +183,30 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
         col_bound = float((tab_bound + np.abs(x_hi).max(axis=0)).max())
         if col_bound <= _EXP_SAFE:
             group = int(np.clip(_EXP_SAFE // max(col_bound, 1.0), 1, n_o))
-            ex = exp_tab * np.exp(x_hi)[:, None, :]                      # exp(x), no overflow
-            one_plus = ex + 1.0
+            # per-thread buffers: allocating multi-MB arrays per block costs more in page
+            # faults than the arithmetic done in them
+            ex, one_plus = _buffers(exp_tab.shape)
+            np.multiply(exp_tab, np.exp(x_hi)[:, None, :], out=ex)       # exp(x), no overflow
+            np.add(ex, 1.0, out=one_plus)
             logw = lin + np.log(np.multiply.reduceat(one_plus, np.arange(0, n_o, group), axis=-1)).sum(-1)
-            sig = (ex / one_plus) if need_sigmoid else None
+            sig = np.divide(ex, one_plus, out=ex) if need_sigmoid else None
         else:
+            one_plus = None
             x = tab + x_hi[:, None, :]
             logw = lin + sum_softplus(x)
             if need_sigmoid:
                 e = np.exp(-np.abs(x))
                 sig = np.where(x >= 0, 1.0, e) / (1.0 + e)
-        lse = logsumexp(logw, axis=1)                                    # (B,)
+        # logsumexp over the block's states (written out: scipy's general version costs
+        # twice as much on these small rows, and logw is always finite here)
+        top = logw.max(axis=1)
+        p = np.exp(logw - top[:, None])
+        total = p.sum(axis=1)
+        lse = top + np.log(total)                                        # (B,)
         out = {"lse": lse}
         if not need_sigmoid:
             return out
-        p = np.exp(logw - lse[:, None])                                  # (B, R), rows sum to 1
+        p /= total[:, None]                                              # (B, R), rows sum to 1
         if moments:
             field = blocks.field_lo + field_hi                           # s W, (R, n_o)
             lin_e = lin * t[:, None]                                     # s . a
@@ -192,7 +214,9 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
                 # a temperature sweep: b + c sW is the same for every entry, compute it once
                 pre = o.bias_other + c[0] * field
                 mean_s = -lin_e - np.einsum("rj,brj->br", pre, sig)
-                var_s = np.einsum("rj,brj->br", pre * pre, sig * (1.0 - sig))
+                sig_var = np.subtract(1.0, sig, out=one_plus) if one_plus is not None else 1.0 - sig
+                sig_var *= sig                                           # sigma (1 - sigma)
+                var_s = np.einsum("rj,brj->br", pre * pre, sig_var)
             else:
                 pre = o.bias_other + c[:, None, None] * field[None]
                 mean_s = -lin_e - np.einsum("brj,brj->br", pre, sig)
