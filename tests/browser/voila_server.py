@@ -38,22 +38,25 @@ def free_port():
 
 
 @contextlib.contextmanager
-def voila_server(timeout=120):
-    """Serve ``notebooks/`` with Voila; yields the base URL ``http://127.0.0.1:PORT/``."""
+def serve(notebook_dir, log_path=None, *extra_args, timeout=120):
+    """Voila on a free loopback port serving ``notebook_dir``; yields ``(base_url, Popen)``.
+
+    Runs in the repository root, so Voila reads the repo's voila.json; ``extra_args``
+    override it. Stopped by its own process group (it started the kernels), never by name.
+    """
     port = free_port()
     voila = Path(sys.executable).with_name("voila")
-    cmd = [str(voila) if voila.exists() else "voila", "notebooks/", "--no-browser", f"--port={port}",
-           "--Voila.ip=127.0.0.1", "--strip_sources=True",
-           # kernels of closed pages are culled instead of lingering
-           "--MappingKernelManager.cull_interval=30", "--MappingKernelManager.cull_idle_timeout=120"]
-    log = open(ROOT / "artifacts" / f"voila-{port}.log", "w") if (ROOT / "artifacts").is_dir() else subprocess.DEVNULL
+    cmd = [str(voila) if voila.exists() else "voila", str(notebook_dir), "--no-browser",
+           f"--port={port}", "--Voila.ip=127.0.0.1", *extra_args]
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"voila exited with code {proc.returncode}")
+                tail = Path(log_path).read_text()[-2000:] if log_path else ""
+                raise RuntimeError(f"voila exited with code {proc.returncode}: {tail}")
             try:
                 with urllib.request.urlopen(base, timeout=2):
                     break
@@ -61,9 +64,8 @@ def voila_server(timeout=120):
                 if time.monotonic() > deadline:
                     raise RuntimeError("voila did not answer within %d s" % timeout) from None
                 time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
-        # stop Voila by its own process group (it started the kernels), never by name
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -73,6 +75,18 @@ def voila_server(timeout=120):
             proc.wait()
         if hasattr(log, "close"):
             log.close()
+
+
+@contextlib.contextmanager
+def voila_server(timeout=120):
+    """Serve ``notebooks/`` with Voila as documented; yields the base URL ``http://127.0.0.1:PORT/``."""
+    artifacts = ROOT / "artifacts"
+    log_path = artifacts / f"voila-{os.getpid()}-{time.monotonic_ns()}.log" if artifacts.is_dir() else None
+    with serve("notebooks/", log_path, "--strip_sources=True",
+               # kernels of closed pages are culled instead of lingering
+               "--MappingKernelManager.cull_interval=30", "--MappingKernelManager.cull_idle_timeout=120",
+               timeout=timeout) as (base, _proc):
+        yield base
 
 
 def launch_browser(playwright):
