@@ -29,15 +29,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-from voila_server import (READ_SOURCE_JS, WATCH_SOURCES_JS, chromium_path, launch_browser,  # noqa: E402
+from voila_server import (INSTALL_KEY_CLOCK_JS, READ_SOURCE_JS, WATCH_SOURCES_JS,  # noqa: E402
+                          chromium_path, launch_browser,
                           new_page, open_explorer, voila_server)
 
 PER_T = ["t_cursor", "lam_curves", "kappa", "magnetisation"]
 
-INSTALL_KEY_CLOCK_JS = """() => {
-  window.__keys = [];
-  document.addEventListener('keydown', () => window.__keys.push(performance.now()), true);
-}"""
 
 WAIT_ALL_JS = """([names, counts]) => names.every((n, i) => (window.__changes[n] || []).length > counts[i])"""
 

@@ -55,22 +55,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from voila_server import CHROMIUM_ARGS, chromium_path, free_port  # noqa: E402
+from voila_server import CHROMIUM_ARGS, READY_JS, chromium_path, free_port  # noqa: E402
 
 MAX_SESSIONS = 60
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 # headless pages must not be throttled as "background" tabs while 30 of them load at once
 EXTRA_CHROMIUM_ARGS = ["--disable-renderer-backgrounding", "--disable-background-timer-throttling",
                        "--disable-backgrounding-occluded-windows"]
-
-#: True once a BokehJS document holds a ColumnDataSource (the plot's data is in the page).
-READY_JS = """() => {
-  const docs = (window.Bokeh && window.Bokeh.documents) || [];
-  for (const d of docs) {
-    for (const m of d.all_models) { if (String(m.type).endsWith('ColumnDataSource')) return true; }
-  }
-  return false;
-}"""
 
 #: Connects a listener to every ColumnDataSource; window.__lt_changes collects change times.
 WATCH_JS = """() => {

@@ -27,16 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_latency import summary  # noqa: E402  (the RBM benchmark's median/p10/p90 summary)
-from voila_server import (WAIT_SOURCE_JS, WATCH_SOURCES_JS, chromium_path, launch_browser,  # noqa: E402
+from voila_server import (INSTALL_KEY_CLOCK_JS, WAIT_SOURCE_JS, WATCH_SOURCES_JS,  # noqa: E402
+                          chromium_path, launch_browser,
                           new_page, voila_server)
 
 PAGE = "voila/render/vae_explorer.ipynb"
 SLIDERS = {"vae-temperature": "t_cursor", "vae-lambda": "lam_cursor", "vae-order": "lam_series",
            "vae-k": "iwae_cursor"}
-INSTALL_KEY_CLOCK_JS = """() => {
-  window.__keys = [];
-  document.addEventListener('keydown', () => window.__keys.push(performance.now()), true);
-}"""
 
 
 def open_vae(page, base, query=""):

@@ -114,6 +114,21 @@ def new_page(browser, base, errors=None, width=1500, height=2700):
 # JavaScript helpers run in the page --------------------------------------------------
 
 #: Resolves when a Bokeh source with this name exists in any BokehJS document.
+#: True once a BokehJS document holds a ColumnDataSource (the plot's data is in the page).
+READY_JS = """() => {
+  const docs = (window.Bokeh && window.Bokeh.documents) || [];
+  for (const d of docs) {
+    for (const m of d.all_models) { if (String(m.type).endsWith('ColumnDataSource')) return true; }
+  }
+  return false;
+}"""
+
+#: Records the time of every keydown (the start of a keypress -> plot latency).
+INSTALL_KEY_CLOCK_JS = """() => {
+  window.__keys = [];
+  document.addEventListener('keydown', () => window.__keys.push(performance.now()), true);
+}"""
+
 WAIT_SOURCE_JS = """name => {
   const docs = (window.Bokeh && window.Bokeh.documents) || [];
   for (const d of docs) { if (d.get_model_by_name(name)) return true; }

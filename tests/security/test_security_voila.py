@@ -22,16 +22,9 @@ import nbformat
 import pytest
 
 from voila_security import NOTEBOOKS, ROOT, default_notebook, serve
+from voila_server import READY_JS
 
 pytestmark = [pytest.mark.browser]
-
-READY_JS = """() => {
-  const docs = (window.Bokeh && window.Bokeh.documents) || [];
-  for (const d of docs) {
-    for (const m of d.all_models) { if (String(m.type).endsWith('ColumnDataSource')) return true; }
-  }
-  return false;
-}"""
 
 #: Opens a second websocket to the page's kernel from the page itself (what any viewer can do
 #: in the browser console), sends an execute_request and then a kernel_info_request on the
