@@ -7,8 +7,8 @@ import numpy as np
 _PRODUCT_GROUP = 512
 
 
-def sum_softplus(x):
-    """``sum(log(1 + exp(x)), axis=-1)``, stable for any finite ``x``.
+def sum_softplus(x, axis=-1):
+    """``sum(log(1 + exp(x)), axis=axis)``, stable for any finite ``x``.
 
     Uses ``softplus(x) = max(x, 0) + log1p(exp(-|x|))`` and sums the second part as the
     log of a product, so that one ``log`` per row replaces one ``log1p`` per element:
@@ -16,19 +16,29 @@ def sum_softplus(x):
     agreeing to ~1e-13).
     """
     x = np.asarray(x, dtype=np.float64)
+    if x.shape[axis] == 0:
+        return np.zeros(np.delete(x.shape, axis % x.ndim))
     e = np.abs(x)
     # max(x, 0) summed = (sum x + sum |x|) / 2
-    relu = 0.5 * (x.sum(axis=-1) + e.sum(axis=-1))
+    relu = 0.5 * (x.sum(axis=axis) + e.sum(axis=axis))
     np.negative(e, out=e)
     np.exp(e, out=e)
     e += 1.0
-    n = x.shape[-1]
-    if n <= _PRODUCT_GROUP:
-        return relu + np.log(np.prod(e, axis=-1))
-    logs = 0.0
-    for start in range(0, n, _PRODUCT_GROUP):
-        logs = logs + np.log(np.prod(e[..., start:start + _PRODUCT_GROUP], axis=-1))
-    return relu + logs
+    return relu + sum_log_of_products(e, _PRODUCT_GROUP, axis)
+
+
+def sum_log_of_products(x, group, axis=-1):
+    """``sum(log(x), axis)`` for positive ``x``, as one ``log`` per product of ``group`` values.
+
+    The caller picks ``group`` so that no product overflows. (``np.prod`` on slices: numpy's
+    ``multiply.reduceat`` is several times slower along a leading axis.)
+    """
+    n = x.shape[axis]
+    total = 0.0
+    for start in range(0, n, group):
+        part = x if group >= n else np.take(x, np.arange(start, min(start + group, n)), axis=axis)
+        total = total + np.log(np.prod(part, axis=axis))
+    return total
 
 
 def binary_entropy(m):

@@ -40,8 +40,11 @@ from .meanfield import mean_field_batch
 REFERENCES = ("mean-field", "independent")
 #: Highest cumulant order computed.
 MAX_ORDER = 16
-# Elements per slice of the power-series recursion (~0.5 MB per slab: stays in cache).
-_SERIES_SLICE = 1 << 16
+# Elements per slice of the power-series recursion (~0.25 MB per slab: stays in cache).
+_SERIES_SLICE = 1 << 15
+# Elements (batch x states x other-layer units) per block of the first pass (~4 MB: the
+# powers of g are rewritten K times, so the block should stay in a core's cache).
+_PASS1_BLOCK = 1 << 19
 
 
 def _bernoulli_cumulant_polynomials(order):
@@ -91,21 +94,26 @@ def reference_logits(rbm, temperatures, couplings=None, reference="mean-field", 
     return mf["visible_logits"], mf["hidden_logits"]
 
 
-def _series_exp(a):
-    """Coefficients of exp(A(u)) for A with a[0] = 0 (order axis FIRST: contiguous slabs).
+def _series_exp(a, scale):
+    """Coefficients of exp(A(u)) with ``A(u) = sum_{n>=1} scale_n a_n u^n`` (``b_0 = 1``).
 
-    ``b_n = sum_{k=1}^n k a_k b_{n-k} / n``; with the order axis first every term is a
-    whole contiguous array, which keeps the recursion at memory speed.
+    ``a`` has the order axis FIRST (``a[0]`` is ignored) and ``scale`` (K+1, ...) broadcasts
+    against ``a[n]``. ``b_n = sum_{k=1}^n k A_k b_{n-k} / n``; with the order axis first
+    every term is a whole contiguous array, and the products go into one scratch array, so
+    the recursion runs at memory speed without allocating.
     """
     k_max = a.shape[0] - 1
-    ka = a * np.arange(k_max + 1).reshape((-1,) + (1,) * (a.ndim - 1))
+    # ka[k - 1] = k A_k
+    ka = a[1:] * (np.arange(1, k_max + 1).reshape((-1,) + (1,) * (scale.ndim - 1)) * scale[1:])
     b = np.empty_like(a)
+    tmp = np.empty_like(a[0])
     b[0] = 1.0
     for n in range(1, k_max + 1):
-        acc = ka[1] * b[n - 1]
+        acc = b[n]
+        np.multiply(ka[0], b[n - 1], out=acc)
         for k in range(2, n + 1):
-            acc += ka[k] * b[n - k]
-        b[n] = acc / n
+            acc += np.multiply(ka[k - 1], b[n - k], out=tmp)
+        acc *= 1.0 / n
     return b
 
 
@@ -152,23 +160,26 @@ def _cumulants_core(o, t, c, th_s, th_o, order):
     m_o = expit(th_o)
     kb_o = bernoulli_cumulants(m_o, order)                                  # (B, n_o, K)
     tt = t[:, None]
-    blocks = StateBlocks(o, batch_size=t.size * order)
+    blocks = StateBlocks(o, batch_size=t.size, block_elements=_PASS1_BLOCK)
     same_coupling = bool(np.all(c == c[0]))
     # Pass 1: conditional cumulants for every state, written straight into the power-series
     # array a (K+1, B, S), order axis first so that the recursion below works on contiguous
     # slabs. Block buffers are allocated once: fresh multi-MB arrays per block cost more in
     # page faults than the arithmetic.
     n_states = blocks.n_blocks * blocks.states_lo.shape[0]
+    n_lo, n_o = blocks.states_lo.shape[0], blocks.n_other
     a = np.empty((order + 1, t.size, n_states))
     logq = np.empty((t.size, n_states))
-    g = np.empty((t.size, blocks.states_lo.shape[0], blocks.n_other))
+    g = np.empty((t.size, n_lo, n_o))
     gp = np.empty_like(g)
-    g_base = (-o.bias_other + tt * th_o)[:, None, :]                       # (B, 1, n_o)
+    # g_base repeated over the block's states, so that forming g broadcasts over the batch
+    # only, with long contiguous inner loops (broadcasting (B, 1, n_o) is several times slower)
+    g_base = np.tile(-o.bias_other + tt * th_o, n_lo).reshape(g.shape)    # (B, R, n_o)
     log_m_s, log_1m_s = log_expit(th_s), log_expit(-th_s)
     for k in range(blocks.n_blocks):
         field_hi, lin_hi = blocks.high(k)
-        r0 = k * blocks.states_lo.shape[0]
-        r1 = r0 + blocks.states_lo.shape[0]
+        r0 = k * n_lo
+        r1 = r0 + n_lo
         states = blocks.states(k)                                           # (R, n_s)
         field = blocks.field_lo + field_hi                                  # (R, n_o): s W
         lin = blocks.lin_lo + lin_hi                                        # (R,): s . a
@@ -198,12 +209,13 @@ def _cumulants_core(o, t, c, th_s, th_o, order):
     # Power series in u = t * scale: a_n(s) = kappa_n(s) / (n! scale^n).
     n = np.arange(1, order + 1)
     inv = 1.0 / (np.array([factorial(i) for i in n])[None, :] * scale[:, None] ** n[None, :])
-    a[0] = 0.0
-    a[1:] *= inv.T[:, :, None]
+    inv_series = np.concatenate([np.ones((1, t.size)), inv.T])[:, :, None]    # (K+1, B, 1)
     # The recursion makes ~K^2/2 passes over (B, S): run it on cache-sized slices of the batch.
     step = max(1, _SERIES_SLICE // a.shape[2])
-    moments = np.concatenate([np.einsum("bs,nbs->bn", q[i:i + step], _series_exp(a[:, i:i + step]))
-                              for i in range(0, a.shape[1], step)])           # (B, K+1)
+    moments = np.concatenate([
+        np.einsum("bs,nbs->bn", q[i:i + step],
+                  _series_exp(a[:, i:i + step], inv_series[:, i:i + step]))
+        for i in range(0, a.shape[1], step)])                                 # (B, K+1)
     ell = _series_log(moments)
     kappa = ell[:, 1:] / inv
     kappa[:, 0] = mean

@@ -22,15 +22,15 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..errors import EnumerationLimitError
-from ._numerics import sum_softplus
+from ._numerics import sum_log_of_products, sum_softplus
 from ._validation import check_binary, check_couplings, check_states, check_temperatures
 
 #: Largest ``min(n_visible, n_hidden)`` enumerated by default (2^24 states).
 DEFAULT_ENUMERATION_LIMIT = 24
 
-# Elements (batch x states x other-layer units) processed per block: ~16 MB of float64,
+# Elements (batch x states x other-layer units) processed per block: ~4 MB of float64,
 # large enough to amortise Python overhead, small enough to stay near the caches.
-_BLOCK_ELEMENTS = 1 << 21
+_BLOCK_ELEMENTS = 1 << 19
 # Below this much work threads cost more than they save.
 _THREAD_MIN_ELEMENTS = 1 << 22
 
@@ -75,11 +75,12 @@ class StateBlocks:
     precomputed tables, so a block costs one broadcast add instead of a matrix product.
     """
 
-    def __init__(self, oriented, batch_size=1):
+    def __init__(self, oriented, batch_size=1, block_elements=None):
         w, a = oriented.weights, oriented.bias_small
         n, n_other = w.shape
         per_state = max(1, batch_size * n_other)
-        lo = int(np.clip(np.floor(np.log2(max(1, _BLOCK_ELEMENTS // per_state))), 0, n))
+        block_elements = _BLOCK_ELEMENTS if block_elements is None else int(block_elements)
+        lo = int(np.clip(np.floor(np.log2(max(1, block_elements // per_state))), 0, n))
         self.n, self.lo, self.n_other = n, lo, n_other
         self.states_lo = all_states(lo)
         self.field_lo = self.states_lo @ w[:lo]          # (R, n_other): s_lo W_lo
@@ -100,12 +101,40 @@ class StateBlocks:
         return np.hstack([self.states_lo, s_hi])
 
 
+_POOL = None
+_POOL_LOCK = threading.Lock()
+_IN_WORKER = threading.local()
+
+
+def _mark_worker():
+    _IN_WORKER.active = True
+
+
+def _worker_pool():
+    """One thread per core, kept for the life of the process.
+
+    Kept rather than created per call: a fresh pool costs thread start-up, and its new
+    threads would allocate fresh scratch buffers (page faults) on every call.
+    Returns None inside a worker, so that nested calls run serially instead of waiting on
+    a pool they occupy.
+    """
+    global _POOL
+    n_workers = os.cpu_count() or 1
+    if n_workers < 2 or getattr(_IN_WORKER, "active", False):
+        return None
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="explorer-exact",
+                                       initializer=_mark_worker)
+    return _POOL
+
+
 def _map_blocks(fn, n_blocks, work):
-    if work >= _THREAD_MIN_ELEMENTS and n_blocks > 1 and (os.cpu_count() or 1) > 1:
-        # numpy's ufuncs release the GIL: threads use both cores.
-        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-            return list(pool.map(fn, range(n_blocks)))
-    return [fn(k) for k in range(n_blocks)]
+    pool = _worker_pool() if work >= _THREAD_MIN_ELEMENTS and n_blocks > 1 else None
+    if pool is None:
+        return [fn(k) for k in range(n_blocks)]
+    # numpy's ufuncs release the GIL: threads use both cores.
+    return list(pool.map(fn, range(n_blocks)))
 
 
 def map_batch_chunks(fn, size, work):
@@ -114,12 +143,11 @@ def map_batch_chunks(fn, size, work):
     Batch entries are independent, and numpy releases the GIL inside its kernels, so large
     batches split over threads use every core. Returns the list of results in order.
     """
-    n_workers = os.cpu_count() or 1
-    if work < _THREAD_MIN_ELEMENTS or size < 2 or n_workers < 2:
+    pool = _worker_pool() if work >= _THREAD_MIN_ELEMENTS and size >= 2 else None
+    if pool is None:
         return [fn(np.arange(size))]
-    chunks = np.array_split(np.arange(size), min(n_workers, size))
-    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        return list(pool.map(fn, chunks))
+    chunks = np.array_split(np.arange(size), min(os.cpu_count(), size))
+    return list(pool.map(fn, chunks))
 
 
 _THREAD_BUFFERS = threading.local()
@@ -168,8 +196,11 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
     blocks = StateBlocks(o, batch_size=t.size)
     scale = c / t                                                        # (B,)
     n_o = blocks.n_other
-    tab = o.bias_other / t[:, None, None] + scale[:, None, None] * blocks.field_lo[None]  # (B, R, n_o)
-    tab_bound = np.abs(tab).max(axis=(0, 1))                             # (n_o,)
+    # Layout (other unit j, batch b, state r): the product over j and the sums over j in
+    # the moments then run over whole contiguous (B, R) slabs instead of short rows.
+    field_lo = np.ascontiguousarray(blocks.field_lo.T)                  # (n_o, R)
+    tab = o.bias_other[:, None, None] / t[None, :, None] + scale[None, :, None] * field_lo[:, None, :]
+    tab_bound = np.abs(tab).max(axis=(1, 2))                             # (n_o,)
     exp_tab = np.exp(np.minimum(tab, _EXP_SAFE))
     lin_lo = blocks.lin_lo[None, :] / t[:, None]                         # (B, R)
     marginals = marginals or correlations
@@ -178,22 +209,22 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
 
     def one_block(k):
         field_hi, lin_hi = blocks.high(k)
-        x_hi = scale[:, None] * field_hi[None, :]                        # (B, n_o)
+        x_hi = field_hi[:, None] * scale[None, :]                        # (n_o, B)
         lin = lin_lo + lin_hi / t[:, None]                               # (B, R)
-        col_bound = float((tab_bound + np.abs(x_hi).max(axis=0)).max())
+        col_bound = float((tab_bound + np.abs(x_hi).max(axis=1)).max())
         if col_bound <= _EXP_SAFE:
             group = int(np.clip(_EXP_SAFE // max(col_bound, 1.0), 1, n_o))
             # per-thread buffers: allocating multi-MB arrays per block costs more in page
             # faults than the arithmetic done in them
             ex, one_plus = _buffers(exp_tab.shape)
-            np.multiply(exp_tab, np.exp(x_hi)[:, None, :], out=ex)       # exp(x), no overflow
+            np.multiply(exp_tab, np.exp(x_hi)[:, :, None], out=ex)       # exp(x), no overflow
             np.add(ex, 1.0, out=one_plus)
-            logw = lin + np.log(np.multiply.reduceat(one_plus, np.arange(0, n_o, group), axis=-1)).sum(-1)
+            logw = lin + sum_log_of_products(one_plus, group, axis=0)
             sig = np.divide(ex, one_plus, out=ex) if need_sigmoid else None
         else:
             one_plus = None
-            x = tab + x_hi[:, None, :]
-            logw = lin + sum_softplus(x)
+            x = tab + x_hi[:, :, None]
+            logw = lin + sum_softplus(x, axis=0)
             if need_sigmoid:
                 e = np.exp(-np.abs(x))
                 sig = np.where(x >= 0, 1.0, e) / (1.0 + e)
@@ -208,28 +239,31 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
             return out
         p /= total[:, None]                                              # (B, R), rows sum to 1
         if moments:
-            field = blocks.field_lo + field_hi                           # s W, (R, n_o)
+            field = field_lo + field_hi[:, None]                         # s W, (n_o, R)
             lin_e = lin * t[:, None]                                     # s . a
+            # sigma (1 - sigma) = sigma / (1 + e^x): one pass instead of two
+            if one_plus is not None:
+                sig_var = np.divide(sig, one_plus, out=one_plus)
+            else:
+                sig_var = sig * (1.0 - sig)
             if same_coupling:
                 # a temperature sweep: b + c sW is the same for every entry, compute it once
-                pre = o.bias_other + c[0] * field
-                mean_s = -lin_e - np.einsum("rj,brj->br", pre, sig)
-                sig_var = np.subtract(1.0, sig, out=one_plus) if one_plus is not None else 1.0 - sig
-                sig_var *= sig                                           # sigma (1 - sigma)
-                var_s = np.einsum("rj,brj->br", pre * pre, sig_var)
+                pre = o.bias_other[:, None] + c[0] * field               # (n_o, R)
+                mean_s = -lin_e - np.einsum("jr,jbr->br", pre, sig)
+                var_s = np.einsum("jr,jbr->br", pre * pre, sig_var)
             else:
-                pre = o.bias_other + c[:, None, None] * field[None]
-                mean_s = -lin_e - np.einsum("brj,brj->br", pre, sig)
-                var_s = np.einsum("brj,brj->br", pre * pre, sig * (1.0 - sig))
+                pre = o.bias_other[:, None, None] + c[None, :, None] * field[:, None, :]
+                mean_s = -lin_e - np.einsum("jbr,jbr->br", pre, sig)
+                var_s = np.einsum("jbr,jbr->br", pre * pre, sig_var)
             mean = np.einsum("br,br->b", p, mean_s)
             out["mean"] = mean
             out["m2"] = np.einsum("br,br->b", p, var_s + (mean_s - mean[:, None]) ** 2)
         if marginals:
             states = blocks.states(k)
             out["small"] = p @ states                                    # (B, n_small)
-            out["other"] = np.einsum("br,brj->bj", p, sig)               # (B, n_o)
+            out["other"] = np.einsum("br,jbr->bj", p, sig)               # (B, n_o)
         if correlations:
-            out["corr"] = np.einsum("br,ri,brj->bij", p, states, sig)    # (B, n_small, n_o)
+            out["corr"] = np.einsum("br,ri,jbr->bij", p, states, sig)    # (B, n_small, n_o)
         return out
 
     parts = _map_blocks(one_block, blocks.n_blocks, t.size * (1 << o.weights.shape[0]) * n_o)
