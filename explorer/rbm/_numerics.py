@@ -34,10 +34,11 @@ def sum_log_of_products(x, group, axis=-1):
     ``multiply.reduceat`` is several times slower along a leading axis.)
     """
     n = x.shape[axis]
+    index = [slice(None)] * x.ndim
     total = 0.0
     for start in range(0, n, group):
-        part = x if group >= n else np.take(x, np.arange(start, min(start + group, n)), axis=axis)
-        total = total + np.log(np.prod(part, axis=axis))
+        index[axis] = slice(start, start + group)
+        total = total + np.log(np.prod(x[tuple(index)], axis=axis))
     return total
 
 

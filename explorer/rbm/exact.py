@@ -153,13 +153,19 @@ def map_batch_chunks(fn, size, work):
 _THREAD_BUFFERS = threading.local()
 
 
-def _buffers(shape):
-    """Two float64 scratch arrays of ``shape``, reused by the blocks a thread evaluates."""
-    bufs = getattr(_THREAD_BUFFERS, "arrays", None)
-    if bufs is None or bufs[0].shape != shape:
-        bufs = (np.empty(shape), np.empty(shape))
-        _THREAD_BUFFERS.arrays = bufs
-    return bufs
+def _scratch(name, shape):
+    """A float64 scratch array of ``shape``, kept per thread and reused across blocks and calls.
+
+    Freshly allocated multi-MB temporaries are returned to the OS when freed, so every block
+    would pay page faults for them: more time than the arithmetic done in them (measured).
+    """
+    arrays = getattr(_THREAD_BUFFERS, "arrays", None)
+    if arrays is None:
+        arrays = _THREAD_BUFFERS.arrays = {}
+    a = arrays.get(name)
+    if a is None or a.shape != shape:
+        a = arrays[name] = np.empty(shape)
+    return a
 
 
 # exp() of arguments up to this stays far from float64 overflow (exp(709) is the limit).
@@ -216,7 +222,7 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
             group = int(np.clip(_EXP_SAFE // max(col_bound, 1.0), 1, n_o))
             # per-thread buffers: allocating multi-MB arrays per block costs more in page
             # faults than the arithmetic done in them
-            ex, one_plus = _buffers(exp_tab.shape)
+            ex, one_plus = _scratch("ex", exp_tab.shape), _scratch("one_plus", exp_tab.shape)
             np.multiply(exp_tab, np.exp(x_hi)[:, :, None], out=ex)       # exp(x), no overflow
             np.add(ex, 1.0, out=one_plus)
             logw = lin + sum_log_of_products(one_plus, group, axis=0)
@@ -239,7 +245,7 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
             return out
         p /= total[:, None]                                              # (B, R), rows sum to 1
         if moments:
-            field = field_lo + field_hi[:, None]                         # s W, (n_o, R)
+            field = np.add(field_lo, field_hi[:, None], out=_scratch("field", field_lo.shape))
             lin_e = lin * t[:, None]                                     # s . a
             # sigma (1 - sigma) = sigma / (1 + e^x): one pass instead of two
             if one_plus is not None:
@@ -248,13 +254,16 @@ def exact_batch(rbm, temperatures, couplings=None, *, moments=False, marginals=F
                 sig_var = sig * (1.0 - sig)
             if same_coupling:
                 # a temperature sweep: b + c sW is the same for every entry, compute it once
-                pre = o.bias_other[:, None] + c[0] * field               # (n_o, R)
-                mean_s = -lin_e - np.einsum("jr,jbr->br", pre, sig)
-                var_s = np.einsum("jr,jbr->br", pre * pre, sig_var)
+                pre = np.multiply(field, c[0], out=field)                # (n_o, R)
             else:
-                pre = o.bias_other[:, None, None] + c[None, :, None] * field[:, None, :]
-                mean_s = -lin_e - np.einsum("jbr,jbr->br", pre, sig)
-                var_s = np.einsum("jbr,jbr->br", pre * pre, sig_var)
+                pre = np.multiply(field[:, None, :], c[None, :, None],
+                                  out=_scratch("pre", (n_o, t.size, field.shape[1])))
+            # in place: "bias + c * field" with a fresh temporary is many times slower
+            pre += o.bias_other.reshape((-1,) + (1,) * (pre.ndim - 1))
+            pre2 = np.multiply(pre, pre, out=_scratch("pre2", pre.shape))
+            subs = "jr,jbr->br" if same_coupling else "jbr,jbr->br"
+            mean_s = -lin_e - np.einsum(subs, pre, sig)
+            var_s = np.einsum(subs, pre2, sig_var)
             mean = np.einsum("br,br->b", p, mean_s)
             out["mean"] = mean
             out["m2"] = np.einsum("br,br->b", p, var_s + (mean_s - mean[:, None]) ** 2)
