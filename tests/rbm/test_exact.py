@@ -1,5 +1,7 @@
 """Exact enumeration against brute force over every joint state, and thermodynamic identities."""
 
+import os
+
 import numpy as np
 import pytest
 from conftest import TEMPERATURES, small_rbms
@@ -92,6 +94,41 @@ def test_block_and_thread_path_matches_single_block(monkeypatch):
     got = exact_batch(rbm, temps, moments=True, marginals=True)
     for key in ref:
         np.testing.assert_allclose(got[key], ref[key], rtol=1e-12, atol=1e-12)
+
+
+def test_coupling_batch_moments_on_the_thread_path_match_one_by_one(monkeypatch):
+    """A weight-norm sweep (per-entry couplings) through many blocks and the pool."""
+    import explorer.rbm.exact as exact
+
+    rbm = RBM.random(9, 7, seed=6, weight_scale=1.5)
+    temps, couplings = np.array([0.3, 1.0, 2.0]), np.array([0.5, 1.0, 3.0])
+    monkeypatch.setattr(exact, "_BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(exact, "_THREAD_MIN_ELEMENTS", 0)
+    got = exact_batch(rbm, temps, couplings, moments=True)
+    for k, (t, c) in enumerate(zip(temps, couplings)):
+        scaled = RBM(c * rbm.weights, rbm.visible_bias, rbm.hidden_bias)
+        one = thermodynamics(scaled, t)
+        assert got["internal_energy"][k] == pytest.approx(one.internal_energy, rel=1e-11)
+        assert got["energy_variance"][k] / t ** 2 == pytest.approx(one.heat_capacity, rel=1e-10)
+
+
+def test_calls_from_inside_a_pool_worker_run_serially(monkeypatch):
+    """A nested call must not wait on the pool it occupies (that would deadlock)."""
+    import explorer.rbm.exact as exact
+
+    monkeypatch.setattr(exact, "_THREAD_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(exact, "_BLOCK_ELEMENTS", 64)
+    rbm = RBM.random(8, 6, seed=2)
+    ref = exact_batch(rbm, np.array([0.5, 1.5]), moments=True)["internal_energy"]
+    pool = exact._worker_pool()
+    if pool is None:
+        pytest.skip("one core: no worker pool")
+    # one nested call per worker at once: without the guard every worker would wait on
+    # blocks that no free worker can run
+    futures = [pool.submit(lambda: exact_batch(rbm, np.array([0.5, 1.5]), moments=True))
+               for _ in range(os.cpu_count())]
+    for f in futures:
+        np.testing.assert_allclose(f.result(timeout=60)["internal_energy"], ref, rtol=1e-13)
 
 
 def test_very_low_temperature_takes_the_stable_path(brute_force):
