@@ -6,7 +6,7 @@ PORT   ?= 8866
 # constraints.txt pins torch==2.13.0 (a local CPU build here; an unpinned torch pulls 5 GB of CUDA).
 PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt
 
-.PHONY: app test venv browser benchmarks clean
+.PHONY: app classroom test venv browser benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ app: $(VENV)/.app-installed
 	# Server settings (address, template, sources hidden, idle-kernel culling) live in voila.json.
 	@echo "Start page: http://127.0.0.1:$(PORT)/  (RBM explorer: /voila/render/rbm_explorer.ipynb, VAE explorer: /voila/render/vae_explorer.ipynb)"
 	$(VENV)/bin/voila notebooks/ --port=$(PORT)
+
+# A class opening the explorer at once: Voila keeps kernels that have already built the explorer
+# (pool sizes per notebook in voila.json: make them the class size + 2). See docs/classroom.md.
+classroom: $(VENV)/.app-installed
+	@echo "Preheating kernels (pools in voila.json); start page: http://127.0.0.1:$(PORT)/"
+	$(VENV)/bin/voila notebooks/ --port=$(PORT) --preheat_kernel=True
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root with apt-get).
 browser:

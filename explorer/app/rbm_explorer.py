@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import ipywidgets as W
 import numpy as np
@@ -42,6 +42,7 @@ from ..rbm.sweeps import lambda_sweep, temperature_sweep
 from ..rbm.tap import tap
 from ..views.rbm_explorer import CURVES, ExplorerView
 from .classroom import apply_rbm_classroom
+from .preheat import page_base, show_when_requested
 from .state import (CURVE_KEYS, DEFAULT, LAM_GRID, LAM_MAX, LAM_MIN, LAM_STEP, MAX_ORDER, MAX_UNITS,
                     NORM_MAX, PRESETS, REFERENCES, T_EXP_MAX, T_EXP_MIN, T_EXP_STEP, T_GRID, State,
                     lam_index, query_from_state, state_from_query, t_index)
@@ -120,9 +121,7 @@ class RBMExplorer:
             query = os.environ.get("QUERY_STRING", "")
         if page_url is None:
             page_url = os.environ.get("VOILA_REQUEST_URL", "")
-        parts = urlsplit(page_url) if page_url else None
-        self.page_url = (urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) if parts and parts.path
-                         else None)
+        self.page_url = page_base(page_url)
         self.run_ais = run_ais
         self.view = ExplorerView(max_order=MAX_ORDER, t_range=(T_GRID[0], T_GRID[-1]),
                                  lam_range=(LAM_MIN, LAM_MAX))
@@ -144,6 +143,12 @@ class RBMExplorer:
         self.timings = {}            # seconds of the last update of each kind (for docs/benchmarks)
         self._coalescer = _Coalescer(self._update)
         self._build_widgets()
+        self._apply_query(query)
+        self._update_link()
+        self._build_figure_widget()
+
+    def _apply_query(self, query):
+        """Set the view a URL query asks for: state, teacher mode, theme (before BokehModel)."""
         state, problems = state_from_query(query)
         self.apply_state(state)
         self.flush()
@@ -152,10 +157,22 @@ class RBMExplorer:
             self._message("; ".join(problems), error=True)
             if previous:
                 self.w_message.value = previous + self.w_message.value
-        # ?teacher=1&hide=... and ?theme=dark (before BokehModel); kept so links carry them
+        # ?teacher=1&hide=... and ?theme=dark; kept so links carry them
         self.classroom = apply_rbm_classroom(self, query)
+
+    def adopt_request(self, query, page_url=""):
+        """Show what a page request asks for, in an explorer built for the default view.
+
+        For preheated Voila kernels (:mod:`explorer.app.preheat`): the explorer was built
+        before the request, so the URL's state, teacher mode, theme and page address come
+        now. The figures are re-serialised when the query changed anything: Bokeh changes
+        made before the page connects are not sent to it.
+        """
+        self.page_url = page_base(page_url)
+        if (query or "").lstrip("?"):
+            self._apply_query(query)
+            self.bokeh.update_from_model(self.view.layout)
         self._update_link()
-        self._build_figure_widget()
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self):
@@ -723,5 +740,9 @@ def _escape(text):
 
 
 def show_rbm_explorer(**kwargs):
-    """Build and display the explorer (the notebook's one line)."""
-    return RBMExplorer(**kwargs).show()
+    """Build and display the explorer (the notebook's one line).
+
+    In a kernel of Voila's preheated pool the default view is built before the page is asked
+    for, and the URL's view adopted when it is (:func:`explorer.app.preheat.show_when_requested`).
+    """
+    return show_when_requested(RBMExplorer, **kwargs)

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode
 
 import ipywidgets as W
 import numpy as np
@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..views.vae_explorer import MAX_ORDER, VAEExplorerView
 from .classroom import apply_bokeh_theme, classroom_options, hide_controls
+from .preheat import page_base, show_when_requested
 
 # Slider grids: the curves are computed on exactly these points, so a slider value is a grid
 # point of the cached curves (no interpolation, no new integral on a move).
@@ -165,13 +166,11 @@ class VAEExplorer:
             query = os.environ.get("QUERY_STRING", "")
         if page_url is None:
             page_url = os.environ.get("VOILA_REQUEST_URL", "")
-        parts = urlsplit(page_url) if page_url else None
-        self.page_url = (urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) if parts and parts.path
-                         else None)
+        self.page_url = page_base(page_url)
         if session is None:
             from ..vae import VAESession   # torch: imported only by this app
             session = VAESession(checkpoint=checkpoint, device="cpu")
-        self.classroom = classroom_options(query)
+        self.classroom = classroom_options("")
         self.view = VAEExplorerView(lam_range=(LAM_GRID[0], LAM_GRID[-1]), t_range=(T_GRID[0], T_GRID[-1]),
                                     k_range=(K_GRID[0], K_GRID[-1]))
         self.timings = {}
@@ -185,6 +184,15 @@ class VAEExplorer:
         self._shipped_session = None
         self._build_widgets()
         self._set_session(session, "shipped checkpoint" if checkpoint is None else str(checkpoint))
+        self._apply_query(query)
+        from jupyter_bokeh.widgets import BokehModel
+        self.bokeh = BokehModel(self.view.layout)
+        self.widget = W.HBox([self._controls, W.VBox([self.w_readout, self.bokeh])])
+        self.widget.add_class("vae-explorer")
+
+    def _apply_query(self, query):
+        """Set the view a URL query asks for: state, teacher mode, theme (before BokehModel)."""
+        self.classroom = classroom_options(query)
         state, problems = state_from_query(query, self.session.n_test)
         self.apply_state(state)
         unknown = hide_controls(self._hideable(), self.classroom.hide)
@@ -194,10 +202,18 @@ class VAEExplorer:
         if problems:
             self._message("; ".join(problems), error=True)
         apply_bokeh_theme(self.view.layout, self.classroom.theme)
-        from jupyter_bokeh.widgets import BokehModel
-        self.bokeh = BokehModel(self.view.layout)
-        self.widget = W.HBox([self._controls, W.VBox([self.w_readout, self.bokeh])])
-        self.widget.add_class("vae-explorer")
+
+    def adopt_request(self, query, page_url=""):
+        """Show what a page request asks for, in an explorer built for the default view.
+
+        For preheated Voila kernels (:mod:`explorer.app.preheat`); see
+        :meth:`explorer.app.rbm_explorer.RBMExplorer.adopt_request`.
+        """
+        self.page_url = page_base(page_url)
+        if (query or "").lstrip("?"):
+            self._apply_query(query)
+            self.bokeh.update_from_model(self.view.layout)
+        self._update_link()
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self):
@@ -668,5 +684,6 @@ class VAEExplorer:
 
 
 def show_vae_explorer(**kwargs):
-    """Build and display the VAE explorer (the notebook's one line)."""
-    return VAEExplorer(**kwargs).show()
+    """Build and display the VAE explorer (the notebook's one line; preheated pools: see
+    :func:`explorer.app.preheat.show_when_requested`)."""
+    return show_when_requested(VAEExplorer, **kwargs)

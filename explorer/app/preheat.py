@@ -1,0 +1,106 @@
+"""Preheated Voila kernels: build an explorer before anyone asks for its page.
+
+With ``preheat_kernel`` on (``make classroom``; pool sizes in ``voila.json``) Voila keeps a
+pool of kernels that have already run the notebook, so a class opening the page at the same
+moment skips kernel start, imports and the first sweeps. Such a kernel runs *before* the
+request: the page's URL (``?T=0.5``, teacher mode, theme, the page address for "link to this
+view") reaches it only through ``voila.utils.wait_for_request()``. So the explorers build the
+default view first, wait for the request, then adopt what its URL asks for
+(:func:`show_when_requested`). Without preheating nothing changes: the explorer is built
+from the request's environment as before.
+
+The warm-up runs at low CPU priority: a pool refilling while a class is opening its pages
+must not take the CPU from the pages being served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+#: Niceness of a pooled kernel while it builds the default view.
+WARM_UP_NICENESS = 19
+
+
+def preheated():
+    """True inside a kernel of Voila's preheated pool (Voila sets ``VOILA_PREHEAT``)."""
+    return os.environ.get("VOILA_PREHEAT", "False") == "True"
+
+
+def page_base(url):
+    """``scheme://host/path`` of a page URL (query and fragment dropped), or None."""
+    parts = urlsplit(url) if url else None
+    if parts is None or not parts.path:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _can_restore_priority(niceness):
+    """Whether this process may go back to ``niceness`` after lowering its priority."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        import resource
+        # RLIMIT_NICE r lets an unprivileged process raise its priority up to niceness 20 - r
+        return 20 - resource.getrlimit(resource.RLIMIT_NICE)[0] <= niceness
+    except (ImportError, AttributeError, ValueError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def background_priority(niceness=WARM_UP_NICENESS):
+    """Run the block at low CPU priority, then return to the previous one.
+
+    Only where the priority can be restored (root, or ``RLIMIT_NICE`` allows it): otherwise the
+    kernel would serve its student at low priority for its whole life, and the block runs at
+    normal priority instead.
+    """
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, 0)
+    except (AttributeError, OSError):
+        before = None
+    lowered = False
+    if before is not None and before < niceness and _can_restore_priority(before):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+            lowered = True
+    try:
+        yield lowered
+    finally:
+        if lowered:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
+def wait_for_page_request():
+    """Block until Voila hands this pooled kernel a page request; return ``(query, page_url)``.
+
+    ``page_url`` is rebuilt from the request (``SERVER_NAME``, ``SERVER_PORT``,
+    ``SCRIPT_NAME``): the pool's ``VOILA_REQUEST_URL`` belongs to an earlier request.
+    """
+    from voila.utils import wait_for_request   # Voila itself; only pooled kernels get here
+
+    wait_for_request()
+    env = os.environ
+    query = env.get("QUERY_STRING", "")
+    host, port, path = env.get("SERVER_NAME", ""), env.get("SERVER_PORT", ""), env.get("SCRIPT_NAME", "")
+    page_url = f"http://{host}{':' + port if port else ''}{path}" if host and path else ""
+    return query, page_url
+
+
+def show_when_requested(build, **kwargs):
+    """Build an explorer with ``build(**kwargs)`` and display it, the preheated way when pooled.
+
+    In a pooled kernel (and when the caller gave no explicit ``query``): build the default
+    view at low priority, wait for the page request, ``adopt_request(query, page_url)``, show.
+    Anywhere else: build from the request's environment and show.
+    """
+    if not preheated() or "query" in kwargs:
+        return build(**kwargs).show()
+    given_url = kwargs.pop("page_url", None)
+    with background_priority():
+        explorer = build(query="", page_url="", **kwargs)
+    query, page_url = wait_for_page_request()
+    explorer.adopt_request(query, given_url or page_url)
+    return explorer.show()

@@ -1,0 +1,164 @@
+"""Preheated Voila kernels (explorer.app.preheat): an explorer built for the default view and
+then handed the request's URL must show exactly what one built from that URL shows."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from jupyter_bokeh.widgets import BokehModel
+
+from explorer.app import preheat
+from explorer.app.rbm_explorer import RBMExplorer
+
+PAGE = "http://127.0.0.1:8866/voila/render/rbm_explorer.ipynb"
+QUERY = "T=0.5&norm=3&order=6&ref=independent&seed=2&nv=6&nh=7&teacher=1&hide=order&theme=dark"
+
+
+def sources(app):
+    return {name: {k: np.asarray(v) for k, v in s.data.items()} for name, s in app.view.sources.items()}
+
+
+def assert_same_sources(a, b):
+    sa, sb = sources(a), sources(b)
+    assert sa.keys() == sb.keys()
+    for name in sa:
+        assert sa[name].keys() == sb[name].keys(), name
+        for key in sa[name]:
+            x, y = sa[name][key], sb[name][key]
+            if x.dtype.kind in "fc":
+                np.testing.assert_allclose(x, y, rtol=1e-12, equal_nan=True, err_msg=f"{name}.{key}")
+            else:
+                assert [str(v) for v in x.ravel()] == [str(v) for v in y.ravel()], f"{name}.{key}"
+
+
+def current_documents(bundle):
+    """The serialised documents of a render bundle without their random document ids."""
+    return list(bundle["docs_json"].values())
+
+
+def test_adopted_request_equals_a_view_built_from_it():
+    direct = RBMExplorer(query=QUERY, page_url=PAGE, run_ais=False)
+    pooled = RBMExplorer(query="", page_url="", run_ais=False)
+    pooled.adopt_request(QUERY, PAGE + "?old=1")
+    assert pooled.state == direct.state
+    assert pooled.classroom == direct.classroom
+    assert pooled.w_link.value == direct.w_link.value
+    assert PAGE + "?" in pooled.w_link.value and "old=1" not in pooled.w_link.value
+    assert pooled.w_order.layout.display == "none"
+    assert pooled.view.layout.document.theme is not None          # dark theme
+    assert_same_sources(pooled, direct)
+    # Changes made before the page connects are not sent to it: the widget's render bundle
+    # must be the current document, not the one serialised at build time.
+    assert current_documents(pooled.bokeh.render_bundle) == current_documents(
+        BokehModel._model_to_traits(pooled.view.layout))
+
+
+def test_adopting_an_empty_query_keeps_the_default_view():
+    pooled = RBMExplorer(query="", page_url="", run_ais=False)
+    bundle = pooled.bokeh.render_bundle
+    before = pooled.state
+    pooled.adopt_request("", PAGE)
+    assert pooled.state == before
+    assert pooled.bokeh.render_bundle is bundle                     # nothing re-serialised
+    assert PAGE in pooled.w_link.value
+
+
+def test_bad_query_in_a_request_is_reported_like_at_build():
+    direct = RBMExplorer(query="T=abc&order=5", page_url=PAGE, run_ais=False)
+    pooled = RBMExplorer(query="", page_url="", run_ais=False)
+    pooled.adopt_request("T=abc&order=5", PAGE)
+    assert pooled.state == direct.state
+    assert pooled.w_message.value == direct.w_message.value != ""
+
+
+class _Recorder:
+    """A stand-in explorer that records how it was built and used."""
+
+    log = []
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+        self.priority = os.getpriority(os.PRIO_PROCESS, 0)
+        _Recorder.log.append(("build", kwargs))
+
+    def adopt_request(self, query, page_url):
+        _Recorder.log.append(("adopt", query, page_url))
+
+    def show(self):
+        _Recorder.log.append(("show",))
+        return self
+
+
+def test_outside_a_pool_the_explorer_is_built_from_the_request(monkeypatch):
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)
+    monkeypatch.setattr(preheat, "wait_for_page_request", lambda: pytest.fail("must not wait"))
+    _Recorder.log = []
+    preheat.show_when_requested(_Recorder, run_ais=False)
+    assert _Recorder.log == [("build", {"run_ais": False}), ("show",)]
+
+
+def test_in_a_pool_build_first_at_low_priority_then_wait_then_adopt(monkeypatch):
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    waited = []
+
+    def fake_wait():
+        waited.append(os.getpriority(os.PRIO_PROCESS, 0))
+        return "T=0.5", "http://h:1/voila/render/x.ipynb"
+
+    monkeypatch.setattr(preheat, "wait_for_page_request", fake_wait)
+    _Recorder.log = []
+    start = os.getpriority(os.PRIO_PROCESS, 0)
+    app = preheat.show_when_requested(_Recorder, run_ais=False)
+    assert _Recorder.log == [("build", {"query": "", "page_url": "", "run_ais": False}),
+                             ("adopt", "T=0.5", "http://h:1/voila/render/x.ipynb"), ("show",)]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == start              # priority restored
+    assert waited == [start]                                        # restored before serving
+    if preheat._can_restore_priority(start):
+        assert app.priority == preheat.WARM_UP_NICENESS             # the warm-up ran niced
+
+
+def test_an_explicit_query_is_not_replaced_by_the_request(monkeypatch):
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    monkeypatch.setattr(preheat, "wait_for_page_request", lambda: pytest.fail("must not wait"))
+    _Recorder.log = []
+    preheat.show_when_requested(_Recorder, query="T=2")
+    assert _Recorder.log == [("build", {"query": "T=2"}), ("show",)]
+
+
+def test_page_base_drops_query_and_fragment():
+    assert preheat.page_base("http://h:1/a/b.ipynb?x=1#f") == "http://h:1/a/b.ipynb"
+    assert preheat.page_base("") is None and preheat.page_base("http://h:1") is None
+
+
+def test_request_page_url_is_rebuilt_from_the_request(monkeypatch):
+    import voila.utils
+
+    monkeypatch.setattr(voila.utils, "wait_for_request", lambda url=None: None)
+    monkeypatch.setenv("QUERY_STRING", "T=2")
+    monkeypatch.setenv("SERVER_NAME", "127.0.0.1")
+    monkeypatch.setenv("SERVER_PORT", "8866")
+    monkeypatch.setenv("SCRIPT_NAME", "/voila/render/rbm_explorer.ipynb")
+    monkeypatch.setenv("VOILA_REQUEST_URL", "http://stale:1/other.ipynb")
+    assert preheat.wait_for_page_request() == ("T=2", PAGE)
+
+
+def test_vae_explorer_adopts_a_request_like_it_builds_from_one():
+    pytest.importorskip("torch")
+    from explorer.app.vae_explorer import VAEExplorer
+    from explorer.vae import VAESession
+
+    session = VAESession()
+    page = "http://127.0.0.1:8866/voila/render/vae_explorer.ipynb"
+    query = "index=5&T=0.5&lam=0.5&order=6&teacher=1&hide=samples&theme=dark"
+    direct = VAEExplorer(query=query, page_url=page, session=session)
+    pooled = VAEExplorer(query="", page_url="", session=session)
+    pooled.adopt_request(query, page)
+    assert pooled.state == direct.state
+    assert pooled.classroom == direct.classroom
+    assert pooled.w_link.value == direct.w_link.value and page + "?" in pooled.w_link.value
+    assert pooled.w_samples.layout.display == "none"
+    assert_same_sources(pooled, direct)
+    assert current_documents(pooled.bokeh.render_bundle) == current_documents(
+        BokehModel._model_to_traits(pooled.view.layout))
