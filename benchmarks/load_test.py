@@ -27,7 +27,8 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/load_test.py -n 10
     .venv/bin/python benchmarks/load_test.py -n 30 --json artifacts/load30.json
-    .venv/bin/python benchmarks/load_test.py -n 30 --voila-arg=--preheat_kernel=True --voila-arg=--pool_size=30
+    .venv/bin/python benchmarks/load_test.py -n 30 --preheat            # voila.json's pools, preheating on
+    .venv/bin/python benchmarks/load_test.py -n 30 --pool-size 32       # ... with this pool for the notebook
     .venv/bin/python benchmarks/load_test.py -n 5 --notebook notebooks/rbm_free_energies.ipynb
     .venv/bin/python benchmarks/load_test.py -n 5 --url http://127.0.0.1:8866/   # a running `make app`
     .venv/bin/python benchmarks/load_test.py -n 30 --nice-browser   # Chromium at nice 19: server first
@@ -186,8 +187,10 @@ def start_voila(notebook_dir, port, extra_args, log_path):
            f"--port={port}", "--Voila.ip=127.0.0.1", *extra_args]
     CLEANUP.voila_log = open(log_path, "w") if log_path else subprocess.DEVNULL
     # cwd = repository root: Voila reads the repo's voila.json (culling, sources and tracebacks hidden)
+    # as `make app` / `make classroom` start it (Makefile: KERNEL_ENV)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     CLEANUP.voila = subprocess.Popen(cmd, cwd=ROOT, stdout=CLEANUP.voila_log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
     return CLEANUP.voila
 
 
@@ -314,7 +317,7 @@ async def run(args, base, voila_pid, t_start):
     if args.query:
         url += "?" + args.query
     out = {"n": args.n, "notebook": args.notebook.name, "url": url, "browsers": args.browsers,
-           "voila_args": args.voila_arg, "cpus": os.cpu_count()}
+           "voila_args": args.voila_arg, "preheat": args.preheat, "cpus": os.cpu_count()}
     async with async_playwright() as p:
         for _ in range(args.browsers):
             CLEANUP.browsers.append(await p.chromium.launch(
@@ -525,6 +528,13 @@ def parse_args(argv=None):
                     help="PID of the running Voila for memory (default: the process listening on the port)")
     ap.add_argument("--voila-arg", action="append", default=[],
                     help="extra Voila argument, repeatable (e.g. --voila-arg=--preheat_kernel=True)")
+    ap.add_argument("--preheat", action="store_true",
+                    help="preheated kernel pool as `make classroom` runs it (pool sizes from voila.json); "
+                         "the pool fills before the pages are opened")
+    ap.add_argument("--pool-size", type=int, default=None,
+                    help="preheat with a pool of this many kernels for the notebook (implies --preheat)")
+    ap.add_argument("--fill-delay", type=float, default=None,
+                    help="seconds before the pool refills after a kernel is taken (default: voila.json's)")
     ap.add_argument("--browsers", type=int, default=1, help="Chromium processes to spread pages over (default 1)")
     ap.add_argument("--render-limit", type=float, default=90.0, help="seconds every page must render in (90)")
     ap.add_argument("--timeout", type=float, default=420.0, help="hard overall limit in seconds (default 420)")
@@ -544,6 +554,11 @@ def parse_args(argv=None):
         ap.error("--browsers must be between 1 and min(n, 8)")
     if not 10 <= args.timeout <= 1800:
         ap.error("--timeout must be between 10 and 1800 seconds")
+    if args.pool_size is not None and not 1 <= args.pool_size <= MAX_SESSIONS + 4:
+        ap.error(f"--pool-size must be between 1 and {MAX_SESSIONS + 4}")
+    args.preheat = args.preheat or args.pool_size is not None or args.fill_delay is not None
+    if args.preheat and args.url:
+        ap.error("--preheat/--pool-size configure the Voila this script starts; not with --url")
     if args.url:
         u = urllib.parse.urlsplit(args.url)
         if u.scheme != "http" or u.hostname not in LOOPBACK:
@@ -577,12 +592,17 @@ def main(argv=None):
         else:
             port = free_port()
             base = f"http://127.0.0.1:{port}/"
-            proc = start_voila(args.notebook.parent, port, args.voila_arg, args.log)
+            extra, pool = list(args.voila_arg), 0
+            if args.preheat:
+                conf_dir, pool = preheat_config(args)
+                extra += [f"--Voila.config_file_paths={conf_dir}"]
+                print(f"  preheated pool: {pool} kernel(s) for {args.notebook.name} (config {conf_dir})")
+            proc = start_voila(args.notebook.parent, port, extra, args.log)
             wait_for_http(base, proc, min(60.0, args.timeout - 5))
             voila_pid = proc.pid
-            if any("preheat_kernel=True" in a for a in args.voila_arg):
-                # let the pool fill (each pooled kernel runs the notebook) before the class arrives
-                wait_pool(voila_pid, args, t_start)
+            if pool:
+                # let the pool fill (each pooled kernel builds the explorer) before the class arrives
+                wait_pool(voila_pid, pool, args, t_start)
         left = args.timeout - (time.monotonic() - t_start)
         if left < 5:
             raise TimeoutError
@@ -630,10 +650,29 @@ def rendered_now(results):
     return [r for r in results if "render_s" in r]
 
 
-def wait_pool(voila_pid, args, t_start):
-    """Wait until the preheated pool holds ``pool_size`` kernels that have stopped using CPU."""
+def preheat_config(args):
+    """A config directory holding the repo's voila.json with preheating on (and the pool asked for).
+
+    Returns ``(directory, pool size of the notebook)``.
+    """
+    import tempfile
+    conf = json.loads((ROOT / "voila.json").read_text())
+    conf.setdefault("VoilaConfiguration", {})["preheat_kernel"] = True
+    km = conf.setdefault("VoilaKernelManager", {})
+    pools = km.setdefault("kernel_pools_config", {"default": {"pool_size": 0}})
+    if args.pool_size is not None:
+        pools[args.notebook.name] = {"pool_size": args.pool_size}
+    if args.fill_delay is not None:
+        km["fill_delay"] = args.fill_delay
+    size = pools.get(args.notebook.name, pools.get("default", {})).get("pool_size", 1)
+    conf_dir = Path(tempfile.mkdtemp(prefix="load-test-voila-"))
+    (conf_dir / "voila.json").write_text(json.dumps(conf, indent=1))
+    return conf_dir, int(size)
+
+
+def wait_pool(voila_pid, size, args, t_start):
+    """Wait until the preheated pool holds ``size`` kernels that have stopped using CPU."""
     import psutil
-    size = next((int(a.split("=", 1)[1]) for a in args.voila_arg if "pool_size=" in a), 1)
     deadline = t_start + args.timeout / 2
     quiet = 0
     seen = {}                   # the same Process objects across polls: cpu_percent needs two readings

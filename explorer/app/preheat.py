@@ -9,8 +9,9 @@ default view first, wait for the request, then adopt what its URL asks for
 (:func:`show_when_requested`). Without preheating nothing changes: the explorer is built
 from the request's environment as before.
 
-The warm-up runs at low CPU priority: a pool refilling while a class is opening its pages
-must not take the CPU from the pages being served.
+The warm-up (from the import of :mod:`explorer.app` until the request) runs at low CPU
+priority: a pool refilling while a class is opening its pages must not take the CPU from the
+pages being served.
 """
 
 from __future__ import annotations
@@ -48,29 +49,40 @@ def _can_restore_priority(niceness):
         return False
 
 
-@contextlib.contextmanager
-def background_priority(niceness=WARM_UP_NICENESS):
-    """Run the block at low CPU priority, then return to the previous one.
+_saved_priority = None
+
+
+def enter_background(niceness=WARM_UP_NICENESS):
+    """Lower this process's CPU priority until :func:`leave_background` (idempotent).
 
     Only where the priority can be restored (root, or ``RLIMIT_NICE`` allows it): otherwise the
-    kernel would serve its student at low priority for its whole life, and the block runs at
-    normal priority instead.
+    kernel would serve its student at low priority for its whole life, so it stays as it is.
+    Returns whether the priority is lowered.
     """
+    global _saved_priority
+    if _saved_priority is not None:
+        return True
     try:
         before = os.getpriority(os.PRIO_PROCESS, 0)
     except (AttributeError, OSError):
-        before = None
-    lowered = False
-    if before is not None and before < niceness and _can_restore_priority(before):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, 0, niceness)
-            lowered = True
+        return False
+    if before >= niceness or not _can_restore_priority(before):
+        return False
     try:
-        yield lowered
-    finally:
-        if lowered:
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, 0, before)
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    except OSError:
+        return False
+    _saved_priority = before
+    return True
+
+
+def leave_background():
+    """Return to the priority :func:`enter_background` saved (no-op when it lowered nothing)."""
+    global _saved_priority
+    if _saved_priority is not None:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, _saved_priority)
+        _saved_priority = None
 
 
 def wait_for_page_request():
@@ -99,8 +111,11 @@ def show_when_requested(build, **kwargs):
     if not preheated() or "query" in kwargs:
         return build(**kwargs).show()
     given_url = kwargs.pop("page_url", None)
-    with background_priority():
+    enter_background()      # usually already done when explorer.app was imported
+    try:
         explorer = build(query="", page_url="", **kwargs)
-    query, page_url = wait_for_page_request()
+        query, page_url = wait_for_page_request()
+    finally:
+        leave_background()  # a student is waiting now
     explorer.adopt_request(query, given_url or page_url)
     return explorer.show()

@@ -113,10 +113,10 @@ def test_in_a_pool_build_first_at_low_priority_then_wait_then_adopt(monkeypatch)
     app = preheat.show_when_requested(_Recorder, run_ais=False)
     assert _Recorder.log == [("build", {"query": "", "page_url": "", "run_ais": False}),
                              ("adopt", "T=0.5", "http://h:1/voila/render/x.ipynb"), ("show",)]
-    assert os.getpriority(os.PRIO_PROCESS, 0) == start              # priority restored
-    assert waited == [start]                                        # restored before serving
+    assert os.getpriority(os.PRIO_PROCESS, 0) == start              # restored before serving
     if preheat._can_restore_priority(start):
         assert app.priority == preheat.WARM_UP_NICENESS             # the warm-up ran niced
+        assert waited == [preheat.WARM_UP_NICENESS]                 # ... and so did the wait
 
 
 def test_an_explicit_query_is_not_replaced_by_the_request(monkeypatch):
@@ -162,3 +162,20 @@ def test_vae_explorer_adopts_a_request_like_it_builds_from_one():
     assert_same_sources(pooled, direct)
     assert current_documents(pooled.bokeh.render_bundle) == current_documents(
         BokehModel._model_to_traits(pooled.view.layout))
+
+
+def test_importing_the_app_in_a_pooled_kernel_lowers_priority_until_the_request(tmp_path):
+    """A fresh interpreter as Voila's pool starts it: explorer.app's import already runs niced."""
+    import subprocess
+    import sys
+
+    code = ("import os; import explorer.app; from explorer.app import preheat; "
+            "print(os.getpriority(os.PRIO_PROCESS, 0), preheat._saved_priority); "
+            "preheat.leave_background(); print(os.getpriority(os.PRIO_PROCESS, 0))")
+    env = {**os.environ, "VOILA_PREHEAT": "True"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    start = os.getpriority(os.PRIO_PROCESS, 0)
+    if not preheat._can_restore_priority(start):
+        pytest.skip("this process may not raise its priority again: nothing is lowered")
+    assert out == [str(preheat.WARM_UP_NICENESS), str(start), str(start)]
