@@ -133,9 +133,7 @@ def test_page_base_drops_query_and_fragment():
 
 
 def test_request_page_url_is_rebuilt_from_the_request(monkeypatch):
-    import voila.utils
-
-    monkeypatch.setattr(voila.utils, "wait_for_request", lambda url=None: None)
+    monkeypatch.setattr(preheat, "wait_for_request", lambda: None)
     monkeypatch.setenv("QUERY_STRING", "T=2")
     monkeypatch.setenv("SERVER_NAME", "127.0.0.1")
     monkeypatch.setenv("SERVER_PORT", "8866")
@@ -179,3 +177,49 @@ def test_importing_the_app_in_a_pooled_kernel_lowers_priority_until_the_request(
     if not preheat._can_restore_priority(start):
         pytest.skip("this process may not raise its priority again: nothing is lowered")
     assert out == [str(preheat.WARM_UP_NICENESS), str(start), str(start)]
+
+
+def test_the_request_arrives_over_voilas_websocket(monkeypatch):
+    """The waiter speaks Voila's protocol: one JSON message on /voila/query/<kernel id>."""
+    import json as _json
+    import threading
+
+    from websockets.sync.server import serve
+
+    payload = {"QUERY_STRING": "T=0.5&order=6", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8866",
+               "SCRIPT_NAME": "/voila/render/rbm_explorer.ipynb"}
+    paths = []
+
+    def handler(ws):
+        paths.append(ws.request.path)
+        ws.send(_json.dumps(payload))
+
+    with serve(handler, "127.0.0.1", 0) as server:
+        port = server.socket.getsockname()[1]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        monkeypatch.setenv("VOILA_KERNEL_ID", "abc-123")
+        monkeypatch.setenv("VOILA_APP_PORT", str(port))
+        monkeypatch.setenv("VOILA_SERVER_URL", "/base/")
+        for key in payload:
+            monkeypatch.delenv(key, raising=False)
+        assert preheat.wait_for_page_request() == ("T=0.5&order=6", PAGE)
+        server.shutdown()
+    assert paths == ["/base/voila/query/abc-123"]
+
+
+def test_without_a_voila_server_the_default_view_is_kept(monkeypatch):
+    import socket
+
+    with socket.socket() as s:          # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("VOILA_KERNEL_ID", "abc-123")
+    monkeypatch.setenv("VOILA_APP_PORT", str(port))
+    monkeypatch.delenv("QUERY_STRING", raising=False)
+    monkeypatch.delenv("SERVER_NAME", raising=False)
+    assert preheat.wait_for_page_request() == ("", "")
+
+
+def test_outside_voila_there_is_nothing_to_wait_for(monkeypatch):
+    monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
+    preheat.wait_for_request()          # returns at once
