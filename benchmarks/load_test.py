@@ -459,12 +459,52 @@ def summarise(out, results, args):
     return out
 
 
-def run_http_only(args, base, voila_pid, t_start):
-    """Server capacity without browsers: N plain HTTP GETs of the page at once.
+KERNEL_ID = __import__("re").compile(r'"kernelId": "([0-9a-f-]+)"')
 
-    The response is complete when Voila has started the kernel, executed the notebook and
-    rendered the HTML: the server's share of the first render. (No websocket is opened, so
-    widgets are not synced: the client's share - BokehJS, widget rendering - is not included.)
+
+def fetch_widget_states(base, kernel_id, timeout):
+    """Ask a page's kernel for every widget's state, as the page's widget manager does.
+
+    Opens the kernel's websocket, a ``jupyter.widget.control`` comm and sends
+    ``request_states``; returns ``(widgets, bytes)`` of the ``update_states`` reply.
+    """
+    import uuid
+
+    from websockets.sync.client import connect
+
+    session = uuid.uuid4().hex
+    ws_url = base.replace("http://", "ws://", 1) + f"api/kernels/{kernel_id}/channels?session_id={session}"
+
+    def message(msg_type, content, metadata=None):
+        return json.dumps({"header": {"msg_id": uuid.uuid4().hex, "username": "load-test", "session": session,
+                                      "msg_type": msg_type, "version": "5.3",
+                                      "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                           "parent_header": {}, "metadata": metadata or {}, "content": content,
+                           "channel": "shell", "buffers": []})
+
+    comm_id = uuid.uuid4().hex
+    end = time.monotonic() + timeout
+    with connect(ws_url, open_timeout=timeout, max_size=None) as ws:
+        # ipywidgets' control comm checks the protocol version (ipywidgets 8: 1.0.0)
+        ws.send(message("comm_open", {"comm_id": comm_id, "target_name": "jupyter.widget.control",
+                                      "data": {}}, metadata={"version": "1.0.0"}))
+        ws.send(message("comm_msg", {"comm_id": comm_id, "data": {"method": "request_states"}}))
+        while True:
+            raw = ws.recv(timeout=max(0.1, end - time.monotonic()))
+            msg = json.loads(raw) if isinstance(raw, str) else None
+            if msg and msg.get("msg_type") == "comm_msg" and msg["content"].get("comm_id") == comm_id:
+                data = msg["content"].get("data", {})
+                if data.get("method") == "update_states":
+                    return len(data.get("states", {})), len(raw)
+
+
+def run_http_only(args, base, voila_pid, t_start):
+    """Server capacity without browsers: N sessions at once, each as the page would do it.
+
+    Each session GETs the page (complete when Voila has executed the notebook in a kernel and
+    rendered the HTML) and then asks that kernel over its websocket for every widget's state,
+    as the page's widget manager does: together the server's whole share of a first render.
+    The client's share (BokehJS, drawing) is not included.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -482,10 +522,20 @@ def run_http_only(args, base, voila_pid, t_start):
         try:
             with urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())) as resp:
                 r["first_byte_s"] = time.monotonic() - t_open
-                r["bytes"] = len(resp.read())
+                page = resp.read()
+            r["bytes"] = len(page)
             r["html_s"] = time.monotonic() - t_open
         except Exception as exc:
             r["error"] = f"http: {type(exc).__name__}: {exc}"[:200]
+            return
+        # then what the page's widget manager asks the kernel for: every widget's state
+        try:
+            kernel_id = KERNEL_ID.search(page.decode("utf-8", "replace")).group(1)
+            n_widgets, n_bytes = fetch_widget_states(base, kernel_id, max(1.0, deadline - time.monotonic()))
+            r.update(widgets=n_widgets, state_mb=round(n_bytes / 2**20, 2),
+                     state_s=time.monotonic() - t_open)
+        except Exception as exc:
+            r["error"] = f"widget state: {type(exc).__name__}: {exc}"[:200]
 
     with ThreadPoolExecutor(max_workers=args.n) as pool:
         list(pool.map(get, range(args.n)))
@@ -500,7 +550,12 @@ def run_http_only(args, base, voila_pid, t_start):
         out["kernels_rss_total_mb"] = round(sum(rss), 1)
         out["kernel_cpu_s_median"] = round(statistics.median([m["cpu_s"] for m in mem]), 2)
     htmls = [r["html_s"] for r in results if "html_s" in r]
+    states = [r["state_s"] for r in results if "state_s" in r]
     out.update({
+        "state_s_median": rounded(statistics.median(states) if states else None),
+        "state_s_max": rounded(max(states) if states else None),
+        "widgets_median": statistics.median([r["widgets"] for r in results if "widgets" in r]) if states else None,
+        "state_mb_median": statistics.median([r["state_mb"] for r in results if "state_mb" in r]) if states else None,
         "rendered": len(htmls), "page_mb": rounded(statistics.median([r["bytes"] for r in results if "bytes" in r])
                                                    / 2**20 if htmls else None, 2),
         "html_s_median": rounded(statistics.median(htmls) if htmls else None),
@@ -509,11 +564,14 @@ def run_http_only(args, base, voila_pid, t_start):
         "errors": [f"session {r['session']}: {r['error']}" for r in results if "error" in r],
         "sessions": results,
     })
-    out["ok"] = len(htmls) == args.n and max(htmls) <= args.render_limit
+    out["ok"] = (len(states) == args.n and max(states) <= args.render_limit and not out["errors"])
     print(f"load test (HTTP only, no browser): {args.n} simultaneous GETs of {out['notebook']} "
           f"({out['cpus']} CPUs, Voila args {args.voila_arg or 'none'})")
     print(f"  complete pages: {len(htmls)}/{args.n}, {out['page_mb']} MB each; time to the full page "
           f"median {out['html_s_median']} s, min {out['html_s_min']} s, max {out['html_s_max']} s")
+    print(f"  widget state from every kernel (as a page asks for it): {len(states)}/{args.n}, "
+          f"{out['widgets_median']} widgets, {out['state_mb_median']} MB each; done median "
+          f"{out['state_s_median']} s, max {out['state_s_max']} s (limit {args.render_limit:.0f} s)")
     if mem:
         print(f"  memory: {out['kernels']} kernels, {out['kernel_rss_mb_median']} MB RSS per session (median; "
               f"USS {out['kernel_uss_mb_median']} MB); CPU per kernel so far {out['kernel_cpu_s_median']} s")
