@@ -77,12 +77,25 @@ def enter_background(niceness=WARM_UP_NICENESS):
     return True
 
 
+def _thread_ids():
+    """Native ids of this process's threads (Linux: /proc/self/task), or just this thread."""
+    try:
+        return [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]
+
+
 def leave_background():
-    """Return to the priority :func:`enter_background` saved (no-op when it lowered nothing)."""
+    """Return to the priority :func:`enter_background` saved (no-op when it lowered nothing).
+
+    On Linux a niceness belongs to a thread, and threads started during the warm-up (the
+    physics layer's worker pool) inherited the low one: every thread of the process goes back.
+    """
     global _saved_priority
     if _saved_priority is not None:
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, 0, _saved_priority)
+        for tid in _thread_ids():
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, _saved_priority)
         _saved_priority = None
 
 
