@@ -56,7 +56,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from voila_server import CHROMIUM_ARGS, READY_JS, chromium_path, free_port  # noqa: E402
+from voila_server import (CHROMIUM_ARGS, READY_JS, chromium_path, free_port,  # noqa: E402
+                          write_preheat_config)
 
 MAX_SESSIONS = 60
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -264,13 +265,21 @@ def renice_browsers():
             p.nice(BROWSER_NICENESS)
 
 
-def browser_rss_mb():
+def browser_processes():
+    """The Chromium processes this script started (browser, renderers, GPU, utilities)."""
     import psutil
-    total = 0
     for p in CLEANUP.descendants():
         with contextlib.suppress(psutil.Error):
             if "chrom" in p.name().lower():
-                total += p.memory_info().rss
+                yield p
+
+
+def browser_rss_mb():
+    import psutil
+    total = 0
+    for p in browser_processes():
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
     return total / 2**20
 
 
@@ -289,10 +298,8 @@ def cpu_by_role(voila_pid):
             add("server", psutil.Process(voila_pid))
         for k in kernel_processes(voila_pid):
             add("kernels", k)
-    for p in CLEANUP.descendants():
-        with contextlib.suppress(psutil.Error):
-            if "chrom" in p.name().lower():
-                add("browsers", p)
+    for p in browser_processes():
+        add("browsers", p)
     return out
 
 
@@ -750,17 +757,11 @@ def preheat_config(args):
     Returns ``(directory, pool size of the notebook)``.
     """
     import tempfile
-    conf = json.loads((ROOT / "voila.json").read_text())
-    conf.setdefault("VoilaConfiguration", {})["preheat_kernel"] = True
-    km = conf.setdefault("VoilaKernelManager", {})
-    pools = km.setdefault("kernel_pools_config", {"default": {"pool_size": 0}})
-    if args.pool_size is not None:
-        pools[args.notebook.name] = {"pool_size": args.pool_size}
-    if args.fill_delay is not None:
-        km["fill_delay"] = args.fill_delay
-    size = pools.get(args.notebook.name, pools.get("default", {})).get("pool_size", 1)
     conf_dir = Path(tempfile.mkdtemp(prefix="load-test-voila-"))
-    (conf_dir / "voila.json").write_text(json.dumps(conf, indent=1))
+    pools = {args.notebook.name: args.pool_size} if args.pool_size is not None else None
+    conf = write_preheat_config(conf_dir, pools, args.fill_delay)
+    configured = conf["VoilaKernelManager"]["kernel_pools_config"]
+    size = configured.get(args.notebook.name, configured.get("default", {})).get("pool_size", 1)
     return conf_dir, int(size)
 
 

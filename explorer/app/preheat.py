@@ -147,6 +147,28 @@ def wait_for_page_request():
     return query, page_url
 
 
+class RequestAdopter:
+    """Mixin of both explorers: show what a page request asks for, in an explorer built for
+    the default view.
+
+    Needs ``_apply_query(query)`` (state, teacher mode, theme), ``_update_link()``, ``bokeh``
+    (the ``BokehModel``) and ``view.layout``.
+    """
+
+    def adopt_request(self, query, page_url=""):
+        """Take over the request's URL: its state, teacher mode, theme and page address.
+
+        For preheated Voila kernels the explorer was built before the request. The figures are
+        re-serialised when the query changed anything: Bokeh changes made before the page
+        connects are not sent to it.
+        """
+        self.page_url = page_base(page_url)
+        if (query or "").lstrip("?"):
+            self._apply_query(query)
+            self.bokeh.update_from_model(self.view.layout)
+        self._update_link()
+
+
 def show_when_requested(build, **kwargs):
     """Build an explorer with ``build(**kwargs)`` and display it, the preheated way when pooled.
 

@@ -42,7 +42,7 @@ from ..rbm.sweeps import lambda_sweep, temperature_sweep
 from ..rbm.tap import tap
 from ..views.rbm_explorer import CURVES, ExplorerView
 from .classroom import apply_rbm_classroom
-from .preheat import page_base, show_when_requested
+from .preheat import RequestAdopter, page_base, show_when_requested
 from .state import (CURVE_KEYS, DEFAULT, LAM_GRID, LAM_MAX, LAM_MIN, LAM_STEP, MAX_ORDER, MAX_UNITS,
                     NORM_MAX, PRESETS, REFERENCES, T_EXP_MAX, T_EXP_MIN, T_EXP_STEP, T_GRID, State,
                     lam_index, query_from_state, state_from_query, t_index)
@@ -99,7 +99,7 @@ class _Coalescer:
             self._handle = None
 
 
-class RBMExplorer:
+class RBMExplorer(RequestAdopter):
     """The interactive explorer: build it, then display :attr:`widget` (or call :meth:`show`).
 
     Parameters
@@ -159,20 +159,6 @@ class RBMExplorer:
                 self.w_message.value = previous + self.w_message.value
         # ?teacher=1&hide=... and ?theme=dark; kept so links carry them
         self.classroom = apply_rbm_classroom(self, query)
-
-    def adopt_request(self, query, page_url=""):
-        """Show what a page request asks for, in an explorer built for the default view.
-
-        For preheated Voila kernels (:mod:`explorer.app.preheat`): the explorer was built
-        before the request, so the URL's state, teacher mode, theme and page address come
-        now. The figures are re-serialised when the query changed anything: Bokeh changes
-        made before the page connects are not sent to it.
-        """
-        self.page_url = page_base(page_url)
-        if (query or "").lstrip("?"):
-            self._apply_query(query)
-            self.bokeh.update_from_model(self.view.layout)
-        self._update_link()
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self):

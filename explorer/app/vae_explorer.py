@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..views.vae_explorer import MAX_ORDER, VAEExplorerView
 from .classroom import apply_bokeh_theme, classroom_options, hide_controls
-from .preheat import page_base, show_when_requested
+from .preheat import RequestAdopter, page_base, show_when_requested
 
 # Slider grids: the curves are computed on exactly these points, so a slider value is a grid
 # point of the cached curves (no interpolation, no new integral on a move).
@@ -146,7 +146,7 @@ def _escape(text):
             .replace("'", "&#39;").replace('"', "&quot;"))
 
 
-class VAEExplorer:
+class VAEExplorer(RequestAdopter):
     """The VAE explorer; display :attr:`widget` (or call :meth:`show`).
 
     Parameters
@@ -202,18 +202,6 @@ class VAEExplorer:
         if problems:
             self._message("; ".join(problems), error=True)
         apply_bokeh_theme(self.view.layout, self.classroom.theme)
-
-    def adopt_request(self, query, page_url=""):
-        """Show what a page request asks for, in an explorer built for the default view.
-
-        For preheated Voila kernels (:mod:`explorer.app.preheat`); see
-        :meth:`explorer.app.rbm_explorer.RBMExplorer.adopt_request`.
-        """
-        self.page_url = page_base(page_url)
-        if (query or "").lstrip("?"):
-            self._apply_query(query)
-            self.bokeh.update_from_model(self.view.layout)
-        self._update_link()
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self):

@@ -7,12 +7,11 @@ voila.json with preheating on and a pool of two kernels.
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from voila_server import EXPLORER, ROOT, js_errors, new_page, open_explorer, serve
+from voila_server import EXPLORER, js_errors, new_page, open_explorer, serve, write_preheat_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,12 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def pooled_server(chromium, tmp_path_factory):
     """Voila with the repo's configuration, preheating on, two pooled explorer kernels."""
     conf_dir = tmp_path_factory.mktemp("voila-preheat")
-    conf = json.loads((ROOT / "voila.json").read_text())
-    conf["VoilaConfiguration"]["preheat_kernel"] = True
-    conf["VoilaKernelManager"]["kernel_pools_config"] = {"default": {"pool_size": 0},
-                                                         "rbm_explorer.ipynb": {"pool_size": 2}}
-    conf["VoilaKernelManager"]["fill_delay"] = 1
-    (conf_dir / "voila.json").write_text(json.dumps(conf))
+    write_preheat_config(conf_dir, {"rbm_explorer.ipynb": 2, "vae_explorer.ipynb": 0}, fill_delay=1)
     log = conf_dir / "voila.log"
     with serve("notebooks/", log, f"--Voila.config_file_paths={conf_dir}", timeout=180) as (base, _):
         yield base, log

@@ -6,6 +6,7 @@ Shared by the browser tests (tests/browser/conftest.py) and benchmarks/app_laten
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -75,6 +76,24 @@ def serve(notebook_dir, log_path=None, *extra_args, timeout=120):
             proc.wait()
         if hasattr(log, "close"):
             log.close()
+
+
+def write_preheat_config(directory, pools=None, fill_delay=None):
+    """Write ``directory/voila.json``: the repository's settings with the preheated pool on.
+
+    ``pools`` maps notebook names to pool sizes (the other notebooks keep voila.json's); pass
+    ``--Voila.config_file_paths=<directory>`` to Voila. Returns the configuration written.
+    """
+    conf = json.loads((ROOT / "voila.json").read_text())
+    conf.setdefault("VoilaConfiguration", {})["preheat_kernel"] = True
+    manager = conf.setdefault("VoilaKernelManager", {})
+    configured = manager.setdefault("kernel_pools_config", {"default": {"pool_size": 0}})
+    for name, size in (pools or {}).items():
+        configured.setdefault(name, {})["pool_size"] = int(size)
+    if fill_delay is not None:
+        manager["fill_delay"] = fill_delay
+    (Path(directory) / "voila.json").write_text(json.dumps(conf, indent=1))
+    return conf
 
 
 @contextlib.contextmanager
