@@ -300,6 +300,17 @@ def cpu_by_role(voila_pid):
             add("kernels", k)
     for p in browser_processes():
         add("browsers", p)
+        # which Chromium processes: renderers (one per page) against the shared browser process
+        with contextlib.suppress(psutil.Error):
+            kind = next((a[len("--type="):] for a in p.cmdline() if a.startswith("--type=")), "main")
+            out.setdefault("browser:" + kind, 0.0)
+            add("browser:" + kind, p)
+    # the Playwright driver that relays every page's messages (not a browser, but on this machine)
+    for p in CLEANUP.descendants():
+        with contextlib.suppress(psutil.Error):
+            if p.name() == "node":
+                out.setdefault("playwright", 0.0)
+                add("playwright", p)
     return out
 
 
@@ -403,7 +414,7 @@ async def run(args, base, voila_pid, t_start):
         out["all_rendered_s"] = rounded(max((r["render_s"] for r in results if "render_s" in r), default=None))
         # where the CPU went while the pages opened (kernels that ended meanwhile are not counted)
         cpu1 = cpu_by_role(voila_pid)
-        out["cpu_s_during_render"] = {k: round(cpu1[k] - cpu0[k], 1) for k in cpu0}
+        out["cpu_s_during_render"] = {k: round(cpu1[k] - cpu0.get(k, 0.0), 1) for k in cpu1}
         out["load_avg_1min_after_render"] = round(os.getloadavg()[0], 2)
         # everyone moves a slider at once
         rendered = [i for i, r in enumerate(results) if "render_s" in r]

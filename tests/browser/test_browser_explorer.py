@@ -166,3 +166,22 @@ def test_no_javascript_errors(session):
     assert errors == []
     # the blocked requests were all outside the local server (offline: no CDN needed)
     assert all(not u.startswith(session["base"]) for u in session["failed"])
+
+
+def test_loading_screen_is_still_and_counts_seconds(server, browser):
+    """While a page loads nothing animates (an endless spinner costs a frame every 16 ms); a line
+    counts the seconds instead. Voila's own scripts are held back so the loading screen stays."""
+    page = new_page(browser, server)
+    try:
+        page.route("**/voila/static/**", lambda route: route.abort())
+        page.goto(server + "voila/render/rbm_explorer.ipynb", wait_until="commit")
+        page.wait_for_selector("#loading .spinner", state="attached")
+        assert page.evaluate("() => document.getAnimations().length") == 0
+        assert page.evaluate(
+            "() => getComputedStyle(document.querySelector('#loading .spinner')).animationName") == "none"
+        page.wait_for_function(
+            "() => /Starting the explorer\\u2026 [2-9] s/.test("
+            "(document.getElementById('explorer-loading-elapsed') || {}).textContent || '')", timeout=30_000)
+        assert page.evaluate("() => document.getAnimations().length") == 0
+    finally:
+        page.close()
