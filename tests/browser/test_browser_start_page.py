@@ -26,3 +26,24 @@ def test_browser_lands_on_the_start_page(server, browser):
         assert page.locator("a[href*='vae_explorer.ipynb']").count() >= 1
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_start_page_links_keep_a_dark_theme(server, browser, theme):
+    page = browser.new_page()
+    page.route(lambda url: not url.startswith(server), lambda route: route.abort())
+    try:
+        page.goto(server + f"voila/render/index.ipynb?theme={theme}", wait_until="commit", timeout=120_000)
+        page.wait_for_selector("a[href$='rbm_explorer.ipynb?order=6']", timeout=120_000)
+        plain = page.query_selector("a[href$='rbm_explorer.ipynb']")
+        with_query = page.query_selector("a[href$='rbm_explorer.ipynb?order=6']")
+        plain.dispatch_event("pointerdown")  # what comes before a click (or middle click) follows it
+        with_query.focus()  # what happens before Enter follows it
+        hrefs = [plain.get_attribute("href"), with_query.get_attribute("href")]
+        if theme == "dark":
+            assert hrefs[0].endswith("/rbm_explorer.ipynb?theme=dark")
+            assert hrefs[1].endswith("/rbm_explorer.ipynb?order=6&theme=dark")
+        else:
+            assert hrefs == ["rbm_explorer.ipynb", "rbm_explorer.ipynb?order=6"]
+    finally:
+        page.close()
