@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import csv
 import io
 import os
@@ -41,6 +40,7 @@ from ..rbm.model import RBM
 from ..rbm.sweeps import lambda_sweep, temperature_sweep
 from ..rbm.tap import tap
 from ..views.rbm_explorer import CURVES, ExplorerView
+from .batching import BatchedUpdates
 from .classroom import apply_rbm_classroom
 from .preheat import RequestAdopter, page_base, show_when_requested
 from .state import (CURVE_KEYS, DEFAULT, LAM_GRID, LAM_MAX, LAM_MIN, LAM_STEP, MAX_ORDER, MAX_UNITS,
@@ -99,7 +99,7 @@ class _Coalescer:
             self._handle = None
 
 
-class RBMExplorer(RequestAdopter):
+class RBMExplorer(BatchedUpdates, RequestAdopter):
     """The interactive explorer: build it, then display :attr:`widget` (or call :meth:`show`).
 
     Parameters
@@ -264,16 +264,8 @@ class RBMExplorer(RequestAdopter):
                      nh=self.w_nh.value, seed=self.w_seed.value,
                      show=tuple(k for k in CURVE_KEYS if self.w_show[k].value))
 
-    @contextlib.contextmanager
-    def _batch(self):
-        """Set several widgets, then update once."""
-        self._suspend += 1
-        try:
-            yield
-        finally:
-            self._suspend -= 1
-        if not self._suspend:
-            self._request()
+    def _update_after_batch(self):
+        self._request()
 
     def apply_state(self, state):
         """Set every control from ``state`` and update once."""

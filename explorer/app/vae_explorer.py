@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import copy
 import csv
 import io
@@ -32,6 +31,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..views.vae_explorer import MAX_ORDER, VAEExplorerView
+from .batching import BatchedUpdates
 from .classroom import apply_bokeh_theme, classroom_options, hide_controls
 from .preheat import RequestAdopter, page_base, show_when_requested
 
@@ -146,7 +146,7 @@ def _escape(text):
             .replace("'", "&#39;").replace('"', "&quot;"))
 
 
-class VAEExplorer(RequestAdopter):
+class VAEExplorer(BatchedUpdates, RequestAdopter):
     """The VAE explorer; display :attr:`widget` (or call :meth:`show`).
 
     Parameters
@@ -289,15 +289,8 @@ class VAEExplorer(RequestAdopter):
                         lam=float(LAM_GRID[lam_index(self.w_lam.value)]), order=int(self.w_order.value),
                         K=int(self.w_k.value), samples=int(self.w_samples.value))
 
-    @contextlib.contextmanager
-    def _batch(self):
-        self._suspend += 1
-        try:
-            yield
-        finally:
-            self._suspend -= 1
-        if not self._suspend:
-            self._update()
+    def _update_after_batch(self):
+        self._update()
 
     def apply_state(self, st):
         with self._batch():
