@@ -330,7 +330,7 @@ async def one_session(i, page, url, t_open, deadline, render_limit, results):
         r["error"] = f"render: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
 
 
-async def slider_move(i, page, deadline, results):
+async def slider_move(i, page, deadline, results, key="ArrowRight"):
     loop = asyncio.get_running_loop()
     r = results[i]
     try:
@@ -345,7 +345,7 @@ async def slider_move(i, page, deadline, results):
         handle = page.locator(SLIDER).first
         await handle.focus()
         t_press = await page.evaluate("() => performance.now()")
-        await page.keyboard.press("ArrowRight")
+        await page.keyboard.press(key)
         await page.wait_for_function("t => (window.__lt_changes || []).some(x => x > t)", arg=t_press,
                                      polling=100, timeout=max(1.0, deadline - loop.time()) * 1000)
         first = await page.evaluate("t => Math.min(...window.__lt_changes.filter(x => x > t))", t_press)
@@ -421,7 +421,22 @@ async def run(args, base, voila_pid, t_start):
         out["timed_out"] = len(rendered_now(results)) < args.n and loop.time() >= render_end - 1 \
             and render_end < t_open + 2 * args.render_limit
         slider_end = min(loop.time() + 60, hard_end - 5)
+        t_round = loop.time()
         await asyncio.gather(*(slider_move(i, pages[i], slider_end, results) for i in rendered))
+        # further rounds: everyone presses again every --slider-every seconds (left and right in
+        # turn), so that a lesson's later minutes show, e.g. while the pool refills
+        out["slider_rounds"] = [slider_round_summary(0, t_round - t_open, results, rendered)]
+        for k in range(1, args.slider_rounds):
+            t_round += args.slider_every
+            if t_round + 30 > hard_end - 5:
+                out["slider_rounds_cut"] = f"stopped after {k} round(s): the --timeout leaves no room"
+                break
+            await asyncio.sleep(max(0.0, t_round - loop.time()))
+            round_results = [{"session": i} for i in range(args.n)]
+            end = min(loop.time() + 30, hard_end - 5)
+            await asyncio.gather(*(slider_move(i, pages[i], end, round_results,
+                                               "ArrowLeft" if k % 2 else "ArrowRight") for i in rendered))
+            out["slider_rounds"].append(slider_round_summary(k, t_round - t_open, round_results, rendered))
         await asyncio.sleep(0.5)
         if voila_pid:
             kernels = kernel_processes(voila_pid)
@@ -448,6 +463,14 @@ async def run(args, base, voila_pid, t_start):
         CLEANUP.browsers.clear()
 
     return summarise(out, results, args)
+
+
+def slider_round_summary(k, t_s, results, rendered):
+    """One simultaneous slider round: when (seconds after the pages were opened) and how fast."""
+    ms = [results[i]["update_ms"] for i in rendered if "update_ms" in results[i]]
+    return {"round": k, "t_s": rounded(t_s, 1), "answered": len(ms), "pressed": len(rendered),
+            "median_ms": rounded(statistics.median(ms) if ms else None, 1),
+            "p95_ms": rounded(quantile(ms, 0.95), 1), "max_ms": rounded(max(ms) if ms else None, 1)}
 
 
 def summarise(out, results, args):
@@ -611,6 +634,11 @@ def print_summary(out, limit):
     if out.get("with_slider"):
         print(f"  slider keypress -> Bokeh source change: {out['updated']}/{out['with_slider']} answered; "
               f"median {out['update_ms_median']} ms, p95 {out['update_ms_p95']} ms, max {out['update_ms_max']} ms")
+        for r in out.get("slider_rounds", [])[1:]:
+            print(f"    round {r['round']} at {r['t_s']} s: {r['answered']}/{r['pressed']} answered; "
+                  f"median {r['median_ms']} ms, p95 {r['p95_ms']} ms, max {r['max_ms']} ms")
+        if out.get("slider_rounds_cut"):
+            print(f"    {out['slider_rounds_cut']}")
     else:
         print("  no .widget-slider in this notebook: no update latency")
     if "kernel_rss_mb_median" in out:
@@ -648,6 +676,10 @@ def parse_args(argv=None):
     ap.add_argument("--fill-delay", type=float, default=None,
                     help="seconds before the pool refills after a kernel is taken (default: voila.json's)")
     ap.add_argument("--browsers", type=int, default=1, help="Chromium processes to spread pages over (default 1)")
+    ap.add_argument("--slider-rounds", type=int, default=1,
+                    help="simultaneous slider moves by every page, 1..20 (default 1: once, when all rendered)")
+    ap.add_argument("--slider-every", type=float, default=20.0,
+                    help="seconds between slider rounds, 1..300 (default 20)")
     ap.add_argument("--render-limit", type=float, default=90.0, help="seconds every page must render in (90)")
     ap.add_argument("--timeout", type=float, default=420.0, help="hard overall limit in seconds (default 420)")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
@@ -664,6 +696,10 @@ def parse_args(argv=None):
         ap.error(f"-n must be between 1 and {MAX_SESSIONS}")
     if not 1 <= args.browsers <= min(args.n, 8):
         ap.error("--browsers must be between 1 and min(n, 8)")
+    if not 1 <= args.slider_rounds <= 20:
+        ap.error("--slider-rounds must be between 1 and 20")
+    if not 1 <= args.slider_every <= 300:
+        ap.error("--slider-every must be between 1 and 300 seconds")
     if not 10 <= args.timeout <= 1800:
         ap.error("--timeout must be between 10 and 1800 seconds")
     if args.pool_size is not None and not 1 <= args.pool_size <= MAX_SESSIONS + 4:

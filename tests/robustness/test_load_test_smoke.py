@@ -73,6 +73,21 @@ def test_two_sessions_render_answer_and_clean_up(chromium):
     assert leftovers == []
 
 
+def test_slider_rounds_on_the_explorer(chromium):
+    proc, leftovers = _run(["-n", "2", "--no-warmup", "--timeout", "150", "--slider-rounds", "3",
+                            "--slider-every", "2"], timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = _json_line(proc.stdout)
+    assert out["ok"] is True and out["updated"] == 2
+    rounds = out["slider_rounds"]
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    # every page answered every round (right, left, right), a few seconds apart
+    assert all(r["answered"] == r["pressed"] == 2 and 0 < r["median_ms"] < 30_000 for r in rounds)
+    assert rounds[0]["t_s"] < rounds[1]["t_s"] < rounds[2]["t_s"]
+    assert "round 2 at" in proc.stdout
+    assert leftovers == []
+
+
 def test_overall_timeout_stops_everything(chromium):
     # 10 s cannot render 3 pages here: the script must give up by itself and clean up
     t0 = time.monotonic()
@@ -85,7 +100,8 @@ def test_overall_timeout_stops_everything(chromium):
 
 
 @pytest.mark.parametrize("args", [["--url", "http://example.com:8866/"], ["--url", "http://10.0.0.1/"],
-                                  ["-n", "61"], ["-n", "0"], ["--timeout", "100000"]])
+                                  ["-n", "61"], ["-n", "0"], ["--timeout", "100000"],
+                                  ["--slider-rounds", "0"], ["--slider-rounds", "21"], ["--slider-every", "0"]])
 def test_refuses_non_loopback_and_unbounded_runs(args):
     proc = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
