@@ -470,7 +470,8 @@ def slider_round_summary(k, t_s, results, rendered):
     ms = [results[i]["update_ms"] for i in rendered if "update_ms" in results[i]]
     return {"round": k, "t_s": rounded(t_s, 1), "answered": len(ms), "pressed": len(rendered),
             "median_ms": rounded(statistics.median(ms) if ms else None, 1),
-            "p95_ms": rounded(quantile(ms, 0.95), 1), "max_ms": rounded(max(ms) if ms else None, 1)}
+            "p95_ms": rounded(quantile(ms, 0.95), 1), "max_ms": rounded(max(ms) if ms else None, 1),
+            "errors": sorted({results[i]["error"].split(":")[1].strip() for i in rendered if "error" in results[i]})}
 
 
 def summarise(out, results, args):
