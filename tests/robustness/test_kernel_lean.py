@@ -5,7 +5,8 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["torch", "sklearn", "pandas", "matplotlib", "tqdm"]
+# jupyter_server and voila: the server-side pieces (explorer.app.kernel_pacing) stay out of kernels
+HEAVY = ["torch", "sklearn", "pandas", "matplotlib", "tqdm", "jupyter_server", "voila"]
 
 
 def _modules_after(code):
