@@ -508,7 +508,7 @@ def fetch_widget_states(base, kernel_id, timeout):
     """Ask a page's kernel for every widget's state, as the page's widget manager does.
 
     Opens the kernel's websocket, a ``jupyter.widget.control`` comm and sends
-    ``request_states``; returns ``(widgets, bytes)`` of the ``update_states`` reply.
+    ``request_states``; returns ``(widgets, bytes, states)`` of the ``update_states`` reply.
     """
     import uuid
 
@@ -537,7 +537,7 @@ def fetch_widget_states(base, kernel_id, timeout):
             if msg and msg.get("msg_type") == "comm_msg" and msg["content"].get("comm_id") == comm_id:
                 data = msg["content"].get("data", {})
                 if data.get("method") == "update_states":
-                    return len(data.get("states", {})), len(raw)
+                    return len(data.get("states", {})), len(raw), data.get("states", {})
 
 
 def run_http_only(args, base, voila_pid, t_start):
@@ -573,14 +573,33 @@ def run_http_only(args, base, voila_pid, t_start):
         # then what the page's widget manager asks the kernel for: every widget's state
         try:
             kernel_id = KERNEL_ID.search(page.decode("utf-8", "replace")).group(1)
-            n_widgets, n_bytes = fetch_widget_states(base, kernel_id, max(1.0, deadline - time.monotonic()))
+            n_widgets, n_bytes, states = fetch_widget_states(base, kernel_id, max(1.0, deadline - time.monotonic()))
             r.update(widgets=n_widgets, state_mb=round(n_bytes / 2**20, 2),
                      state_s=time.monotonic() - t_open)
+            session_kernels[i] = (kernel_id, states)
         except Exception as exc:
             r["error"] = f"widget state: {type(exc).__name__}: {exc}"[:200]
 
+    session_kernels = {}
     with ThreadPoolExecutor(max_workers=args.n) as pool:
         list(pool.map(get, range(args.n)))
+        if args.slider_rounds > 1 and session_kernels:
+            # every session moves the temperature slider at the same moments, as in the browser
+            # mode's rounds, over its kernel's websocket: server and kernel latency, no drawing
+            t0 = time.monotonic() + 1.0
+            times = [t0 + k * args.slider_every for k in range(args.slider_rounds)]
+            times = [x for x in times if x + 30 < deadline - 5]
+            per_session = list(pool.map(lambda i: move_slider_rounds(base, *session_kernels[i], times, deadline),
+                                        sorted(session_kernels)))
+            rounds = []
+            for k, at in enumerate(times):
+                ms = [s[k] for s in per_session if s[k] is not None]
+                rounds.append({"round": k, "t_s": rounded(at - t_open, 1), "answered": len(ms),
+                               "pressed": len(per_session),
+                               "median_ms": rounded(statistics.median(ms) if ms else None, 1),
+                               "p95_ms": rounded(quantile(ms, 0.95), 1),
+                               "max_ms": rounded(max(ms) if ms else None, 1)})
+            out["slider_rounds"] = rounds
     kernels = kernel_processes(voila_pid)
     mem = memory_of(kernels)
     out["kernels"] = len(mem)
@@ -617,9 +636,60 @@ def run_http_only(args, base, voila_pid, t_start):
     if mem:
         print(f"  memory: {out['kernels']} kernels, {out['kernel_rss_mb_median']} MB RSS per session (median; "
               f"USS {out['kernel_uss_mb_median']} MB); CPU per kernel so far {out['kernel_cpu_s_median']} s")
+    for r in out.get("slider_rounds", []):
+        print(f"  slider round {r['round']} at {r['t_s']} s (over the websocket): {r['answered']}/{r['pressed']} "
+              f"answered; median {r['median_ms']} ms, p95 {r['p95_ms']} ms, max {r['max_ms']} ms")
     for e in out["errors"][:10]:
         print("  ERROR", e)
     print(f"  result: {'OK' if out['ok'] else 'FAILED'}")
+    return out
+
+
+def move_slider_rounds(base, kernel_id, states, times, deadline):
+    """Move the page's temperature slider at each of ``times`` over the kernel's websocket.
+
+    Returns, per round, milliseconds from the update to the first message of a Bokeh model
+    that the kernel sent in reply to it (the plots' new data on its way), or None when none
+    came within 30 s.
+    """
+    import uuid
+
+    from websockets.sync.client import connect
+
+    sliders = [k for k, v in states.items() if v.get("model_name", "").endswith("SliderModel")]
+    slider = next((k for k in sliders if "T" in str(states[k]["state"].get("description", ""))),
+                  sliders[0] if sliders else None)
+    bokeh = {k for k, v in states.items() if "Bokeh" in v.get("model_name", "")}
+    if slider is None or not bokeh:
+        return [None] * len(times)
+    value = states[slider]["state"]["value"]
+    session = uuid.uuid4().hex
+    ws_url = base.replace("http://", "ws://", 1) + f"api/kernels/{kernel_id}/channels?session_id={session}"
+    out = []
+    with connect(ws_url, open_timeout=30, max_size=None, ping_interval=None) as ws:
+        for k, at in enumerate(times):
+            time.sleep(max(0.0, at - time.monotonic()))
+            new = value * (1.1 if k % 2 == 0 else 1.0)   # right, back, right, ...
+            msg_id = uuid.uuid4().hex
+            ws.send(json.dumps({
+                "header": {"msg_id": msg_id, "username": "load-test", "session": session,
+                           "msg_type": "comm_msg", "version": "5.3",
+                           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                "content": {"comm_id": slider, "data": {"method": "update", "state": {"value": new},
+                                                        "buffer_paths": []}}}))
+            t_sent, answer = time.monotonic(), None
+            end = min(t_sent + 30, deadline)
+            while answer is None and time.monotonic() < end:
+                try:
+                    msg = json.loads(ws.recv(timeout=max(0.1, end - time.monotonic())))
+                except TimeoutError:
+                    break
+                # the plots' update for this move (not a late one from the move before)
+                if (msg.get("msg_type") == "comm_msg" and msg["content"].get("comm_id") in bokeh
+                        and msg.get("parent_header", {}).get("msg_id") == msg_id):
+                    answer = (time.monotonic() - t_sent) * 1000
+            out.append(answer)
     return out
 
 
@@ -678,7 +748,8 @@ def parse_args(argv=None):
                     help="seconds before the pool refills after a kernel is taken (default: voila.json's)")
     ap.add_argument("--browsers", type=int, default=1, help="Chromium processes to spread pages over (default 1)")
     ap.add_argument("--slider-rounds", type=int, default=1,
-                    help="simultaneous slider moves by every page, 1..20 (default 1: once, when all rendered)")
+                    help="simultaneous slider moves by every page, 1..20 (default 1: once, when all rendered); "
+                         "with --http-only, 2 or more move the temperature slider over each kernel's websocket")
     ap.add_argument("--slider-every", type=float, default=20.0,
                     help="seconds between slider rounds, 1..300 (default 20)")
     ap.add_argument("--render-limit", type=float, default=90.0, help="seconds every page must render in (90)")

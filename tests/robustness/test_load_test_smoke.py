@@ -88,6 +88,16 @@ def test_slider_rounds_on_the_explorer(chromium):
     assert leftovers == []
 
 
+def test_slider_rounds_over_the_websocket_without_a_browser():
+    proc, leftovers = _run(["-n", "2", "--http-only", "--timeout", "120", "--slider-rounds", "3",
+                            "--slider-every", "2"], timeout=150)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rounds = _json_line(proc.stdout)["slider_rounds"]
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    assert all(r["answered"] == r["pressed"] == 2 and 0 < r["median_ms"] < 30_000 for r in rounds)
+    assert leftovers == []
+
+
 def test_overall_timeout_stops_everything(chromium):
     # 10 s cannot render 3 pages here: the script must give up by itself and clean up
     t0 = time.monotonic()
