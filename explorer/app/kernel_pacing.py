@@ -8,8 +8,12 @@ a minute (``docs/classroom.md``). Spacing the starts of pooled kernels ``pool_st
 seconds apart spreads the same work over the next minute, where it competes with one start at
 a time instead of thirty. Kernels for pages being served (non-pooled) are never delayed.
 
-Used by the Voila server only (``voila.json``: ``VoilaConfiguration.multi_kernel_manager_class``);
-nothing in the explorer's kernels imports it.
+It also keeps idle-kernel culling quiet about kernels that are still starting: jupyter_server's
+cull pass (every 60 s) read ``last_activity`` of a kernel whose start had not finished, and
+logged a traceback for each one (harmless, but alarming in a teacher's terminal).
+
+Used by the Voila server only (``voila.json``: ``VoilaConfiguration.multi_kernel_manager_class``,
+for ``make app`` and ``make classroom``); nothing in the explorer's kernels imports it.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ class PacedKernelManager(AsyncMappingKernelManager):
         if self.pool_start_interval > 0 and is_pool_start(kwargs):
             await self._wait_for_pool_slot()
         return await super().start_kernel(*args, **kwargs)
+
+    async def cull_kernel_if_idle(self, kernel_id):
+        kernel = self._kernels.get(kernel_id)
+        if kernel is not None and not kernel.trait_has_value("last_activity"):
+            return          # still starting: the next cull pass looks again
+        return await super().cull_kernel_if_idle(kernel_id)
 
     async def _wait_for_pool_slot(self):
         # created lazily: the lock belongs to the server's running event loop

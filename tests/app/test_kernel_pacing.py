@@ -99,3 +99,27 @@ def test_voila_json_uses_the_paced_manager():
     assert name == "explorer.app.kernel_pacing.PacedKernelManager"
     assert issubclass(PacedKernelManager, MultiKernelManager)
     assert conf["PacedKernelManager"]["pool_start_interval"] > 0
+
+
+def test_culling_skips_a_kernel_that_is_still_starting(monkeypatch):
+    """A kernel without ``last_activity`` yet is left alone (no traceback in the server log);
+    one that has it goes through jupyter_server's normal idle check."""
+    from datetime import datetime, timezone
+
+    from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+
+    checked = []
+
+    async def parent_check(self, kernel_id):
+        checked.append(kernel_id)
+
+    monkeypatch.setattr(AsyncMappingKernelManager, "cull_kernel_if_idle", parent_check)
+    km = manager(1.0)
+    starting, running = ServerKernelManager(), ServerKernelManager()
+    running.last_activity = datetime.now(timezone.utc)
+    km._kernels["starting"], km._kernels["running"] = starting, running
+    with pytest.raises(Exception):
+        starting.last_activity   # what jupyter_server's own check tripped over
+    asyncio.run(km.cull_kernel_if_idle("starting"))
+    asyncio.run(km.cull_kernel_if_idle("running"))
+    assert checked == ["running"]
