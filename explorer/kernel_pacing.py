@@ -13,7 +13,9 @@ cull pass (every 60 s) read ``last_activity`` of a kernel whose start had not fi
 logged a traceback for each one (harmless, but alarming in a teacher's terminal).
 
 Used by the Voila server only (``voila.json``: ``VoilaConfiguration.multi_kernel_manager_class``,
-for ``make app`` and ``make classroom``); nothing in the explorer's kernels imports it.
+for ``make app`` and ``make classroom``); nothing in the explorer's kernels imports it. It lives
+outside ``explorer.app`` because importing that package loads the whole app (numpy, scipy,
+Bokeh, ipywidgets), which the server process does not need.
 """
 
 from __future__ import annotations
