@@ -465,13 +465,19 @@ async def run(args, base, voila_pid, t_start):
     return summarise(out, results, args)
 
 
-def slider_round_summary(k, t_s, results, rendered):
+def round_summary(k, t_s, ms, pressed, errors=()):
     """One simultaneous slider round: when (seconds after the pages were opened) and how fast."""
-    ms = [results[i]["update_ms"] for i in rendered if "update_ms" in results[i]]
-    return {"round": k, "t_s": rounded(t_s, 1), "answered": len(ms), "pressed": len(rendered),
+    return {"round": k, "t_s": rounded(t_s, 1), "answered": len(ms), "pressed": pressed,
             "median_ms": rounded(statistics.median(ms) if ms else None, 1),
             "p95_ms": rounded(quantile(ms, 0.95), 1), "max_ms": rounded(max(ms) if ms else None, 1),
-            "errors": sorted({results[i]["error"].split(":")[1].strip() for i in rendered if "error" in results[i]})}
+            "errors": sorted(set(errors))}
+
+
+def slider_round_summary(k, t_s, results, rendered):
+    """:func:`round_summary` of the browser pages' results (error kinds included)."""
+    return round_summary(k, t_s, [results[i]["update_ms"] for i in rendered if "update_ms" in results[i]],
+                         len(rendered),
+                         [results[i]["error"].split(":")[1].strip() for i in rendered if "error" in results[i]])
 
 
 def summarise(out, results, args):
@@ -504,6 +510,22 @@ def summarise(out, results, args):
 KERNEL_ID = __import__("re").compile(r'"kernelId": "([0-9a-f-]+)"')
 
 
+def kernel_ws_url(base, kernel_id, session):
+    """The kernel's websocket on the Voila server at ``base``, as a page opens it."""
+    return base.replace("http://", "ws://", 1) + f"api/kernels/{kernel_id}/channels?session_id={session}"
+
+
+def kernel_message(session, msg_type, content, metadata=None, msg_id=None):
+    """A Jupyter message for the kernel's websocket (shell channel), as JSON text."""
+    import uuid
+
+    return json.dumps({"header": {"msg_id": msg_id or uuid.uuid4().hex, "username": "load-test",
+                                  "session": session, "msg_type": msg_type, "version": "5.3",
+                                  "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                       "parent_header": {}, "metadata": metadata or {}, "content": content,
+                       "channel": "shell", "buffers": []})
+
+
 def fetch_widget_states(base, kernel_id, timeout):
     """Ask a page's kernel for every widget's state, as the page's widget manager does.
 
@@ -515,22 +537,13 @@ def fetch_widget_states(base, kernel_id, timeout):
     from websockets.sync.client import connect
 
     session = uuid.uuid4().hex
-    ws_url = base.replace("http://", "ws://", 1) + f"api/kernels/{kernel_id}/channels?session_id={session}"
-
-    def message(msg_type, content, metadata=None):
-        return json.dumps({"header": {"msg_id": uuid.uuid4().hex, "username": "load-test", "session": session,
-                                      "msg_type": msg_type, "version": "5.3",
-                                      "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                           "parent_header": {}, "metadata": metadata or {}, "content": content,
-                           "channel": "shell", "buffers": []})
-
     comm_id = uuid.uuid4().hex
     end = time.monotonic() + timeout
-    with connect(ws_url, open_timeout=timeout, max_size=None) as ws:
+    with connect(kernel_ws_url(base, kernel_id, session), open_timeout=timeout, max_size=None) as ws:
         # ipywidgets' control comm checks the protocol version (ipywidgets 8: 1.0.0)
-        ws.send(message("comm_open", {"comm_id": comm_id, "target_name": "jupyter.widget.control",
-                                      "data": {}}, metadata={"version": "1.0.0"}))
-        ws.send(message("comm_msg", {"comm_id": comm_id, "data": {"method": "request_states"}}))
+        ws.send(kernel_message(session, "comm_open", {"comm_id": comm_id, "target_name": "jupyter.widget.control",
+                                                      "data": {}}, metadata={"version": "1.0.0"}))
+        ws.send(kernel_message(session, "comm_msg", {"comm_id": comm_id, "data": {"method": "request_states"}}))
         while True:
             raw = ws.recv(timeout=max(0.1, end - time.monotonic()))
             msg = json.loads(raw) if isinstance(raw, str) else None
@@ -591,15 +604,9 @@ def run_http_only(args, base, voila_pid, t_start):
             times = [x for x in times if x + 30 < deadline - 5]
             per_session = list(pool.map(lambda i: move_slider_rounds(base, *session_kernels[i], times, deadline),
                                         sorted(session_kernels)))
-            rounds = []
-            for k, at in enumerate(times):
-                ms = [s[k] for s in per_session if s[k] is not None]
-                rounds.append({"round": k, "t_s": rounded(at - t_open, 1), "answered": len(ms),
-                               "pressed": len(per_session),
-                               "median_ms": rounded(statistics.median(ms) if ms else None, 1),
-                               "p95_ms": rounded(quantile(ms, 0.95), 1),
-                               "max_ms": rounded(max(ms) if ms else None, 1)})
-            out["slider_rounds"] = rounds
+            out["slider_rounds"] = [round_summary(k, at - t_open, [s[k] for s in per_session if s[k] is not None],
+                                                  len(per_session))
+                                    for k, at in enumerate(times)]
     kernels = kernel_processes(voila_pid)
     mem = memory_of(kernels)
     out["kernels"] = len(mem)
@@ -664,20 +671,15 @@ def move_slider_rounds(base, kernel_id, states, times, deadline):
         return [None] * len(times)
     value = states[slider]["state"]["value"]
     session = uuid.uuid4().hex
-    ws_url = base.replace("http://", "ws://", 1) + f"api/kernels/{kernel_id}/channels?session_id={session}"
     out = []
-    with connect(ws_url, open_timeout=30, max_size=None, ping_interval=None) as ws:
+    with connect(kernel_ws_url(base, kernel_id, session), open_timeout=30, max_size=None, ping_interval=None) as ws:
         for k, at in enumerate(times):
             time.sleep(max(0.0, at - time.monotonic()))
             new = value * (1.1 if k % 2 == 0 else 1.0)   # right, back, right, ...
             msg_id = uuid.uuid4().hex
-            ws.send(json.dumps({
-                "header": {"msg_id": msg_id, "username": "load-test", "session": session,
-                           "msg_type": "comm_msg", "version": "5.3",
-                           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"comm_id": slider, "data": {"method": "update", "state": {"value": new},
-                                                        "buffer_paths": []}}}))
+            ws.send(kernel_message(session, "comm_msg",
+                                   {"comm_id": slider, "data": {"method": "update", "state": {"value": new},
+                                                                "buffer_paths": []}}, msg_id=msg_id))
             t_sent, answer = time.monotonic(), None
             end = min(t_sent + 30, deadline)
             while answer is None and time.monotonic() < end:
