@@ -40,7 +40,7 @@ def _middle_of(component):
     return source[len(source) // 2: len(source) // 2 + 200]
 
 
-def test_bokehjs_page_output_is_about_half_of_what_output_notebook_sends(published, monkeypatch):
+def test_bokehjs_page_output_is_about_half_of_what_output_notebook_sends(published):
     from bokeh.io import output_notebook
     from bokeh.resources import Resources
 

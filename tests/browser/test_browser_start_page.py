@@ -4,6 +4,8 @@ import urllib.request
 
 import pytest
 
+from voila_server import new_page
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -30,8 +32,7 @@ def test_browser_lands_on_the_start_page(server, browser):
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
 def test_start_page_links_keep_a_dark_theme(server, browser, theme):
-    page = browser.new_page()
-    page.route(lambda url: not url.startswith(server), lambda route: route.abort())
+    page = new_page(browser, server)
     try:
         page.goto(server + f"voila/render/index.ipynb?theme={theme}", wait_until="commit", timeout=120_000)
         page.wait_for_selector("a[href$='rbm_explorer.ipynb?order=6']", timeout=120_000)
