@@ -1,550 +1,302 @@
-"""The VAE explorer: widgets -> explorer.vae (torch, imported lazily) -> Bokeh sources in place.
+"""The VAE explorer: controls -> :class:`VAEState` -> :class:`VAECompute` -> the panel views.
 
-Selecting a test digit (tap in the latent scatter, or the index box) computes everything
-for that point once (``_point_bundle``, cached per index: ~1-8 s on a busy 2-core machine).
-The sliders then move on the grids the curves were computed on, so a move only reads the
-cached arrays: Temperature, λ, IWAE K move a cursor; the order redraws the series lines.
-Only the Monte Carlo sample count recomputes anything (Monte Carlo estimates from the
-first N of the cached draws, cached per (index, N)).
+Built on :class:`explorer.app.core.ExplorerShell` (scheduling, presets, URL state, teacher
+mode, theme, link, CSV, lazy tabs). What is here: the VAE's controls, the training tab, and
+one small render function per panel.
 
-torch is imported only when the explorer is built (the RBM explorer's kernels stay lean).
+Stale kinds: ``point`` (another digit: everything), ``mc`` (the Monte Carlo sample count),
+``T``, ``lam``, ``K`` (cursors on cached curves) and ``order`` (the series lines).
+
+torch is imported only when the explorer is built (the RBM explorer's kernels stay lean),
+and only by :mod:`explorer.vae`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import copy
 import csv
 import io
-import math
 import os
 import tempfile
 import threading
-import time
-from collections import OrderedDict
-from dataclasses import asdict, dataclass, replace
-from urllib.parse import parse_qs, urlencode
 
 import ipywidgets as W
 import numpy as np
 
-from ..errors import InputError
-from ..views.vae_explorer import MAX_ORDER, VAEExplorerView
-from .batching import BatchedUpdates
-from .classroom import apply_bokeh_theme, classroom_options, hide_controls
-from .preheat import RequestAdopter, page_base, show_when_requested
+from ..views.html import escape, fmt, readout_html
+from ..views.vae_explorer import ElboView, IwaeView, LatentView, PosteriorLambdaView, TemperatureView, TrainingView
+from .core import ALL, ExplorerShell, Panel
+from .core.request import show_when_requested
+from .vae_compute import VAECompute
+from .vae_state import (CONTROL_NAMES, DEFAULT, K_GRID, LAM_GRID, LAM_STEP, MAX_ORDER, PRESETS, SAMPLE_GRID,
+                        T_EXP_MAX, T_EXP_MIN, T_EXP_STEP, T_GRID, VAEState, query_from_state, snap, state_from_query)
 
-# Slider grids: the curves are computed on exactly these points, so a slider value is a grid
-# point of the cached curves (no interpolation, no new integral on a move).
-LAM_GRID = np.round(np.linspace(0.0, 1.5, 61), 12)                  # step 0.025
-T_EXP_MIN, T_EXP_MAX, T_EXP_STEP = -0.6, 0.6, 0.03
-T_GRID = 10.0 ** np.linspace(T_EXP_MIN, T_EXP_MAX, 41)              # T in [0.25, 4]
-K_GRID = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
-SAMPLE_CHOICES = (100, 300, 1000, 5000)                              # Monte Carlo sample counts
-POSTERIOR_SAMPLES = 150                                              # dots drawn from q
 NOTEBOOK_PATH = "voila/render/vae_explorer.ipynb"
 DEFAULT_TRAIN_EPOCHS = 20
+POINT_STALE = {ALL, "point"}
+
+GUIDE = """<div class='vae-guide-text' style='font-size:13px;line-height:1.5;max-width:860px'>
+<p><b>The same story as the RBM, for a VAE.</b> The energy is H(z) = −ln p(x, z) and the reference is the
+encoder's Gaussian q(z|x). Left: the true posterior p(z|x), integrated exactly on a grid (heat map), and q
+(ellipses). Right: F(λ) = −ln E<sub>q</sub>[w<sup>λ</sup>]; at λ = 1 it is the exact −ln p(x). Order 1 of the
+cumulant series is −ELBO, the variational bound; the gap to the exact value is KL(q‖p(z|x)) — the mismatch
+between the heat map and the ellipses.</p>
+<p><b>Try:</b> pick another digit (the index box, or click a dot in the Latent space tab), raise the order,
+move λ past λ* (dotted: there E<sub>q</sub>[w<sup>λ</sup>] is infinite). The other tabs show the ELBO as expected
+energy minus entropy, the free energy at other temperatures, IWAE bounds, and training a new model —
+each is computed when you first open it.</p></div>"""
 
 
-@dataclass
-class VAEState:
-    """Everything a URL encodes: ``?index=3&T=1&lam=0.5&order=4&K=100&samples=1000``."""
-    index: int = 3
-    T: float = 1.0
-    lam: float = 1.0
-    order: int = 4
-    K: int = 100
-    samples: int = 5000
-
-    def copy(self, **changes):
-        return replace(self, **changes)
-
-
-DEFAULT = VAEState()
-
-#: Scenarios (key -> (label, changes)). Indices chosen from the shipped checkpoint's numbers:
-#: test digit 0 has a gap KL(q‖p(z|x)) of 0.07 nats, digit 16 of 6.3 nats.
-PRESETS = {
-    "good-fit": ("A digit where q fits well (gap 0.07 nats)", dict(index=0, order=4, lam=1.0)),
-    "big-gap": ("A digit where q fits badly (gap 6.3 nats)", dict(index=16, order=4, lam=1.0)),
-    "series-high-order": ("Higher cumulant orders at λ = 1", dict(index=16, order=8, lam=1.0)),
-    "hot": ("High temperature: exact F_T against the bound", dict(index=7, T=3.0)),
-    "iwae-closes-gap": ("IWAE with many samples closes the gap", dict(index=16, K=5000)),
-}
-
-#: Controls a teacher can hide (``?teacher=1&hide=order,samples``).
-CONTROL_NAMES = ("preset", "index", "temperature", "lam", "order", "K", "samples", "training", "link", "csv")
-
-
-def lam_index(lam):
-    return int(min(max(round(float(lam) / 0.025), 0), LAM_GRID.size - 1))
-
-
-def t_index(t):
-    return int(min(max(round((math.log10(float(t)) - T_EXP_MIN) / T_EXP_STEP), 0), T_GRID.size - 1))
-
-
-def _nearest(choices, v):
-    return min(choices, key=lambda c: abs(math.log(c) - math.log(max(float(v), 1e-12))))
-
-
-def state_from_query(query, n_test=None):
-    """Parse a URL query into (VAEState, list of readable problems). Values are snapped to the grids."""
-    q = {k: v[-1] for k, v in parse_qs((query or "").lstrip("?"), keep_blank_values=True).items()}
-    st, problems = DEFAULT.copy(), []
-    if "preset" in q:
-        if q["preset"] in PRESETS:
-            st = st.copy(**PRESETS[q["preset"]][1])
-        else:
-            problems.append(f"unknown preset {q['preset']!r}; known: {', '.join(PRESETS)}")
-
-    def num(name, cast=float):
-        try:
-            v = cast(q[name])
-        except ValueError:
-            problems.append(f"URL parameter {name}={q[name]!r} is not a "
-                            f"{'whole number' if cast is int else 'number'}")
-            return None
-        if not math.isfinite(v):
-            problems.append(f"URL parameter {name}={q[name]!r} must be finite")
-            return None
-        return v
-
-    if "index" in q and (v := num("index", int)) is not None:
-        if v < 0 or (n_test is not None and v >= n_test):
-            problems.append(f"URL parameter index={v} is outside the test set (0..{(n_test or 1) - 1})")
-        else:
-            st = st.copy(index=v)
-    if "T" in q and (v := num("T")) is not None:
-        if v <= 0:
-            problems.append(f"URL parameter T={q['T']!r} must be > 0")
-        else:
-            st = st.copy(T=float(T_GRID[t_index(v)]))
-    if "lam" in q and (v := num("lam")) is not None:
-        st = st.copy(lam=float(LAM_GRID[lam_index(v)]))
-    if "order" in q and (v := num("order", int)) is not None:
-        st = st.copy(order=int(min(max(v, 1), MAX_ORDER)))
-    if "K" in q and (v := num("K")) is not None and v > 0:
-        st = st.copy(K=_nearest(K_GRID, v))
-    if "samples" in q and (v := num("samples")) is not None and v > 0:
-        st = st.copy(samples=_nearest(SAMPLE_CHOICES, v))
-    return st, problems
-
-
-def query_from_state(st):
-    """The query string reproducing ``st`` (defaults left out)."""
-    out = {}
-    for k, v in asdict(st).items():
-        if v != getattr(DEFAULT, k):
-            out[k] = f"{v:.6g}" if isinstance(v, float) else str(v)
-    return urlencode(out)
-
-
-def _escape(text):
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("'", "&#39;").replace('"', "&quot;"))
-
-
-class VAEExplorer(BatchedUpdates, RequestAdopter):
+class VAEExplorer(ExplorerShell):
     """The VAE explorer; display :attr:`widget` (or call :meth:`show`).
 
     Parameters
     ----------
-    query : str, optional
-        URL query (default: Voila's ``QUERY_STRING``).
-    page_url : str, optional
-        Page URL for "link to this view" (default: Voila's ``VOILA_REQUEST_URL``).
+    query, page_url, prefetch
+        See :class:`explorer.app.core.ExplorerShell`.
     checkpoint : str, optional
         A VAE checkpoint (default: the shipped 2-D digits model).
     session : VAESession, optional
         Reuse an existing session (tests).
     """
 
-    def __init__(self, query=None, page_url=None, checkpoint=None, session=None):
-        if query is None:
-            query = os.environ.get("QUERY_STRING", "")
-        if page_url is None:
-            page_url = os.environ.get("VOILA_REQUEST_URL", "")
-        self.page_url = page_base(page_url)
+    PREFIX = "vae"
+    ROOT_CLASS = "vae-explorer"
+    TITLE = "Free-energy explorer: a VAE on digits"
+    CONTROL_NAMES = CONTROL_NAMES
+    PRESETS = PRESETS
+    DEFAULT = DEFAULT
+    GUIDE = GUIDE
+
+    def __init__(self, query=None, page_url=None, checkpoint=None, session=None, prefetch=True):
         if session is None:
-            from ..vae import VAESession   # torch: imported only by this app
+            from ..vae import VAESession   # torch: imported only by this explorer
             session = VAESession(checkpoint=checkpoint, device="cpu")
-        self.classroom = classroom_options("")
-        self.view = VAEExplorerView(lam_range=(LAM_GRID[0], LAM_GRID[-1]), t_range=(T_GRID[0], T_GRID[-1]),
-                                    k_range=(K_GRID[0], K_GRID[-1]))
-        self.timings = {}
-        self._points = OrderedDict()     # index -> exact bundle
-        self._mc = OrderedDict()         # (index, samples) -> Monte Carlo bundle
-        self._dirty = set()
-        self._suspend = 0
-        self._in_tap = False
         self._train_thread = None
         self.trained = None              # (path, TrainResult) of the last model trained here
         self._shipped_session = None
-        self._build_widgets()
-        self._set_session(session, "shipped checkpoint" if checkpoint is None else str(checkpoint))
-        self._apply_query(query)
-        from jupyter_bokeh.widgets import BokehModel
-        self.bokeh = BokehModel(self.view.layout)
-        self.widget = W.HBox([self._controls, W.VBox([self.w_readout, self.bokeh])])
-        self.widget.add_class("vae-explorer")
+        self._history = {"epoch": [], "train": [], "val": []}
+        self._set_session(session, "shipped checkpoint" if checkpoint is None else str(checkpoint), mark=False)
+        super().__init__(query=query, page_url=page_url, prefetch=prefetch)
+        self._show_model_name()
 
-    def _apply_query(self, query):
-        """Set the view a URL query asks for: state, teacher mode, theme (before BokehModel)."""
-        self.classroom = classroom_options(query)
-        state, problems = state_from_query(query, self.session.n_test)
-        self.apply_state(state)
-        unknown = hide_controls(self._hideable(), self.classroom.hide)
-        if unknown:
-            problems.append(f"teacher mode: no control named {', '.join(unknown)}; "
-                            f"known: {', '.join(CONTROL_NAMES)}")
-        if problems:
-            self._message("; ".join(problems), error=True)
-        apply_bokeh_theme(self.view.layout, self.classroom.theme)
+    @property
+    def session(self):
+        return self.compute.session
 
-    # ------------------------------------------------------------------ widgets
-    def _build_widgets(self):
-        style = {"description_width": "150px"}
+    # ------------------------------------------------------------------ codec
+    def state_from_query(self, query):
+        return state_from_query(query, self.session.n_test)
+
+    def query_from_state(self, state):
+        return query_from_state(state)
+
+    def snap(self, state):
+        return snap(state)
+
+    # ------------------------------------------------------------------ controls
+    def build_controls(self):
+        style = {"description_width": "140px"}
 
         def wide():   # one Layout per widget (teacher mode hides widgets one by one)
-            return W.Layout(width="335px")
-        self.w_preset = W.Dropdown(options=[("choose a scenario…", "")] + [(v[0], k) for k, v in PRESETS.items()],
-                                   value="", description="Preset", layout=wide(), style=style)
-        self.w_index = W.BoundedIntText(value=DEFAULT.index, min=0, max=10**6, description="Test digit #",
-                                        layout=W.Layout(width="220px"), style=style)
+            return W.Layout(width="310px")
+        self.w_index = W.BoundedIntText(value=DEFAULT.index, min=0, max=self.session.n_test - 1,
+                                        description="Test digit #", layout=W.Layout(width="210px"), style=style)
         self.w_temperature = W.FloatLogSlider(value=1.0, base=10, min=T_EXP_MIN, max=T_EXP_MAX, step=T_EXP_STEP,
                                               description="Temperature", readout_format=".3g", layout=wide(),
                                               style=style)
-        self.w_lam = W.FloatSlider(value=1.0, min=0.0, max=1.5, step=0.025, description="Perturbation λ",
-                                   readout_format=".3f", layout=wide(), style=style)
+        self.w_lam = W.FloatSlider(value=1.0, min=LAM_GRID[0], max=LAM_GRID[-1], step=LAM_STEP,
+                                   description="Perturbation λ", readout_format=".3f", layout=wide(), style=style)
         self.w_order = W.IntSlider(value=4, min=1, max=MAX_ORDER, description="Cumulant order", layout=wide(),
                                    style=style)
-        self.w_k = W.SelectionSlider(options=list(K_GRID), value=DEFAULT.K, description="IWAE K", layout=wide(),
-                                     style=style)
+        self.w_k = W.SelectionSlider(options=[int(k) for k in K_GRID.values], value=DEFAULT.K, description="IWAE K",
+                                     layout=wide(), style=style)
         # the sample count recomputes Monte Carlo estimates: report on release only
-        self.w_samples = W.SelectionSlider(options=list(SAMPLE_CHOICES), value=DEFAULT.samples,
+        self.w_samples = W.SelectionSlider(options=[int(n) for n in SAMPLE_GRID.values], value=DEFAULT.samples,
                                            description="Monte Carlo samples", continuous_update=False,
                                            layout=wide(), style=style)
         for w, cls in ((self.w_temperature, "vae-temperature"), (self.w_lam, "vae-lambda"),
                        (self.w_order, "vae-order"), (self.w_k, "vae-k"), (self.w_samples, "vae-samples"),
                        (self.w_index, "vae-index")):
             w.add_class(cls)
-        self.w_reset = W.Button(description="Reset", layout=W.Layout(width="90px"))
-        self.w_message = W.HTML(layout=W.Layout(width="320px"))
-        self.w_link = W.HTML(layout=W.Layout(width="320px"))
-        self.w_csv = W.HTML(layout=W.Layout(width="320px"))
-        # fixed size: a readout that changed height would move (and re-lay out) the Bokeh root
-        self.w_readout = W.HTML(layout=W.Layout(height="72px", width="900px", overflow="hidden"))
-        # training panel
+        self.bind(self.w_index, "index", "point", convert=int)
+        self.bind(self.w_samples, "samples", "mc", convert=int)
+        self.bind(self.w_temperature, "T", "T")
+        self.bind(self.w_lam, "lam", "lam")
+        self.bind(self.w_order, "order", "order", convert=int)
+        self.bind(self.w_k, "K", "K", convert=int)
+        self.w_model_name = W.HTML(layout=W.Layout(width="310px"))
+        self._build_training_widgets()
+        return [self.w_model_name, W.HBox([self.w_index, self.w_reset]), self.w_temperature, self.w_lam,
+                self.w_order, self.w_k, self.w_samples]
+
+    def _build_training_widgets(self):
         self.w_epochs = W.BoundedIntText(value=DEFAULT_TRAIN_EPOCHS, min=1, max=2000, description="Epochs",
                                          layout=W.Layout(width="160px"), style={"description_width": "60px"})
-        # seed 1 by default: the shipped model is seed 0, and a new seed shows a new latent layout
         self.w_epochs.add_class("vae-epochs")
+        # seed 1 by default: the shipped model is seed 0, and a new seed shows a new latent layout
         self.w_train_seed = W.IntText(value=1, description="seed", layout=W.Layout(width="110px"),
                                       style={"description_width": "35px"})
         self.w_train = W.Button(description="Train a new model", layout=W.Layout(width="150px"))
         self.w_shipped = W.Button(description="Back to the shipped model", layout=W.Layout(width="200px"),
                                   disabled=True)
         self.w_progress = W.IntProgress(value=0, min=0, max=DEFAULT_TRAIN_EPOCHS, layout=W.Layout(width="300px"))
-        self.w_device = W.HTML(layout=W.Layout(width="320px"))
-        self.w_train_status = W.HTML(layout=W.Layout(width="320px"))
-        self.w_model_name = W.HTML(layout=W.Layout(width="320px"))
-
-        self.w_index.observe(lambda ch: self._mark("point"), "value")
-        self.w_samples.observe(lambda ch: self._mark("mc"), "value")
-        self.w_temperature.observe(lambda ch: self._mark("T"), "value")
-        self.w_lam.observe(lambda ch: self._mark("lam"), "value")
-        self.w_order.observe(lambda ch: self._mark("order"), "value")
-        self.w_k.observe(lambda ch: self._mark("K"), "value")
-        self.w_preset.observe(self._on_preset, "value")
-        self.w_reset.on_click(lambda _b: self.reset())
+        self.w_device = W.HTML(layout=W.Layout(width="420px"))
+        self.w_train_status = W.HTML(layout=W.Layout(width="520px"))
         self.w_train.on_click(lambda _b: self.train())
         self.w_shipped.on_click(lambda _b: self.use_shipped())
-        self.view.sources["latent"].selected.on_change("indices", self._on_tap)
-
-        self._train_box = W.VBox([W.HTML("<b>Train a new model</b>"), self.w_device,
-                                  W.HBox([self.w_epochs, self.w_train_seed]), self.w_train, self.w_progress,
-                                  self.w_train_status,
-                                  self.w_shipped])
+        self._train_box = W.VBox([self.w_device, W.HBox([self.w_epochs, self.w_train_seed, self.w_train]),
+                                  self.w_progress, self.w_train_status, self.w_shipped])
         self._train_box.add_class("vae-training")
-        self._controls = W.VBox([
-            W.HTML("<h3 style='margin:4px 0'>Free-energy explorer: a VAE on digits</h3>"),
-            self.w_model_name, self.w_preset, W.HBox([self.w_index, self.w_reset]),
-            self.w_temperature, self.w_lam, self.w_order, self.w_k, self.w_samples,
-            self.w_message, self.w_link, self.w_csv, self._train_box,
-        ], layout=W.Layout(width="340px", min_width="340px"))
-        self._controls.add_class("vae-controls")
+        from ..vae import select_device
+        dev = select_device("auto")
+        self.w_device.value = (f"<div class='vae-device'>Training device: <b>{escape(dev)}</b>"
+                               + ("" if str(dev).startswith(("cuda", "mps")) else " (no GPU found)") + "</div>")
 
-    def _hideable(self):
-        return {"preset": self.w_preset, "index": self.w_index,
-                "temperature": self.w_temperature, "lam": self.w_lam, "order": self.w_order, "K": self.w_k,
-                "samples": self.w_samples, "training": self._train_box, "link": self.w_link,
-                "csv": self.w_csv}
+    def hideable(self):
+        return {"index": self.w_index, "temperature": self.w_temperature, "lam": self.w_lam, "order": self.w_order,
+                "K": self.w_k, "samples": self.w_samples, "training": self._train_box}
 
-    # ------------------------------------------------------------------ state
-    @property
-    def state(self):
-        return VAEState(index=int(self.w_index.value), T=float(T_GRID[t_index(self.w_temperature.value)]),
-                        lam=float(LAM_GRID[lam_index(self.w_lam.value)]), order=int(self.w_order.value),
-                        K=int(self.w_k.value), samples=int(self.w_samples.value))
-
-    def _update_after_batch(self):
-        self._update()
-
-    def apply_state(self, st):
-        with self._batch():
-            self._dirty.update({"point"})
-            self.w_index.value = int(st.index)
-            self.w_temperature.value = float(T_GRID[t_index(st.T)])
-            self.w_lam.value = float(LAM_GRID[lam_index(st.lam)])
-            self.w_order.value = int(st.order)
-            self.w_k.value = int(st.K)
-            self.w_samples.value = int(st.samples)
-
-    def apply_preset(self, key):
-        label, changes = PRESETS[key]
-        self.apply_state(DEFAULT.copy(**changes))
-        self._message(f"Scenario: {label}")
-
-    def reset(self):
-        self.apply_state(DEFAULT)
-        self._message("")
+    def show_state(self, state):
+        self.w_index.value = int(state.index)
+        self.w_temperature.value = state.T
+        self.w_lam.value = state.lam
+        self.w_order.value = int(state.order)
+        self.w_k.value = int(state.K)
+        self.w_samples.value = int(state.samples)
 
     def select(self, index):
         """Select test digit ``index`` (what a tap in the scatter does)."""
         self.w_index.value = int(index)
 
-    # ------------------------------------------------------------------ events
-    def _mark(self, what):
-        self._dirty.add(what)
-        if not self._suspend:
-            self._update()
-
-    def _on_preset(self, change):
-        if change["new"]:
-            self.apply_preset(change["new"])
-            self.w_preset.value = ""
-
-    def _on_tap(self, attr, old, new):
-        if self._in_tap or not new:
-            return
-        idx = int(self.view.sources["latent"].data["index"][sorted(new)[0]])
-        self._in_tap = True
-        try:
-            self.view.sources["latent"].selected.indices = []   # a second tap on the same dot works
-        finally:
-            self._in_tap = False
-        self.select(idx)
-
-    def _message(self, text, error=False):
-        if not text:
-            self.w_message.value = ""
-            return
-        color = "#b00020" if error else "inherit"
-        self.w_message.value = (f"<div class='vae-message{' vae-error' if error else ''}' "
-                                f"style='color:{color};white-space:normal'>{_escape(text)}</div>")
-
-    # ------------------------------------------------------------------ model / session
-    def _set_session(self, session, name):
-        self.session = session
-        self._points.clear()
-        self._mc.clear()
-        self.w_index.max = session.n_test - 1
-        lat = session.latent_means()
-        self.view.show_latents(lat["mu"], lat["labels"], np.arange(session.n_test))
-        self.w_model_name.value = (f"<div class='vae-model'>Model: <b>{_escape(name)}</b>, "
-                                   f"{session.n_test} test digits</div>")
-        from ..vae import select_device
-        dev = select_device("auto")
-        self.w_device.value = (f"<div class='vae-device'>Training device: <b>{_escape(dev)}</b>"
-                               + ("" if str(dev).startswith(("cuda", "mps")) else " (no GPU found)") + "</div>")
-
-    # ------------------------------------------------------------------ physics (cached)
-    def _point_bundle(self, i):
-        """Everything exact (and the default Monte Carlo) for test digit ``i``; cached."""
-        hit = self._points.get(i)
-        if hit is not None:
-            self._points.move_to_end(i)
-            return hit
-        import torch
-
-        s = self.session
-        pa = s.point(i)
-        x, label = s.test_image(i)
-        lc = pa.lam_curve(LAM_GRID)
-        ser = pa.series(LAM_GRID, MAX_ORDER)
-        temp = pa.temperature(T_GRID)
-        iw = pa.iwae(list(K_GRID))
-        parts = pa.elbo_parts()
-        f_ref, f_err, method = pa.reference
-        grid = pa.posterior_grid(129) if pa.is_exact else None
-        with torch.no_grad():   # decoder mean at z = μ: what the encoder-decoder pair gives back
-            recon = torch.sigmoid(pa.model.decode(pa.mu_t)).cpu().numpy().reshape(s.dataset.image_shape)
-        sigma = np.exp(0.5 * pa.logvar)
-        # a few draws from q for the picture only (the estimates use the physics layer's own pool)
-        rng = np.random.default_rng(1000 + i)
-        samples = pa.mu[:2] + sigma[:2] * rng.standard_normal((POSTERIOR_SAMPLES, 2))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vr = np.where(LAM_GRID > 0, lc["exact"] / LAM_GRID, np.nan) if lc["exact"] is not None else None
-        hit = dict(index=i, label=label, image=x.reshape(s.dataset.image_shape), recon=recon, pa=pa,
-                   lam=lc, series=ser, vr=vr, temp=temp, iwae=iw, parts=parts, f=f_ref, f_err=f_err,
-                   method=method, grid=grid, mu=pa.mu, sigma=sigma, samples=samples)
-        self._points[i] = hit
-        while len(self._points) > 32:
-            self._points.popitem(last=False)
-        return hit
-
-    def _mc_bundle(self, i, n):
-        """Monte Carlo estimates from the first ``n`` of the point's cached draws; cached."""
-        key = (i, n)
-        hit = self._mc.get(key)
-        if hit is not None:
-            return hit
-        pa = self._point_bundle(i)["pa"]
-        if n != pa.n_samples:
-            # a shallow copy shares the cached draws and quadrature; only the count differs
-            pa = copy.copy(pa)
-            pa.n_samples = min(int(n), pa.n_iwae)
-        lc = pa.lam_curve(LAM_GRID)
-        hit = dict(lam_mc=lc["mc"], lam_se=lc["mc_stderr"], parts_mc=pa.elbo_parts()["mc"], n=pa.n_samples)
-        self._mc[key] = hit
-        while len(self._mc) > 64:
-            self._mc.popitem(last=False)
-        return hit
-
-    # ------------------------------------------------------------------ updates
-    def _update(self):
-        dirty, self._dirty = self._dirty, set()
-        if not dirty:
-            return
-        t0 = time.perf_counter()
-        doc = self.view.layout.document
-        if doc is not None:
-            doc.hold("combine")
-        try:
-            self._update_inner(dirty)
-        finally:
-            if doc is not None:
-                doc.unhold()
-        kind = "point" if "point" in dirty else "mc" if "mc" in dirty else "+".join(sorted(dirty))
-        self.timings[kind] = time.perf_counter() - t0
-
-    def _update_inner(self, dirty):
-        i = int(self.w_index.value)
-        try:
-            i = self.session.check_index(i)
-        except InputError as exc:
-            self._message(f"{exc}. The plots still show the previous digit.", error=True)
-            return
-        try:
-            b = self._point_bundle(i)
-            mc = self._mc_bundle(i, int(self.w_samples.value))
-        except InputError as exc:
-            self._message(f"{exc}. The plots keep the last good state.", error=True)
-            return
-        if "vae-error" in self.w_message.value and "point" in dirty:
-            self._message("")
-        v = self.view
-        everything = "point" in dirty
-        if everything:
-            lab = "" if b["label"] is None else f" (a {b['label']})"
-            v.show_selected(b["mu"], f"<b>Test digit #{i}{lab}</b>")
-            v.show_images(b["image"], b["recon"])
-            if b["grid"] is not None:
-                g = b["grid"]
-                v.show_posterior(g["z1"], g["z2"], g["density"], b["mu"], b["sigma"], b["samples"])
-            t = b["temp"]
-            v.show_temperature_curves(t["T"], t["exact"] if t["exact"] is not None else np.full(t["T"].size, np.nan),
-                                      t["bound"])
-            iw = b["iwae"]
-            v.show_iwae(iw["k"], iw["bound"], iw["stderr"], b["f"])
-        lc, ser = b["lam"], b["series"]
-        kappa = ser["exact_kappa"] if ser["exact_kappa"] is not None else ser["mc_kappa"]
-        if everything or "mc" in dirty:
-            exact = lc["exact"] if lc["exact"] is not None else np.full(LAM_GRID.size, np.nan)
-            v.show_lambda_curves(LAM_GRID, exact, b["vr"] if b["vr"] is not None else exact * np.nan,
-                                 mc["lam_mc"], mc["lam_se"], kappa, int(self.w_order.value), lc["lam_critical"])
-        elif "order" in dirty:   # only the series lines change with the order
-            v.show_series(LAM_GRID, kappa, int(self.w_order.value))
-        if everything or "mc" in dirty:
-            p, m = b["parts"], mc["parts_mc"]
-            v.show_bars({"expected_energy": p["expected_energy"], "minus_entropy": -p["entropy"],
-                         "neg_elbo": p["neg_elbo"], "free_energy": b["f"], "kl_posterior": p["kl_posterior"]},
-                        {"expected_energy": (m["expected_energy"], m["expected_energy_stderr"]),
-                         "minus_entropy": (-m["entropy"], m["entropy_stderr"]),
-                         "neg_elbo": (m["neg_elbo"], m["neg_elbo_stderr"]),
-                         "kl_posterior": (m["kl_posterior"], m["kl_posterior_stderr"])})
-        j, k = lam_index(self.w_lam.value), t_index(self.w_temperature.value)
-        kk = list(K_GRID).index(int(self.w_k.value))
-        if everything or dirty & {"lam", "mc"}:
-            ex = b["lam"]["exact"]
-            y = ex[j] if ex is not None and np.isfinite(ex[j]) else mc["lam_mc"][j]
-            v.show_lambda_cursor(LAM_GRID[j], y)
-        if everything or "T" in dirty:
-            t = b["temp"]
-            v.show_temperature_cursor(T_GRID[k], t["exact"][k] if t["exact"] is not None else t["bound"][k])
-        if everything or "K" in dirty:
-            v.show_iwae_cursor(K_GRID[kk], b["iwae"]["bound"][kk])
-        self._update_readout(b, mc, j, k, kk)
-        self._update_link()
-        if everything or "mc" in dirty:
-            self._update_csv()
-
-    def _update_readout(self, b, mc, j, k, kk):
-        order = int(self.w_order.value)
-        lam, t = LAM_GRID[j], T_GRID[k]
-        ser = b["series"]["exact_kappa"] if b["series"]["exact_kappa"] is not None else b["series"]["mc_kappa"]
-        ex = b["lam"]["exact"]
-        ex_l = ex[j] if ex is not None else float("nan")
-        temp = b["temp"]
-
-        def fmt(x, se=None):
-            if x is None or (isinstance(x, float) and np.isnan(x)):
-                return "—"
-            if x == -np.inf:
-                return "−∞ (diverges)"
-            return f"<b>{x:.4f}</b>" + ("" if se is None else f" ± {2 * se:.4f}")
-
-        p = b["parts"]
-        ex_t = temp["exact"][k] if temp["exact"] is not None else None
-        lines = [
-            f"Test digit #{b['index']}{'' if b['label'] is None else ' (a ' + str(b['label']) + ')'}, in nats: "
-            f"exact −ln p(x) = {fmt(b['f'])}, −ELBO = {fmt(p['neg_elbo'])}, "
-            f"gap KL(q‖p(z|x)) = {fmt(p['kl_posterior'])}",
-            f"At λ = {lam:.3f} (λ* = {b['lam']['lam_critical']:.4f}): exact F(λ) = {fmt(ex_l)}, "
-            f"series of order {order} = {fmt(ser[order - 1, j])}, "
-            f"Monte Carlo ({mc['n']} samples) = {fmt(mc['lam_mc'][j], mc['lam_se'][j])}",
-            f"At T = {t:.3g}: exact F_T = {fmt(ex_t)}, bound E_q[H] − T·S[q] = {fmt(temp['bound'][k])}; "
-            f"IWAE with K = {K_GRID[kk]}: {fmt(b['iwae']['bound'][kk], b['iwae']['stderr'][kk])}",
+    # ------------------------------------------------------------------ panels
+    def build_panels(self):
+        return [
+            Panel("posterior_lambda", "Posterior and F(λ)", lambda: PosteriorLambdaView(
+                lam_range=(LAM_GRID[0], LAM_GRID[-1])), self._render_core, core=True),
+            Panel("latent", "Latent space", LatentView, self._render_latent),
+            Panel("elbo", "ELBO parts", ElboView, self._render_elbo),
+            Panel("temperature", "Temperature", lambda: TemperatureView(t_range=(T_GRID[0], T_GRID[-1])),
+                  self._render_temperature),
+            Panel("iwae", "IWAE", lambda: IwaeView(k_range=(K_GRID[0], K_GRID[-1])), self._render_iwae),
+            Panel("training", "Train a model", TrainingView, self._render_training, widgets=[self._train_box]),
         ]
-        self.w_readout.value = ("<div class='vae-readout' style='font-size:13px;line-height:1.6'>"
-                                + "<br>".join(lines) + "</div>")
 
-    def _update_link(self):
-        q = query_from_state(self.state)
-        extra = urlencode(self.classroom.query_items(), safe=",")
-        q = "&".join(p for p in (q, extra) if p)
-        url = (self.page_url or NOTEBOOK_PATH) + ("?" + q if q else "")
-        self.w_link.value = (f"<div class='vae-link'><a href='{_escape(url)}' target='_blank'>Link to this view"
-                             f"</a>: <code style='word-break:break-all'>{_escape(url)}</code></div>")
+    def before_render(self, state, dirty):
+        self.session.check_index(state.index)          # InputError: refused, the plots stay
+        if dirty & POINT_STALE and "vae-error" in self.w_message.value:
+            self._message("")
+        return state
+
+    def refused_message(self, exc, state):
+        return f"{exc}. The plots still show the previous digit."
+
+    def csv_stale(self, dirty):
+        return bool(dirty & (POINT_STALE | {"mc"}))
+
+    def _render_core(self, v, state, dirty):
+        b = self.compute.point(state.index)
+        mc = self.compute.monte_carlo(state.index, state.samples)
+        lc, kappa = b["lam_curve"], self.compute.series_rows(b)
+        if dirty & POINT_STALE and b["posterior"] is not None:
+            g = b["posterior"]
+            v.show_posterior(g["z1"], g["z2"], g["density"], b["q"]["mu"], b["q"]["sigma"], b["q"]["draws"])
+        exact = lc["exact"] if lc["exact"] is not None else np.full(LAM_GRID.size, np.nan)
+        if dirty & (POINT_STALE | {"mc"}):
+            vr = b["renyi"] if b["renyi"] is not None else exact * np.nan
+            v.show_lambda_curves(LAM_GRID.values, exact, vr, mc["lam"], mc["stderr"], kappa, state.order,
+                                 lc["lam_critical"])
+        elif "order" in dirty:   # only the series lines change with the order
+            v.show_series(LAM_GRID.values, kappa, state.order)
+        j = LAM_GRID.index(state.lam)
+        v.show_lambda_cursor(state.lam, exact[j] if np.isfinite(exact[j]) else mc["lam"][j])
+        self.w_readout.value = self._readout(state, b, mc)
+
+    def tap_actions(self):
+        return {"digit": lambda i: self.select(int(i))}
+
+    def _render_latent(self, v, state, dirty):
+        if ALL in dirty:
+            lat = self.compute.latents()
+            v.show_latents(lat["mu"], lat["labels"], np.arange(self.session.n_test))
+        if dirty & POINT_STALE:
+            b = self.compute.point(state.index)
+            lab = "" if b["label"] is None else f" (a {b['label']})"
+            v.show_selected(b["q"]["mu"], f"<b>Test digit #{b['index']}{lab}</b>", b["image"], b["reconstruction"])
+
+    def _render_elbo(self, v, state, dirty):
+        if dirty & (POINT_STALE | {"mc"}):
+            b = self.compute.point(state.index)
+            p, m = b["elbo_parts"], self.compute.monte_carlo(state.index, state.samples)["elbo_parts"]
+            v.show({"expected_energy": p["expected_energy"], "minus_entropy": -p["entropy"],
+                    "neg_elbo": p["neg_elbo"], "free_energy": b["reference"][0], "kl_posterior": p["kl_posterior"]},
+                   {"expected_energy": (m["expected_energy"], m["expected_energy_stderr"]),
+                    "minus_entropy": (-m["entropy"], m["entropy_stderr"]),
+                    "neg_elbo": (m["neg_elbo"], m["neg_elbo_stderr"]),
+                    "kl_posterior": (m["kl_posterior"], m["kl_posterior_stderr"])})
+
+    def _render_temperature(self, v, state, dirty):
+        t = self.compute.point(state.index)["temperature"]
+        if dirty & POINT_STALE:
+            v.show_curves(t["T"], t["exact"] if t["exact"] is not None else np.full(t["T"].size, np.nan), t["bound"])
+        k = T_GRID.index(state.T)
+        v.show_cursor(state.T, t["exact"][k] if t["exact"] is not None else t["bound"][k])
+
+    def _render_iwae(self, v, state, dirty):
+        b = self.compute.point(state.index)
+        iw = b["iwae"]
+        if dirty & POINT_STALE:
+            v.show(iw["k"], iw["bound"], iw["stderr"], b["reference"][0])
+        kk = K_GRID.index(state.K)
+        v.show_cursor(state.K, iw["bound"][kk])
+
+    def _render_training(self, v, state, dirty):
+        if ALL in dirty:
+            h = self._history
+            v.show(h["epoch"], h["train"], h["val"])
+
+    def _readout(self, state, b, mc):
+        j, k, kk = LAM_GRID.index(state.lam), T_GRID.index(state.T), K_GRID.index(state.K)
+        kappa = self.compute.series_rows(b)
+        ex = b["lam_curve"]["exact"]
+        temp, p, iw = b["temperature"], b["elbo_parts"], b["iwae"]
+        lab = "" if b["label"] is None else f" (a {b['label']})"
+        heading = f"Test digit <b>#{b['index']}</b>{lab}, in nats:"
+        cells = [
+            ("exact −ln p(x)", fmt(b["reference"][0], 4), None),
+            ("−ELBO (bound)", fmt(p["neg_elbo"], 4), None),
+            ("gap KL(q‖p(z|x))", fmt(p["kl_posterior"], 4), None),
+            (f"exact F(λ = {state.lam:.3f})", fmt(None if ex is None else ex[j], 4), None),
+            (f"series, order {state.order}", fmt(kappa[state.order - 1, j], 4), None),
+            (f"Monte Carlo ({mc['n']} samples)", fmt(mc["lam"][j], 4, mc["stderr"][j]), None),
+            (f"exact F_T at T = {state.T:.3g}", fmt(None if temp["exact"] is None else temp["exact"][k], 4), None),
+            ("bound E_q[H] − T·S[q]", fmt(temp["bound"][k], 4), None),
+            (f"IWAE, K = {int(K_GRID[kk])}", fmt(iw["bound"][kk], 4, iw["stderr"][kk]), None),
+        ]
+        note = f"λ* = {b['lam_curve']['lam_critical']:.4f}: above it E_q[w^λ] is infinite. ± = 2 standard errors."
+        return readout_html("vae", heading, cells, note=note)
+
+    # ------------------------------------------------------------------ CSV
+    def csv_filename(self):
+        return f"vae_explorer_digit_{int((self.shown or self.state).index)}.csv"
 
     def csv(self):
         """The curves of the selected digit as CSV (long format: curve, x, value, stderr)."""
-        b = self._point_bundle(int(self.w_index.value))
-        mc = self._mc_bundle(b["index"], int(self.w_samples.value))
+        st = self.shown or self.state
+        b = self.compute.point(st.index)
+        mc = self.compute.monte_carlo(st.index, st.samples)
         rows = []
-        ex = b["lam"]["exact"]
-        kappa = b["series"]["exact_kappa"] if b["series"]["exact_kappa"] is not None else b["series"]["mc_kappa"]
-        for j, lam in enumerate(LAM_GRID):
+        ex = b["lam_curve"]["exact"]
+        kappa = self.compute.series_rows(b)
+        for j, lam in enumerate(LAM_GRID.values):
             if ex is not None:
                 rows.append(("F_lambda_exact", lam, ex[j], ""))
                 if lam > 0:
-                    rows.append(("renyi_vr_bound", lam, b["vr"][j], ""))
-            rows.append(("F_lambda_monte_carlo", lam, mc["lam_mc"][j], mc["lam_se"][j]))
+                    rows.append(("renyi_vr_bound", lam, b["renyi"][j], ""))
+            rows.append(("F_lambda_monte_carlo", lam, mc["lam"][j], mc["stderr"][j]))
             for n in range(MAX_ORDER):
                 rows.append((f"series_order_{n + 1}", lam, kappa[n, j], ""))
-        t = b["temp"]
+        t = b["temperature"]
         for k, tv in enumerate(t["T"]):
             if t["exact"] is not None:
                 rows.append(("F_T_exact", tv, t["exact"][k], ""))
@@ -559,10 +311,19 @@ class VAEExplorer(BatchedUpdates, RequestAdopter):
             w.writerow([name, f"{x:.12g}", yv, "" if se == "" else f"{se:.12g}"])
         return buf.getvalue()
 
-    def _update_csv(self):
-        b64 = base64.b64encode(self.csv().encode()).decode()
-        self.w_csv.value = (f"<a class='vae-csv' download='vae_explorer_digit_{int(self.w_index.value)}.csv' "
-                            f"href='data:text/csv;base64,{b64}'>Download the curves (CSV)</a>")
+    # ------------------------------------------------------------------ model / session
+    def _set_session(self, session, name, mark=True):
+        self.compute = VAECompute(session)
+        self._model_name = name
+        if mark:
+            self.w_index.max = session.n_test - 1
+            self._show_model_name()
+            self._dirty.add(ALL)
+            self.flush()
+
+    def _show_model_name(self):
+        self.w_model_name.value = (f"<div class='vae-model'>Model: <b>{escape(self._model_name)}</b>, "
+                                   f"{self.session.n_test} test digits</div>")
 
     # ------------------------------------------------------------------ training
     def train(self, epochs=None, background=True, **kwargs):
@@ -577,8 +338,8 @@ class VAEExplorer(BatchedUpdates, RequestAdopter):
         epochs = int(self.w_epochs.value if epochs is None else epochs)
         kwargs.setdefault("seed", int(self.w_train_seed.value))
         self.w_progress.max, self.w_progress.value = epochs, 0
-        self.view.show_training([], [], [])
         self._history = {"epoch": [], "train": [], "val": []}
+        self._show_history()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -590,14 +351,14 @@ class VAEExplorer(BatchedUpdates, RequestAdopter):
             h["epoch"].append(epoch)
             h["train"].append(-train_elbo)
             h["val"].append(-val_elbo)
-            snap = {k: list(v) for k, v in h.items()}
-            post(lambda: self._show_progress(snap))
+            snap_ = {k: list(v) for k, v in h.items()}
+            post(lambda: self._show_progress(snap_))
 
         def work():
             from ..vae import VAESession, save_checkpoint, train_vae
             try:
-                res = train_vae(epochs=epochs, device="auto", progress=False, callback=callback,
-                                patience=0, **kwargs)
+                res = train_vae(epochs=epochs, device="auto", progress=False, callback=callback, patience=0,
+                                **kwargs)
                 fd, path = tempfile.mkstemp(suffix=".pt", prefix="vae_explorer_")
                 os.close(fd)
                 save_checkpoint(res.model, path)
@@ -617,15 +378,22 @@ class VAEExplorer(BatchedUpdates, RequestAdopter):
         work()
         return None
 
+    def _show_history(self):
+        p = self.panels["training"]
+        if p.is_open:
+            h = self._history
+            p.view.show(h["epoch"], h["train"], h["val"])
+
     def _show_progress(self, h):
+        self._history = h
         self.w_progress.value = len(h["epoch"])
-        self.view.show_training(h["epoch"], h["train"], h["val"])
+        self._show_history()
         self._train_status(f"epoch {h['epoch'][-1]}: training loss {h['train'][-1]:.3f}, "
                            f"validation loss {h['val'][-1]:.3f} nats")
 
     def _train_status(self, text, error=False):
         color = "#b00020" if error else "inherit"
-        self.w_train_status.value = f"<div class='vae-train-status' style='color:{color}'>{_escape(text)}</div>"
+        self.w_train_status.value = f"<div class='vae-train-status' style='color:{color}'>{escape(text)}</div>"
         if error:   # a failed run: the button is free again
             self.w_train.disabled = False
 
@@ -636,8 +404,6 @@ class VAEExplorer(BatchedUpdates, RequestAdopter):
         ep = res.metadata.get("training", {}).get("epochs_run", len(res.history["epoch"]))
         self._train_status(f"Trained {ep} epochs; computing the plots of the new model…")
         self._set_session(session, f"trained here ({ep} epochs)")
-        self._dirty.add("point")
-        self._update()
         self.w_train.disabled = False
         self.w_shipped.disabled = False
         self._train_status(f"Done: exploring the new model ({ep} epochs, test ELBO "
@@ -646,25 +412,15 @@ class VAEExplorer(BatchedUpdates, RequestAdopter):
     def use_shipped(self):
         if self._shipped_session is None:
             return
-        self._set_session(self._shipped_session, "shipped checkpoint")
-        self._shipped_session = None
+        session, self._shipped_session = self._shipped_session, None
+        self._set_session(session, "shipped checkpoint")
         self.w_shipped.disabled = True
-        self._dirty.add("point")
-        self._update()
-
-    # ------------------------------------------------------------------ display
-    def show(self):
-        """Display the explorer (BokehJS inline, only the bundles used: offline and in Voila)."""
-        from IPython.display import display
-
-        from ..views.resources import load_bokehjs
-
-        load_bokehjs()
-        display(self.widget)
-        return self
 
 
 def show_vae_explorer(**kwargs):
     """Build and display the VAE explorer (the notebook's one line; preheated pools: see
-    :func:`explorer.app.preheat.show_when_requested`)."""
+    :func:`explorer.app.core.request.show_when_requested`)."""
     return show_when_requested(VAEExplorer, **kwargs)
+
+
+__all__ = ["VAEExplorer", "VAEState", "show_vae_explorer"]

@@ -14,12 +14,17 @@ from scipy.special import expit
 
 from ..errors import InputError
 from ._validation import check_finite_array, check_temperatures
-from .cumulants import (_check_order, _check_reference, cumulants_batch, lambda_free_energy_batch,
-                        reference_logits, series_from_cumulants)
+from .cumulants import (
+    _check_order,
+    _check_reference,
+    cumulants_batch,
+    lambda_free_energy_batch,
+    reference_logits,
+    series_from_cumulants,
+)
 from .exact import exact_batch
 from .meanfield import mean_field_batch
-from .tap import tap_batch
-
+from .tap import SWEEP_TAP, tap_batch
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,9 @@ def _curves(rbm, t, c, axis, order, lam, reference, tap_fallback):
     th_v, th_h = reference_logits(rbm, t, c, reference, mean_field=mf)
     ex = exact_batch(rbm, t, c, moments=True)
     cu = cumulants_batch(rbm, t, c, order=order, theta_visible=th_v, theta_hidden=th_h)
-    # Sweeps solve TAP by Newton from mean field only. Where Newton fails (low T, strong
-    # coupling) the slow fallbacks did not rescue a single point of a 200-point sweep in
-    # their interactive budget (measured), so those points are reported as not converged.
-    taps = {o: tap_batch(rbm, t, c, order=o, start=mf, max_iter=100 if tap_fallback else 0,
-                         fallback=tap_fallback)
-            for o in (2, 3)}
+    # Sweeps solve TAP by Newton from mean field only (tap.SWEEP_TAP says why).
+    tap_settings = dict(max_iter=100, fallback=True) if tap_fallback else SWEEP_TAP
+    taps = {o: tap_batch(rbm, t, c, order=o, start=mf, **tap_settings) for o in (2, 3)}
     f = -t * ex["log_partition"]
     u = ex["internal_energy"]
     series = series_from_cumulants(cu["kappa"], cu["log_partition_reference"], t, lam)

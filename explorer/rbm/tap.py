@@ -264,6 +264,13 @@ def _newton(rbm, mv, mh, t, c, order, tol, n_iter=25, max_step=4.0):
     return a_v, a_h
 
 
+#: TAP settings of every curve the explorer draws (sweeps and the point under the cursor):
+#: Newton from the mean-field solution only. Where Newton fails (low T, strong coupling) the
+#: slow fallbacks did not rescue one point of a 200-point sweep in their interactive budget
+#: (measured), so such points are reported as not converged.
+SWEEP_TAP = dict(max_iter=0, fallback=False)
+
+
 def tap_batch(rbm, temperatures, couplings=None, *, order=2, start=None, damping=0.5,
               tol=TAP_TOLERANCE, max_iter=100, block_iter=500, fallback=True):
     """TAP stationary points for a batch of (temperature, coupling scale) pairs.

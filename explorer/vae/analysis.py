@@ -21,8 +21,14 @@ from ._validation import check_array_1d, check_binary_rows, check_int
 from .checkpoint import load_checkpoint
 from .data import dataset_from_metadata
 from .device import analysis_device, cpu_threads
-from .estimators import (DEFAULT_IWAE_KS, free_energy_lambda_mc, iwae_bounds, mean_stderr,
-                         sample_cumulants, sample_log_weights)
+from .estimators import (
+    DEFAULT_IWAE_KS,
+    free_energy_lambda_mc,
+    iwae_bounds,
+    mean_stderr,
+    sample_cumulants,
+    sample_log_weights,
+)
 from .free_energy import MAX_ORDER, ExactPoint, series_free_energy
 from .quadrature import DEFAULT_TOL
 
@@ -253,8 +259,9 @@ class PointAnalysis:
                                  "q_converged": qi.converged, "q_error": qi.error}
         return rep
 
-    def explore(self, lams=None, order=6, temperatures=None, ks=DEFAULT_IWAE_KS, max_grid_points=129):
-        """Everything the explorer app plots for this point.
+    def explore(self, lams=None, order=6, temperatures=None, ks=DEFAULT_IWAE_KS, max_grid_points=129,
+                n_q_draws=150):
+        """Everything the explorer app plots for this point (the app draws exactly these numbers).
 
         Parameters
         ----------
@@ -264,24 +271,69 @@ class PointAnalysis:
             Highest series order.
         temperatures : array-like, optional
             T values (default 17 points, log-spaced on [0.25, 4]).
+        ks : sequence of int
+            IWAE sample counts.
+        max_grid_points : int
+            Points per axis of the posterior heat map.
+        n_q_draws : int
+            Draws from q for the picture (the estimates use their own pool).
 
         Returns
         -------
         dict
             ``report`` (as :meth:`report` at λ = 1, T = 1), ``posterior`` (grid; 2-D only),
-            ``q``, ``lam_curve``, ``series``, ``temperature``, ``iwae``.
+            ``q`` (``mu``, ``logvar``, ``sigma``, ``draws`` (n_q_draws, 2)), ``reconstruction``
+            (decoder mean at z = μ, flat), ``reference`` (F, error, method), ``elbo_parts``,
+            ``lam_curve``, ``renyi`` (the VR bound F(λ)/λ along ``lams``; None without the
+            exact curve), ``series``, ``temperature``, ``iwae``.
         """
-        lams = np.linspace(0.0, LAM_MAX, 61) if lams is None else lams
+        lams = np.linspace(0.0, LAM_MAX, 61) if lams is None else np.asarray(lams, dtype=float)
         temperatures = np.geomspace(0.25, 4.0, 17) if temperatures is None else temperatures
+        lc = self.lam_curve(lams)
+        renyi = None
+        if lc["exact"] is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                renyi = np.where(lams > 0, lc["exact"] / np.where(lams > 0, lams, 1.0), np.nan)
+        sigma = np.exp(0.5 * self.logvar)
+        # a few draws from q for the picture only, seeded by the seed and the image itself
+        rng = np.random.default_rng([1000 + self.seed, *self.x_np.astype(int).tolist()])
+        draws = self.mu[:2] + sigma[:2] * rng.standard_normal((int(n_q_draws), 2))
+        with torch.no_grad():
+            recon = torch.sigmoid(self.model.decode(self.mu_t)).cpu().numpy()
         return {
             "report": self.report(1.0, order, 1.0),
             "posterior": self.posterior_grid(max_grid_points) if self.is_exact else None,
-            "q": {"mu": self.mu, "logvar": self.logvar, "sigma": np.exp(0.5 * self.logvar)},
-            "lam_curve": self.lam_curve(lams),
+            "q": {"mu": self.mu, "logvar": self.logvar, "sigma": sigma, "draws": draws},
+            "reconstruction": recon,
+            "reference": self.reference,
+            "elbo_parts": self.elbo_parts(),
+            "lam_curve": lc,
+            "renyi": renyi,
             "series": self.series(lams, order),
             "temperature": self.temperature(temperatures),
             "iwae": self.iwae(ks),
         }
+
+    def with_samples(self, n_samples):
+        """This analysis with ``n_samples`` Monte Carlo draws (sharing the cached draws and quadrature)."""
+        n = check_int(n_samples, "n_samples", lo=10)
+        if n == self.n_samples:
+            return self
+        other = copy.copy(self)        # the cached pool and quadrature are shared, not recomputed
+        other.n_samples = min(n, self.n_iwae)
+        return other
+
+    def monte_carlo(self, lams, n_samples=None):
+        """Monte Carlo F(λ) and ELBO parts from the first ``n_samples`` draws of the pool.
+
+        Returns
+        -------
+        dict with ``n`` (samples used), ``lam`` / ``stderr`` (F(λ) along ``lams``) and ``elbo_parts``
+        (the ``mc`` entry of :meth:`elbo_parts`).
+        """
+        pa = self if n_samples is None else self.with_samples(n_samples)
+        lc = pa.lam_curve(lams)
+        return {"n": pa.n_samples, "lam": lc["mc"], "stderr": lc["mc_stderr"], "elbo_parts": pa.elbo_parts()["mc"]}
 
 
 class VAESession:
@@ -360,10 +412,14 @@ class VAESession:
         rep["n_test"] = self.n_test
         return rep
 
-    def explore(self, index, lams=None, order=6, temperatures=None):
-        """:meth:`PointAnalysis.explore` for test image ``index``, plus the image and its label."""
+    def explore(self, index, lams=None, order=6, temperatures=None, **kwargs):
+        """:meth:`PointAnalysis.explore` for test image ``index``, plus the image and its label.
+
+        ``image`` and ``reconstruction`` come shaped as the dataset's images (8 × 8 digits).
+        """
         i = self.check_index(index)
         x, lab = self.test_image(i)
-        out = self.point(i).explore(lams, order, temperatures)
-        out.update(index=i, label=lab, image=x.reshape(self.dataset.image_shape))
+        out = self.point(i).explore(lams, order, temperatures, **kwargs)
+        shape = self.dataset.image_shape
+        out.update(index=i, label=lab, image=x.reshape(shape), reconstruction=out["reconstruction"].reshape(shape))
         return out

@@ -1,24 +1,23 @@
-"""The VAE explorer's linked Bokeh plots: figures and sources fed with plain arrays.
+"""The VAE explorer's Bokeh views, one per panel: figures and sources fed with plain arrays.
 
 No widgets and no physics here: the app (explorer.app.vae_explorer) asks the VAE layer for
 every number and hands arrays to the ``show_*`` methods, which replace ``source.data`` in
-place (figures are built once). As in the RBM view, no NaN or inf reaches BokehJS (rows with a
-non-finite value are dropped, log axes never see a value <= 0), and every source has a
-``name`` so browser tests and benchmarks can find it in ``window.Bokeh.documents``.
+place (figures are built once). The rules of :mod:`explorer.views.common` hold.
+
+Panels: :class:`PosteriorLambdaView` (the first screen: the true posterior against q, and
+F(λ) with the series), :class:`LatentView`, :class:`ElboView`, :class:`TemperatureView`,
+:class:`IwaeView`, :class:`TrainingView`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import (ColumnDataSource, Div, FactorRange, HoverTool, LinearColorMapper, Range1d, Span,
-                          TapTool, Whisker)
+from bokeh.models import Div, FactorRange, HoverTool, LinearColorMapper, Range1d, Span, TapTool, Whisker
 from bokeh.palettes import Category10_10, Greys256, Viridis256
-from bokeh.plotting import figure
 
-from .rbm_explorer import finite_rows, small
+from .common import SourceRegistry, explained, finite_rows, plot, small
 
-_TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 MAX_ORDER = 8
 SERIES_COLORS = [Viridis256[int(i)] for i in np.linspace(20, 230, MAX_ORDER)]
 
@@ -55,81 +54,38 @@ EXPLANATIONS = {
 
 
 def _fig(name, title, **kw):
-    f = figure(name=name, title=title, tools=kw.pop("tools", _TOOLS), **kw)
-    f.toolbar.logo = None
-    return f
+    width, height = kw.pop("width"), kw.pop("height")
+    return plot(name, title, width=width, height=height, **kw)
 
 
-def _empty(*names):
-    return {k: [] for k in names}
+class PosteriorLambdaView(SourceRegistry):
+    """The first screen: p(z|x) against q(z|x), and F(λ) with the series, VR bound and Monte Carlo."""
 
-
-class VAEExplorerView:
-    """All figures and sources of the VAE explorer in one Bokeh root (:attr:`layout`)."""
-
-    def __init__(self, lam_range=(0.0, 1.5), t_range=(0.25, 4.0), k_range=(1, 5000), width=420, height=280):
-        self.sources = {}
+    def __init__(self, lam_range=(0.0, 1.5), width=420, height=320):
+        super().__init__()
         w, h = width, height
-
-        def src(name, *cols):
-            s = ColumnDataSource(data=_empty(*cols), name=name)
-            self.sources[name] = s
-            return s
-
-        # --- latent scatter (tap to select) -------------------------------------------------
-        lat = src("latent", "z1", "z2", "label", "index", "color")
-        sel = src("latent_selected", "z1", "z2")
-        f = _fig("fig_latent", "Latent means of the test digits (click one)", width=w, height=h + 40,
-                 x_axis_label="z₁", y_axis_label="z₂")
-        r = f.scatter("z1", "z2", source=lat, size=7, color="color", alpha=0.75, line_color=None,
-                      nonselection_alpha=0.75, selection_color="color")
-        f.scatter("z1", "z2", source=sel, size=16, marker="circle", fill_color=None, line_color="red",
-                  line_width=3)
-        f.add_tools(TapTool(renderers=[r]), HoverTool(renderers=[r], tooltips=[("digit", "@label"),
-                                                                                ("test index", "@index")]))
-        self.latent_renderer = r
-        self.fig_latent = f
-
-        # --- the digit and its reconstruction ----------------------------------------------
-        self.digit_title = Div(text="", name="digit_title", width=w)
-        imgs = []
-        for name, title in (("digit", "Selected digit x"), ("reconstruction", "Reconstruction p(x|z = μ)")):
-            s = src(name, "image", "x", "y", "dw", "dh")
-            g = _fig(f"fig_{name}", title, width=w // 2, height=w // 2 + 20, tools="save",
-                     x_range=Range1d(0, 8), y_range=Range1d(0, 8))
-            g.image(image="image", x="x", y="y", dw="dw", dh="dh", source=s,
-                    color_mapper=LinearColorMapper(palette=Greys256[::-1], low=0.0, high=1.0))
-            g.axis.visible = False
-            g.grid.visible = False
-            imgs.append(g)
-
-        # --- posterior heat map with q on top ---------------------------------------------
-        post = src("posterior", "image", "x", "y", "dw", "dh")
-        ell = src("q_ellipses", "x", "y", "width", "height", "level")
-        qs = src("q_samples", "z1", "z2")
-        qmu = src("q_mean", "z1", "z2")
-        p = _fig("fig_posterior", "True posterior p(z|x) and q(z|x)", width=w, height=h + 40,
-                 x_range=Range1d(-3, 3), y_range=Range1d(-3, 3),
-                 x_axis_label="z₁", y_axis_label="z₂")
+        post = self.source("posterior", "image", "x", "y", "dw", "dh")
+        ell = self.source("q_ellipses", "x", "y", "width", "height", "level")
+        qs = self.source("q_samples", "z1", "z2")
+        qmu = self.source("q_mean", "z1", "z2")
+        p = _fig("fig_posterior", "True posterior p(z|x) and q(z|x)", width=w, height=h,
+                 x_range=Range1d(-3, 3), y_range=Range1d(-3, 3), x_axis_label="z₁", y_axis_label="z₂")
         self.post_mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
         p.image(image="image", x="x", y="y", dw="dw", dh="dh", source=post, color_mapper=self.post_mapper)
         p.ellipse(x="x", y="y", width="width", height="height", source=ell, fill_color=None,
                   line_color="white", line_width=2, legend_label="q(z|x): 1, 2, 3 σ")
         p.scatter("z1", "z2", source=qs, size=3, color="orange", alpha=0.7, legend_label="samples z ~ q")
-        p.scatter("z1", "z2", source=qmu, size=10, marker="cross", color="red", line_width=2,
-                  legend_label="mean of q")
+        p.scatter("z1", "z2", source=qmu, size=10, marker="cross", color="red", line_width=2, legend_label="mean of q")
         p.legend.location = "top_left"
         p.legend.label_text_font_size = "9pt"
         p.legend.background_fill_alpha = 0.5
         self.fig_posterior = p
 
-        # --- F vs λ ------------------------------------------------------------------------
-        lam_ex = src("lam_exact", "x", "y")
-        lam_vr = src("lam_vr", "x", "y")
-        lam_mc = src("lam_mc", "x", "y", "lower", "upper")
-        series = src("lam_series", "xs", "ys", "color", "order")
-        lam_cur = src("lam_cursor", "x", "y")
-        g = _fig("fig_lambda", "F(λ): exact, series, Rényi family, Monte Carlo", width=w, height=h + 40,
+        lam_ex, lam_vr = self.source("lam_exact", "x", "y"), self.source("lam_vr", "x", "y")
+        lam_mc = self.source("lam_mc", "x", "y", "lower", "upper")
+        series = self.source("lam_series", "xs", "ys", "color", "order")
+        lam_cur = self.source("lam_cursor", "x", "y")
+        g = _fig("fig_lambda", "F(λ): exact, series, Rényi family, Monte Carlo", width=w + 20, height=h,
                  x_axis_label="perturbation λ", y_axis_label="nats", x_range=Range1d(*lam_range))
         g.multi_line("xs", "ys", source=series, color="color", line_width=1.5, alpha=0.9,
                      legend_label="cumulant series, orders 1..K")
@@ -148,93 +104,8 @@ class VAEExplorerView:
         g.legend.label_text_font_size = "8pt"
         g.legend.background_fill_alpha = 0.6
         self.fig_lambda = g
-
-        # --- F vs T ------------------------------------------------------------------------
-        t_ex = src("t_exact", "x", "y")
-        t_bd = src("t_bound", "x", "y")
-        t_cur = src("t_cursor", "x", "y")
-        t = _fig("fig_temperature", "Free energy vs temperature: exact and bound", width=w, height=h,
-                 x_axis_type="log", x_range=Range1d(*t_range), x_axis_label="temperature T",
-                 y_axis_label="nats")
-        t.line("x", "y", source=t_ex, color="black", line_width=3, legend_label="exact F_T")
-        t.line("x", "y", source=t_bd, color="#1f77b4", line_width=2, legend_label="bound E_q[H] − T·S[q]")
-        t.scatter("x", "y", source=t_cur, size=12, color="red", marker="diamond", legend_label="T (slider)")
-        t.add_tools(HoverTool(tooltips=[("T", "@x{0.000}"), ("F", "@y{0.0000}")]))
-        t.legend.location = "top_right"
-        t.legend.label_text_font_size = "8pt"
-        self.fig_temperature = t
-
-        # --- IWAE vs K ---------------------------------------------------------------------
-        iw = src("iwae", "x", "y", "lower", "upper")
-        iw_ex = src("iwae_exact", "x", "y")
-        iw_cur = src("iwae_cursor", "x", "y")
-        k = _fig("fig_iwae", "IWAE bound vs number of samples K", width=w, height=h, x_axis_type="log",
-                 x_range=Range1d(k_range[0] * 0.7, k_range[1] * 1.4), x_axis_label="K (log axis)",
-                 y_axis_label="nats")
-        k.line("x", "y", source=iw_ex, color="black", line_width=2, line_dash="dashed",
-               legend_label="exact −ln p(x)")
-        k.line("x", "y", source=iw, color="#2ca02c", line_width=2)
-        k.scatter("x", "y", source=iw, size=6, color="#2ca02c", legend_label="IWAE bound −L_K")
-        k.add_layout(Whisker(source=iw, base="x", lower="lower", upper="upper", line_color="#2ca02c"))
-        k.scatter("x", "y", source=iw_cur, size=13, color="red", marker="diamond", legend_label="K (slider)")
-        k.add_tools(HoverTool(tooltips=[("K", "@x"), ("−L_K", "@y{0.0000}")]))
-        k.legend.label_text_font_size = "8pt"
-        self.fig_iwae = k
-
-        # --- bars ----------------------------------------------------------------------------
-        labels = list(BARS.values())
-        bars = src("elbo_bars", "name", "value", "color")
-        bmc = src("elbo_bars_mc", "name", "lower", "upper")
-        b = _fig("fig_bars", "−ELBO = expected energy − entropy, and the gap", width=w, height=h,
-                 x_range=FactorRange(factors=labels), y_axis_label="nats")
-        b.vbar(x="name", top="value", source=bars, width=0.7, color="color")
-        b.add_layout(Whisker(source=bmc, base="name", lower="lower", upper="upper", line_color="black"))
-        b.xaxis.major_label_orientation = 0.35
-        b.add_tools(HoverTool(tooltips=[("", "@name"), ("value", "@value{0.0000}")]))
-        self.fig_bars = b
-
-        # --- training ----------------------------------------------------------------------
-        tr = src("train_loss", "epoch", "train", "val")
-        tf = _fig("fig_training", "Training loss (−ELBO per image)", width=w, height=h - 40,
-                  x_axis_label="epoch", y_axis_label="nats")
-        tf.line("epoch", "train", source=tr, color="#1f77b4", line_width=2, legend_label="training")
-        tf.line("epoch", "val", source=tr, color="#ff7f0e", line_width=2, legend_label="validation")
-        tf.legend.label_text_font_size = "8pt"
-        self.fig_training = tf
-
-        def panel(key, *figs):
-            return column(Div(text=EXPLANATIONS[key], width=w, styles={"font-size": "12px"}), *figs)
-
-        # two columns next to the 340 px control panel: fits a 1500 px wide page
-        self.layout = column(
-            row(panel("latent", f), column(self.digit_title, row(*imgs))),
-            row(panel("posterior", p), panel("lambda", g)),
-            row(panel("temperature", t), panel("iwae", k)),
-            row(panel("bars", b), panel("training", tf)),
-            name="vae_explorer_root")
-        self.figures = [f, *imgs, p, g, t, k, b, tf]
-
-    # ------------------------------------------------------------------ updates
-    def show_latents(self, mu, labels, indices):
-        """The scatter: q means ``mu`` (n, 2), integer ``labels`` (or None) and test indices."""
-        mu = np.asarray(mu, dtype=np.float64)
-        keep = np.all(np.isfinite(mu), axis=1)
-        labs = np.zeros(mu.shape[0], dtype=int) if labels is None else np.asarray(labels, dtype=int)
-        self.sources["latent"].data = {
-            "z1": mu[keep, 0], "z2": mu[keep, 1], "label": labs[keep].tolist(),
-            "index": np.asarray(indices)[keep].tolist(),
-            "color": [Category10_10[int(v) % 10] for v in labs[keep]]}
-
-    def show_selected(self, z, title_html):
-        self.sources["latent_selected"].data = small(finite_rows({"z1": [z[0]], "z2": [z[1]]}))
-        self.digit_title.text = title_html
-
-    def show_images(self, digit, reconstruction):
-        """8×8 (or h×w) arrays in [0, 1], first row at the top (flipped: Bokeh draws rows upwards)."""
-        for name, img in (("digit", digit), ("reconstruction", reconstruction)):
-            a = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0)
-            hgt, wid = a.shape
-            self.sources[name].data = {"image": [a[::-1]], "x": [0], "y": [0], "dw": [wid], "dh": [hgt]}
+        self.layout = row(explained(EXPLANATIONS["posterior"], w, p), explained(EXPLANATIONS["lambda"], w + 20, g),
+                          name="vae_posterior_lambda")
 
     def show_posterior(self, z1, z2, density, mu, sigma, samples):
         """Heat map of ``density`` (rows: z2) on the grid, q's 1-2-3σ ellipses and samples."""
@@ -265,8 +136,7 @@ class VAEExplorerView:
         self.sources["lam_exact"].data = finite_rows({"x": lam, "y": exact})
         self.sources["lam_vr"].data = finite_rows({"x": lam, "y": vr})
         mc, se = np.asarray(mc, float), np.asarray(mc_stderr, float)
-        self.sources["lam_mc"].data = finite_rows({"x": lam, "y": mc, "lower": mc - 2 * se,
-                                                   "upper": mc + 2 * se})
+        self.sources["lam_mc"].data = finite_rows({"x": lam, "y": mc, "lower": mc - 2 * se, "upper": mc + 2 * se})
         self.show_series(lam, series, order)
         # beyond the axis when λ* is out of range (a Span cannot be hidden by NaN)
         self.lam_critical.location = float(lam_critical) if np.isfinite(lam_critical) else 1e9
@@ -285,35 +155,162 @@ class VAEExplorerView:
     def show_lambda_cursor(self, lam, value):
         self.sources["lam_cursor"].data = small(finite_rows({"x": [lam], "y": [value]}))
 
-    def show_temperature_curves(self, t, exact, bound):
+
+class LatentView(SourceRegistry):
+    """The test digits' latent means (tap one to select it), the digit and its reconstruction."""
+
+    def __init__(self, width=440, height=320):
+        super().__init__()
+        w, h = width, height
+        lat = self.source("latent", "z1", "z2", "label", "index", "color")
+        sel = self.source("latent_selected", "z1", "z2")
+        f = _fig("fig_latent", "Latent means of the test digits (click one)", width=w, height=h,
+                 x_axis_label="z₁", y_axis_label="z₂")
+        r = f.scatter("z1", "z2", source=lat, size=7, color="color", alpha=0.75, line_color=None,
+                      nonselection_alpha=0.75, selection_color="color")
+        f.scatter("z1", "z2", source=sel, size=16, marker="circle", fill_color=None, line_color="red", line_width=3)
+        f.add_tools(TapTool(renderers=[r]), HoverTool(renderers=[r], tooltips=[("digit", "@label"),
+                                                                                ("test index", "@index")]))
+        self.fig_latent = f
+        self.digit_title = Div(text="", name="digit_title", width=w - 40)
+        imgs = []
+        for name, title in (("digit", "Selected digit x"), ("reconstruction", "Reconstruction p(x|z = μ)")):
+            s = self.source(name, "image", "x", "y", "dw", "dh")
+            g = _fig(f"fig_{name}", title, width=200, height=220, tools="save",
+                     x_range=Range1d(0, 8), y_range=Range1d(0, 8))
+            g.image(image="image", x="x", y="y", dw="dw", dh="dh", source=s,
+                    color_mapper=LinearColorMapper(palette=Greys256[::-1], low=0.0, high=1.0))
+            g.axis.visible = False
+            g.grid.visible = False
+            imgs.append(g)
+        self.layout = row(explained(EXPLANATIONS["latent"], w, f), column(self.digit_title, row(*imgs)),
+                          name="vae_latent")
+        #: what a tap sets: kind -> [(source, column holding the value)]
+        self.tap_sources = {"digit": [(lat, "index")]}
+
+    def show_latents(self, mu, labels, indices):
+        """The scatter: q means ``mu`` (n, 2), integer ``labels`` (or None) and test indices."""
+        mu = np.asarray(mu, dtype=np.float64)
+        keep = np.all(np.isfinite(mu), axis=1)
+        labs = np.zeros(mu.shape[0], dtype=int) if labels is None else np.asarray(labels, dtype=int)
+        self.sources["latent"].data = {
+            "z1": mu[keep, 0], "z2": mu[keep, 1], "label": labs[keep].tolist(),
+            "index": np.asarray(indices)[keep].tolist(),
+            "color": [Category10_10[int(v) % 10] for v in labs[keep]]}
+
+    def show_selected(self, z, title_html, digit, reconstruction):
+        """The selected digit: its latent mean, a title, and its image and reconstruction
+        (h×w arrays in [0, 1], first row at the top: flipped, since Bokeh draws rows upwards)."""
+        self.sources["latent_selected"].data = small(finite_rows({"z1": [z[0]], "z2": [z[1]]}))
+        self.digit_title.text = title_html
+        for name, img in (("digit", digit), ("reconstruction", reconstruction)):
+            a = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0)
+            hgt, wid = a.shape
+            self.sources[name].data = {"image": [a[::-1]], "x": [0], "y": [0], "dw": [wid], "dh": [hgt]}
+
+
+class TemperatureView(SourceRegistry):
+    """Exact F_T against the bound E_q[H] − T·S[q] with q fixed."""
+
+    def __init__(self, t_range=(0.25, 4.0), width=520, height=300):
+        super().__init__()
+        t_ex, t_bd, t_cur = self.source("t_exact", "x", "y"), self.source("t_bound", "x", "y"), \
+            self.source("t_cursor", "x", "y")
+        t = _fig("fig_temperature", "Free energy vs temperature: exact and bound", width=width, height=height,
+                 x_axis_type="log", x_range=Range1d(*t_range), x_axis_label="temperature T", y_axis_label="nats")
+        t.line("x", "y", source=t_ex, color="black", line_width=3, legend_label="exact F_T")
+        t.line("x", "y", source=t_bd, color="#1f77b4", line_width=2, legend_label="bound E_q[H] − T·S[q]")
+        t.scatter("x", "y", source=t_cur, size=12, color="red", marker="diamond", legend_label="T (slider)")
+        t.add_tools(HoverTool(tooltips=[("T", "@x{0.000}"), ("F", "@y{0.0000}")]))
+        t.legend.location = "top_right"
+        t.legend.label_text_font_size = "8pt"
+        self.fig_temperature = t
+        self.layout = explained(EXPLANATIONS["temperature"], width, t)
+
+    def show_curves(self, t, exact, bound):
         self.sources["t_exact"].data = finite_rows({"x": t, "y": exact}, positive=("x",))
         self.sources["t_bound"].data = finite_rows({"x": t, "y": bound}, positive=("x",))
 
-    def show_temperature_cursor(self, t, value):
+    def show_cursor(self, t, value):
         self.sources["t_cursor"].data = small(finite_rows({"x": [t], "y": [value]}, positive=("x",)))
 
-    def show_iwae(self, k, bound, stderr, exact):
+
+class IwaeView(SourceRegistry):
+    """The IWAE bound −L_K against K, with the exact −ln p(x)."""
+
+    def __init__(self, k_range=(1, 5000), width=520, height=300):
+        super().__init__()
+        iw, iw_ex, iw_cur = self.source("iwae", "x", "y", "lower", "upper"), self.source("iwae_exact", "x", "y"), \
+            self.source("iwae_cursor", "x", "y")
+        k = _fig("fig_iwae", "IWAE bound vs number of samples K", width=width, height=height, x_axis_type="log",
+                 x_range=Range1d(k_range[0] * 0.7, k_range[1] * 1.4), x_axis_label="K (log axis)",
+                 y_axis_label="nats")
+        k.line("x", "y", source=iw_ex, color="black", line_width=2, line_dash="dashed", legend_label="exact −ln p(x)")
+        k.line("x", "y", source=iw, color="#2ca02c", line_width=2)
+        k.scatter("x", "y", source=iw, size=6, color="#2ca02c", legend_label="IWAE bound −L_K")
+        k.add_layout(Whisker(source=iw, base="x", lower="lower", upper="upper", line_color="#2ca02c"))
+        k.scatter("x", "y", source=iw_cur, size=13, color="red", marker="diamond", legend_label="K (slider)")
+        k.add_tools(HoverTool(tooltips=[("K", "@x"), ("−L_K", "@y{0.0000}")]))
+        k.legend.label_text_font_size = "8pt"
+        self.fig_iwae = k
+        self.layout = explained(EXPLANATIONS["iwae"], width, k)
+
+    def show(self, k, bound, stderr, exact):
         k, bound, se = (np.asarray(a, float) for a in (k, bound, stderr))
         self.sources["iwae"].data = finite_rows({"x": k, "y": bound, "lower": bound - 2 * se,
                                                  "upper": bound + 2 * se}, positive=("x",))
         self.sources["iwae_exact"].data = finite_rows({"x": [k.min() * 0.7, k.max() * 1.4], "y": [exact, exact]})
 
-    def show_iwae_cursor(self, k, value):
+    def show_cursor(self, k, value):
         self.sources["iwae_cursor"].data = small(finite_rows({"x": [k], "y": [value]}, positive=("x",)))
 
-    def show_bars(self, values, mc=None):
+
+#: Bar colours of the ELBO decomposition.
+BAR_COLORS = {"expected_energy": "#1f77b4", "minus_entropy": "#ff7f0e", "neg_elbo": "#2ca02c",
+              "free_energy": "#7f7f7f", "kl_posterior": "#d62728"}
+
+
+class ElboView(SourceRegistry):
+    """−ELBO = expected energy − entropy, the exact free energy and the gap, as bars."""
+
+    def __init__(self, width=560, height=300):
+        super().__init__()
+        bars, bmc = self.source("elbo_bars", "name", "value", "color"), self.source("elbo_bars_mc", "name", "lower",
+                                                                                  "upper")
+        b = _fig("fig_bars", "−ELBO = expected energy − entropy, and the gap", width=width, height=height,
+                 x_range=FactorRange(factors=list(BARS.values())), y_axis_label="nats")
+        b.vbar(x="name", top="value", source=bars, width=0.7, color="color")
+        b.add_layout(Whisker(source=bmc, base="name", lower="lower", upper="upper", line_color="black"))
+        b.xaxis.major_label_orientation = 0.35
+        b.add_tools(HoverTool(tooltips=[("", "@name"), ("value", "@value{0.0000}")]))
+        self.fig_bars = b
+        self.layout = explained(EXPLANATIONS["bars"], width, b)
+
+    def show(self, values, mc=None):
         """``values``: key of :data:`BARS` -> exact number; ``mc``: key -> (estimate, stderr)."""
         keys = [k for k in BARS if k in values and np.isfinite(values[k])]
-        colors = {"expected_energy": "#1f77b4", "minus_entropy": "#ff7f0e", "neg_elbo": "#2ca02c",
-                  "free_energy": "#7f7f7f", "kl_posterior": "#d62728"}
-        self.sources["elbo_bars"].data = {"name": [BARS[k] for k in keys],
-                                          "value": [float(values[k]) for k in keys],
-                                          "color": [colors[k] for k in keys]}
+        self.sources["elbo_bars"].data = {"name": [BARS[k] for k in keys], "value": [float(values[k]) for k in keys],
+                                          "color": [BAR_COLORS[k] for k in keys]}
         mc = mc or {}
         mk = [k for k in BARS if k in mc and all(np.isfinite(mc[k]))]
         self.sources["elbo_bars_mc"].data = {"name": [BARS[k] for k in mk],
                                              "lower": [mc[k][0] - 2 * mc[k][1] for k in mk],
                                              "upper": [mc[k][0] + 2 * mc[k][1] for k in mk]}
 
-    def show_training(self, epoch, train, val):
+
+class TrainingView(SourceRegistry):
+    """The training loss per epoch (training and validation sets)."""
+
+    def __init__(self, width=520, height=260):
+        super().__init__()
+        tr = self.source("train_loss", "epoch", "train", "val")
+        tf = _fig("fig_training", "Training loss (−ELBO per image)", width=width, height=height,
+                  x_axis_label="epoch", y_axis_label="nats")
+        tf.line("epoch", "train", source=tr, color="#1f77b4", line_width=2, legend_label="training")
+        tf.line("epoch", "val", source=tr, color="#ff7f0e", line_width=2, legend_label="validation")
+        tf.legend.label_text_font_size = "8pt"
+        self.fig_training = tf
+        self.layout = explained(EXPLANATIONS["training"], width, tf)
+
+    def show(self, epoch, train, val):
         self.sources["train_loss"].data = finite_rows({"epoch": epoch, "train": train, "val": val})

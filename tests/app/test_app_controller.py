@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from explorer.app import RBMExplorer
-from explorer.app import rbm_explorer as appmod
-from explorer.app.state import LAM_GRID, T_GRID, t_index
+from explorer.app import rbm_compute as appmod
+from explorer.app.rbm_state import LAM_GRID, T_GRID, t_index
 from explorer.rbm import RBM
 from explorer.rbm.cumulants import cumulant_expansion
 from explorer.rbm.exact import marginals
@@ -25,12 +25,16 @@ RTOL = 1e-12
 
 
 def data(app, name):
-    return {k: np.asarray(v) for k, v in app.view.sources[name].data.items()}
+    return {k: np.asarray(v) for k, v in app.source(name).data.items()}
+
+
+def all_sources(app):
+    return {(key, name): s for key, v in app.views.items() for name, s in v.sources.items()}
 
 
 def snapshot(app):
     return {name: {k: np.array(v, dtype=object) for k, v in s.data.items()}
-            for name, s in app.view.sources.items()}
+            for name, s in all_sources(app).items()}
 
 
 def same(a, b):
@@ -42,7 +46,7 @@ def same(a, b):
 
 
 def assert_all_finite(app):
-    for name, s in app.view.sources.items():
+    for name, s in all_sources(app).items():
         for key, col in s.data.items():
             for v in (col if key == "image" else [col]):
                 arr = np.asarray(v)
@@ -52,8 +56,11 @@ def assert_all_finite(app):
 
 @pytest.fixture(scope="module")
 def app():
-    return RBMExplorer(query="", page_url="http://127.0.0.1:8866/voila/render/rbm_explorer.ipynb",
-                       run_ais=False)
+    app = RBMExplorer(query="", page_url="http://127.0.0.1:8866/voila/render/rbm_explorer.ipynb",
+                      run_ais=False)
+    for key in app.panels:           # every tab opened: all sources are live
+        app.open_panel(key)
+    return app
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +100,11 @@ def test_temperature_move_updates_per_t_quantities_only(app, rbm, monkeypatch):
     assert calls == []  # the cached sweep is reused: a T move never recomputes the curves
     assert data(app, "t_cursor")["x"].tolist() == [t]
     lc = lambda_sweep(rbm, appmod.LAM_CURVE, temperature=t, order=4)
+    # the TAP point under the cursor is the TAP curve's point (one solve, the sweep's settings)
+    c = temperature_sweep(rbm, T_GRID, order=4)
+    p = app.compute.point(app.state)
+    assert p.tap_converged[2] == bool(c.tap2_converged[i])
+    assert p.mean_field_free_energy == pytest.approx(c.mean_field[i], rel=RTOL)
     lam = data(app, "lam_curves")
     assert np.allclose(lam["x"], appmod.LAM_CURVE)
     assert np.allclose(lam["exact"], lc.exact, rtol=RTOL)
@@ -122,12 +134,12 @@ def test_weight_norm_order_reference_and_lambda(app, rbm):
     assert np.allclose(data(app, "f_exact_lambda")["y"], c.exact_lambda, rtol=RTOL)
     assert np.allclose(data(app, "f_series")["exact"], c.exact_lambda, rtol=RTOL)
     assert np.allclose(data(app, "weights")["image"][0], rbm.with_weight_norm(5.0).weights)
-    assert [r.visible for r in app.view.lambda_lines] == [k <= 6 for k in range(1, 13)]
+    assert [r.visible for r in app.views["free_energy"].lambda_lines] == [k <= 6 for k in range(1, 13)]
     assert len(data(app, "kappa")["kappa"]) == 6
     assert data(app, "lam_cursor")["x"].tolist() == [0.5]
     app.w_lam.value = 1.0
     assert len(data(app, "f_exact_lambda")["x"]) == 0
-    assert not app.view.renderers["f_exact_lambda"].visible
+    assert not app.views["free_energy"].renderers["f_exact_lambda"].visible
     assert_all_finite(app)
 
 
@@ -181,14 +193,14 @@ def test_bars_and_stripes_preset_loads_the_shipped_model(app):
 
 def test_tapping_a_point_moves_the_sliders(app):
     app.reset()
-    src = app.view.sources["tap_t"]
+    src = app.source("tap_t")
     src.selected.indices = [50]
     assert app.w_temperature.value == pytest.approx(T_GRID[50], rel=RTOL)
     assert src.selected.indices == []          # cleared: tapping the same point works again
     assert data(app, "t_cursor")["x"][0] == pytest.approx(T_GRID[50], rel=RTOL)
-    app.view.sources["thermo"].selected.indices = [150]
+    app.source("thermo").selected.indices = [150]
     assert app.w_temperature.value == pytest.approx(T_GRID[150], rel=RTOL)
-    lam = app.view.sources["lam_curves"]
+    lam = app.source("lam_curves")
     lam.selected.indices = [3]
     assert app.w_lam.value == pytest.approx(0.3)
     assert data(app, "lam_cursor")["x"][0] == pytest.approx(0.3)
@@ -197,10 +209,11 @@ def test_tapping_a_point_moves_the_sliders(app):
 
 def test_curve_checkboxes_hide_renderers(app):
     app.w_show["tap2"].value = False
-    assert not app.view.renderers["f_tap2"].visible and not app.view.renderers["err_tap2"].visible
+    assert not app.views["free_energy"].renderers["f_tap2"].visible
+    assert not app.views["errors"].renderers["err_tap2"].visible
     assert "show=" in app.w_link.value
     app.w_show["tap2"].value = True
-    assert app.view.renderers["f_tap2"].visible
+    assert app.views["free_energy"].renderers["f_tap2"].visible
 
 
 def _npz(**arrays):
@@ -311,6 +324,8 @@ def test_sampling_plot_with_ais():
     from explorer.rbm.sampling import ais_log_partition
 
     app = RBMExplorer(query="nv=6&nh=5", run_ais=True)
+    assert "sampling" not in app.views           # computed only when its tab is opened
+    app.open_panel("sampling")
     ais = data(app, "ais")
     assert ais["x"].size == appmod.AIS_TEMPERATURES.size
     rbm = RBM.random(6, 5, seed=0)
@@ -334,13 +349,14 @@ def test_dragging_is_coalesced_under_an_event_loop(app):
     """Twenty slider messages in one loop turn cause one update, for the last value."""
     app.reset()
     updates = []
-    orig = app._update_cursor
+    panel = app.panels["free_energy"]
+    orig = panel.render
 
-    def counting():
-        updates.append(app.w_temperature.value)
-        orig()
+    def counting(view, state, dirty):
+        updates.append(state.T)
+        orig(view, state, dirty)
 
-    app._update_cursor = counting
+    panel.render = counting
     try:
         async def drag():
             for i in range(20):
@@ -351,7 +367,7 @@ def test_dragging_is_coalesced_under_an_event_loop(app):
 
         asyncio.run(drag())
     finally:
-        del app._update_cursor
+        panel.render = orig
     assert updates == [T_GRID[119]]
     assert data(app, "t_cursor")["x"][0] == pytest.approx(T_GRID[119], rel=RTOL)
     app.reset()
@@ -364,7 +380,8 @@ def test_idle_prefetch_fills_the_neighbours(app):
     i = t_index(app.w_temperature.value)
 
     def cached():
-        return {k[-1] for k in app._point_cache if k[:-1] == app._curve_key()}
+        key = app.compute.curve_key(app.state)
+        return {T_GRID.index(k[-1]) for k in app.compute._points if k[:-1] == key}
 
     async def step_and_idle():
         app.w_temperature.value = float(T_GRID[i + 1])
@@ -377,12 +394,12 @@ def test_idle_prefetch_fills_the_neighbours(app):
     asyncio.run(step_and_idle())
     assert {i + 2, i + 3, i, i - 1} <= cached()
     calls = []
-    orig = appmod.lambda_sweep
-    appmod.lambda_sweep = lambda *a, **k: calls.append(1) or orig(*a, **k)
+    orig = appmod.point_quantities
+    appmod.point_quantities = lambda *a, **k: calls.append(1) or orig(*a, **k)
     try:
         app.w_temperature.value = float(T_GRID[i + 2])
     finally:
-        appmod.lambda_sweep = orig
+        appmod.point_quantities = orig
     assert calls == []
     assert data(app, "t_cursor")["x"][0] == pytest.approx(T_GRID[i + 2], rel=RTOL)
     app.reset()
@@ -406,7 +423,8 @@ def test_a_failing_sampling_estimate_leaves_the_exact_curves(monkeypatch):
 
     monkeypatch.setattr(sampling, "ais_log_partition", refuse)
     app = RBMExplorer(query="nv=5&nh=4", run_ais=True)
-    assert "No sampling estimate for this model: too few chains" in app.view.sampling_note.text
+    app.open_panel("sampling")
+    assert "No sampling estimate for this model: too few chains" in app.views["sampling"].note.text
     assert len(data(app, "ais")["x"]) == 0
     assert len(data(app, "f_exact")["x"]) == T_GRID.size
     assert app.w_message.value == ""

@@ -1,4 +1,4 @@
-"""Preheated Voila kernels (explorer.app.preheat): an explorer built for the default view and
+"""Preheated Voila kernels (explorer.serving.preheat, explorer.app.core.request): an explorer built for the default view and
 then handed the request's URL must show exactly what one built from that URL shows."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from jupyter_bokeh.widgets import BokehModel
 
-from explorer.app import preheat
+from explorer.app.core import request
+from explorer.serving import preheat
 from explorer.app.rbm_explorer import RBMExplorer
 
 PAGE = "http://127.0.0.1:8866/voila/render/rbm_explorer.ipynb"
@@ -17,7 +18,8 @@ QUERY = "T=0.5&norm=3&order=6&ref=independent&seed=2&nv=6&nh=7&teacher=1&hide=or
 
 
 def sources(app):
-    return {name: {k: np.asarray(v) for k, v in s.data.items()} for name, s in app.view.sources.items()}
+    return {(key, name): {k: np.asarray(v) for k, v in s.data.items()}
+            for key, view in app.views.items() for name, s in view.sources.items()}
 
 
 def assert_same_sources(a, b):
@@ -47,21 +49,22 @@ def test_adopted_request_equals_a_view_built_from_it():
     assert pooled.w_link.value == direct.w_link.value
     assert PAGE + "?" in pooled.w_link.value and "old=1" not in pooled.w_link.value
     assert pooled.w_order.layout.display == "none"
-    assert pooled.view.layout.document.theme is not None          # dark theme
+    core = pooled.panels["free_energy"]
+    assert core.view.layout.document.theme is not None          # dark theme
     assert_same_sources(pooled, direct)
     # Changes made before the page connects are not sent to it: the widget's render bundle
     # must be the current document, not the one serialised at build time.
-    assert current_documents(pooled.bokeh.render_bundle) == current_documents(
-        BokehModel._model_to_traits(pooled.view.layout))
+    assert current_documents(core.bokeh.render_bundle) == current_documents(
+        BokehModel._model_to_traits(core.view.layout))
 
 
 def test_adopting_an_empty_query_keeps_the_default_view():
     pooled = RBMExplorer(query="", page_url="", run_ais=False)
-    bundle = pooled.bokeh.render_bundle
+    bundle = pooled.panels["free_energy"].bokeh.render_bundle
     before = pooled.state
     pooled.adopt_request("", PAGE)
     assert pooled.state == before
-    assert pooled.bokeh.render_bundle is bundle                     # nothing re-serialised
+    assert pooled.panels["free_energy"].bokeh.render_bundle is bundle                     # nothing re-serialised
     assert PAGE in pooled.w_link.value
 
 
@@ -93,9 +96,9 @@ class _Recorder:
 
 def test_outside_a_pool_the_explorer_is_built_from_the_request(monkeypatch):
     monkeypatch.delenv("VOILA_PREHEAT", raising=False)
-    monkeypatch.setattr(preheat, "wait_for_page_request", lambda: pytest.fail("must not wait"))
+    monkeypatch.setattr(request, "wait_for_page_request", lambda: pytest.fail("must not wait"))
     _Recorder.log = []
-    preheat.show_when_requested(_Recorder, run_ais=False)
+    request.show_when_requested(_Recorder, run_ais=False)
     assert _Recorder.log == [("build", {"run_ais": False}), ("show",)]
 
 
@@ -107,10 +110,10 @@ def test_in_a_pool_build_first_at_low_priority_then_wait_then_adopt(monkeypatch)
         waited.append(os.getpriority(os.PRIO_PROCESS, 0))
         return "T=0.5", "http://h:1/voila/render/x.ipynb"
 
-    monkeypatch.setattr(preheat, "wait_for_page_request", fake_wait)
+    monkeypatch.setattr(request, "wait_for_page_request", fake_wait)
     _Recorder.log = []
     start = os.getpriority(os.PRIO_PROCESS, 0)
-    app = preheat.show_when_requested(_Recorder, run_ais=False)
+    app = request.show_when_requested(_Recorder, run_ais=False)
     assert _Recorder.log == [("build", {"query": "", "page_url": "", "run_ais": False}),
                              ("adopt", "T=0.5", "http://h:1/voila/render/x.ipynb"), ("show",)]
     assert os.getpriority(os.PRIO_PROCESS, 0) == start              # restored before serving
@@ -121,9 +124,9 @@ def test_in_a_pool_build_first_at_low_priority_then_wait_then_adopt(monkeypatch)
 
 def test_an_explicit_query_is_not_replaced_by_the_request(monkeypatch):
     monkeypatch.setenv("VOILA_PREHEAT", "True")
-    monkeypatch.setattr(preheat, "wait_for_page_request", lambda: pytest.fail("must not wait"))
+    monkeypatch.setattr(request, "wait_for_page_request", lambda: pytest.fail("must not wait"))
     _Recorder.log = []
-    preheat.show_when_requested(_Recorder, query="T=2")
+    request.show_when_requested(_Recorder, query="T=2")
     assert _Recorder.log == [("build", {"query": "T=2"}), ("show",)]
 
 
@@ -158,8 +161,10 @@ def test_vae_explorer_adopts_a_request_like_it_builds_from_one():
     assert pooled.w_link.value == direct.w_link.value and page + "?" in pooled.w_link.value
     assert pooled.w_samples.layout.display == "none"
     assert_same_sources(pooled, direct)
-    assert current_documents(pooled.bokeh.render_bundle) == current_documents(
-        BokehModel._model_to_traits(pooled.view.layout))
+    core = pooled.panels["posterior_lambda"]
+    assert core.view.layout.document.theme is not None          # dark theme
+    assert current_documents(core.bokeh.render_bundle) == current_documents(
+        BokehModel._model_to_traits(core.view.layout))
 
 
 def test_importing_the_app_in_a_pooled_kernel_lowers_priority_until_the_request(tmp_path):
@@ -169,7 +174,7 @@ def test_importing_the_app_in_a_pooled_kernel_lowers_priority_until_the_request(
 
     # the warm-up starts the physics layer's worker threads (they inherit the low priority);
     # after the request every thread of the kernel must be back at the normal priority
-    code = ("import os; import numpy as np; import explorer.app; from explorer.app import preheat; "
+    code = ("import os; import numpy as np; import explorer.app; from explorer.serving import preheat; "
             "import explorer.rbm.exact as ex; ex._THREAD_MIN_ELEMENTS = 0; ex._BLOCK_ELEMENTS = 64; "
             "from explorer.rbm import RBM; ex.exact_batch(RBM.random(8, 6, seed=0), np.ones(2)); "
             "print(os.getpriority(os.PRIO_PROCESS, 0), preheat._saved_priority); "

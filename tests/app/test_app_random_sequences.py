@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from test_app_controller import assert_all_finite, same, snapshot
 
 from explorer.app import RBMExplorer
-from explorer.app import rbm_explorer as appmod
-from explorer.app.state import LAM_GRID, PRESETS, T_GRID
+from explorer.app import rbm_compute as appmod
+from explorer.app.rbm_state import LAM_GRID, PRESETS, T_GRID
 
 
 def _npz(**arrays):

@@ -11,14 +11,14 @@ import pytest
 from nbclient import NotebookClient
 
 from explorer.app import RBMExplorer
-from explorer.app.classroom import classroom_options, hide_controls
+from explorer.app.core.classroom import classroom_options, hide_controls
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def test_start_page_links_both_explorers_and_every_preset():
-    from explorer.app.state import PRESETS as RBM_PRESETS
-    from explorer.app.vae_explorer import PRESETS as VAE_PRESETS
+    from explorer.app.rbm_state import PRESETS as RBM_PRESETS
+    from explorer.app.vae_state import PRESETS as VAE_PRESETS
 
     text = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / "index.ipynb", as_version=4).cells)
     links = re.findall(r"\]\(([^)]+)\)", text)
@@ -48,6 +48,8 @@ def test_classroom_options_parsing():
     assert classroom_options("theme=solarized").theme == "light"
     items = classroom_options("teacher=1&hide=order&theme=dark").query_items()
     assert items == [("teacher", "1"), ("hide", "order"), ("theme", "dark")]
+    assert classroom_options("size=large").size == "large" and classroom_options("size=huge").size == "normal"
+    assert classroom_options("size=large").query_items() == [("size", "large")]
 
 
 def test_hide_controls_hides_only_the_named_widget_of_a_shared_layout():
@@ -64,7 +66,7 @@ def test_rbm_explorer_teacher_mode_and_dark_theme():
     app = RBMExplorer(query="T=0.5&teacher=1&hide=order,reference&theme=dark", run_ais=False)
     assert app.w_order.layout.display == "none" and app.w_reference.layout.display == "none"
     assert app.w_temperature.layout.display is None and app.w_lam.layout.display is None
-    assert app.view.layout.document.theme is not None
+    assert app.views["free_energy"].layout.document.theme is not None
     grouped = RBMExplorer(query="teacher=1&hide=curves,model", run_ais=False)
     hidden = [w for w in grouped._controls.children if w.layout.display == "none"]
     assert grouped.w_model in hidden
@@ -75,8 +77,10 @@ def test_rbm_explorer_teacher_mode_and_dark_theme():
     assert light.w_order.layout.display is None
     from bokeh.themes import built_in_themes, default
 
-    assert light.view.layout.document.theme is default
-    assert app.view.layout.document.theme is built_in_themes["dark_minimal"]
+    assert light.views["free_energy"].layout.document.theme is default
+    assert app.views["free_energy"].layout.document.theme is built_in_themes["dark_minimal"]
+    # a tab opened later gets the page's theme too
+    assert app.open_panel("errors").layout.document.theme is built_in_themes["dark_minimal"]
 
 
 @pytest.mark.slow

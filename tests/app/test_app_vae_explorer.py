@@ -11,16 +11,17 @@ import pytest
 
 pytest.importorskip("torch")
 
-from explorer.app.classroom import classroom_options  # noqa: E402
-from explorer.app.vae_explorer import (K_GRID, LAM_GRID, T_GRID, VAEExplorer, VAEState,  # noqa: E402
-                                       query_from_state, state_from_query)
+from explorer.app.core.classroom import classroom_options  # noqa: E402
+from explorer.app.vae_explorer import VAEExplorer  # noqa: E402
+from explorer.app.vae_state import (K_GRID, LAM_GRID, T_GRID, VAEState, query_from_state,  # noqa: E402
+                                    state_from_query)
 from explorer.vae import VAESession  # noqa: E402
 
 PAGE = "http://127.0.0.1:8866/voila/render/vae_explorer.ipynb"
 
 
 def data(app, name):
-    return {k: np.asarray(v) for k, v in app.view.sources[name].data.items()}
+    return {k: np.asarray(v) for k, v in app.source(name).data.items()}
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +31,14 @@ def session():
 
 @pytest.fixture(scope="module")
 def app(session):
-    return VAEExplorer(query="index=5&T=0.5&lam=0.5&order=6", page_url=PAGE, session=session)
+    app = VAEExplorer(query="index=5&T=0.5&lam=0.5&order=6", page_url=PAGE, session=session)
+    for key in app.panels:     # every tab opened: all sources are live
+        app.open_panel(key)
+    return app
 
 
 def assert_all_finite(app):
-    for name, s in app.view.sources.items():
+    for name, s in ((n, s) for v in app.views.values() for n, s in v.sources.items()):
         for key, col in s.data.items():
             for v in (col if key in ("image", "xs", "ys") else [col]):
                 arr = np.asarray(v)
@@ -44,7 +48,7 @@ def assert_all_finite(app):
 
 def test_url_sets_the_initial_state(app):
     assert app.w_index.value == 5
-    assert app.w_temperature.value == pytest.approx(T_GRID[np.argmin(abs(np.log(T_GRID / 0.5)))])
+    assert app.w_temperature.value == pytest.approx(T_GRID[np.argmin(abs(np.log(T_GRID.values / 0.5)))])
     assert app.w_lam.value == 0.5 and app.w_order.value == 6
     assert len(data(app, "lam_series")["order"]) == 6
     assert data(app, "lam_cursor")["x"][0] == 0.5
@@ -57,7 +61,8 @@ def test_selecting_a_point_updates_every_source_with_the_cores_numbers(app, sess
     pa = session.point(7)
     rep = session.report(7, lam=1.0, order=4, temperature=1.0)
     x, label = session.test_image(7)
-    assert "Test digit #7" in app.view.digit_title.text and f"(a {label})" in app.view.digit_title.text
+    title = app.views["latent"].digit_title.text
+    assert "Test digit #7" in title and f"(a {label})" in title
     # the digit image (rows flipped for Bokeh) and the selected marker at q's mean
     np.testing.assert_array_equal(data(app, "digit")["image"][0][::-1], x.reshape(8, 8))
     np.testing.assert_allclose(data(app, "latent_selected")["z1"], [session.latent_means()["mu"][7, 0]], rtol=1e-12)
@@ -71,7 +76,7 @@ def test_selecting_a_point_updates_every_source_with_the_cores_numbers(app, sess
     np.testing.assert_allclose(data(app, "lam_exact")["y"], lc["exact"][fin], rtol=1e-12)
     np.testing.assert_allclose(data(app, "lam_mc")["y"], lc["mc"], rtol=1e-12)
     assert data(app, "lam_exact")["x"].max() < lc["lam_critical"]   # the exact curve stops at λ*
-    assert app.view.lam_critical.location == pytest.approx(lc["lam_critical"])
+    assert app.views["posterior_lambda"].lam_critical.location == pytest.approx(lc["lam_critical"])
     # the VR family at λ = 1 is −ln p(x); at the smallest λ it is close to −ELBO
     vr = data(app, "lam_vr")
     assert vr["y"][vr["x"] == 1.0][0] == pytest.approx(rep["exact_free_energy"], abs=1e-9)
@@ -94,11 +99,11 @@ def test_selecting_a_point_updates_every_source_with_the_cores_numbers(app, sess
 
 
 def test_tapping_the_scatter_selects_that_digit(app):
-    src = app.view.sources["latent"]
+    src = app.source("latent")
     pos = list(src.data["index"]).index(16)
     src.selected.indices = [pos]
     assert app.w_index.value == 16
-    assert "Test digit #16" in app.view.digit_title.text
+    assert "Test digit #16" in app.views["latent"].digit_title.text
     assert src.selected.indices == []          # cleared, so the same dot can be tapped again
 
 
@@ -186,15 +191,18 @@ def test_teacher_mode_hides_the_chosen_controls(session):
     assert "no control named bogus" in app.w_message.value
     # the link keeps the classroom options; the Bokeh document carries the dark theme
     assert "teacher=1" in app.w_link.value and "theme=dark" in app.w_link.value
-    assert app.view.layout.document.theme is not None
-    assert app.view.fig_lambda.background_fill_color != "#ffffff"
+    view = app.views["posterior_lambda"]
+    assert view.layout.document.theme is not None
+    assert view.fig_lambda.background_fill_color != "#ffffff"
     # the black "exact" curves are drawn light on the dark background
-    colors = {r.glyph.line_color for r in app.view.fig_lambda.renderers if hasattr(r.glyph, "line_color")}
+    colors = {r.glyph.line_color for r in view.fig_lambda.renderers if hasattr(r.glyph, "line_color")}
     assert "black" not in colors and "#e8e8e8" in colors
 
 
 def test_training_panel_trains_and_switches_the_explorer(session):
     app = VAEExplorer(query="index=0", page_url=PAGE, session=session)
+    app.open_panel("latent")
+    app.open_panel("training")
     assert "Training device" in app.w_device.value
     lat_before = data(app, "latent")["z1"].copy()
     app.train(epochs=2, background=False)

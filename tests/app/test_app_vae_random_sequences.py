@@ -19,13 +19,16 @@ _APP = {}
 def _app():
     """One explorer for every example (kept out of hypothesis' arguments: it prints those)."""
     if not _APP:
-        _APP["app"] = VAEExplorer(query="", page_url=PAGE, session=VAESession())
+        _APP["app"] = app = VAEExplorer(query="", page_url=PAGE, session=VAESession())
+        for key in app.panels:     # every tab opened: all sources are live
+            app.open_panel(key)
         _APP["default"] = _sources(_APP["app"])
     return _APP["app"], _APP["default"]
 
 
 def _sources(app):
-    return {n: {k: np.array(v, dtype=object) for k, v in s.data.items()} for n, s in app.view.sources.items()}
+    return {(key, n): {k: np.array(v, dtype=object) for k, v in s.data.items()}
+            for key, view in app.views.items() for n, s in view.sources.items()}
 
 
 def _same(a, b):

@@ -6,8 +6,8 @@ moment skips kernel start, imports and the first sweeps. Such a kernel runs *bef
 request: the page's URL (``?T=0.5``, teacher mode, theme, the page address for "link to this
 view") reaches it only later, through a websocket (``voila.utils.wait_for_request()``). So the explorers build the
 default view first, wait for the request, then adopt what its URL asks for
-(:func:`show_when_requested`). Without preheating nothing changes: the explorer is built
-from the request's environment as before.
+(:func:`explorer.app.core.request.show_when_requested`). Without preheating nothing changes:
+the explorer is built from the request's environment as before.
 
 The warm-up (from the import of :mod:`explorer.app` until the request) runs at low CPU
 priority: a pool refilling while a class is opening its pages must not take the CPU from the
@@ -145,45 +145,3 @@ def wait_for_page_request():
     host, port, path = env.get("SERVER_NAME", ""), env.get("SERVER_PORT", ""), env.get("SCRIPT_NAME", "")
     page_url = f"http://{host}{':' + port if port else ''}{path}" if host and path else ""
     return query, page_url
-
-
-class RequestAdopter:
-    """Mixin of both explorers: show what a page request asks for, in an explorer built for
-    the default view.
-
-    Needs ``_apply_query(query)`` (state, teacher mode, theme), ``_update_link()``, ``bokeh``
-    (the ``BokehModel``) and ``view.layout``.
-    """
-
-    def adopt_request(self, query, page_url=""):
-        """Take over the request's URL: its state, teacher mode, theme and page address.
-
-        For preheated Voila kernels the explorer was built before the request. The figures are
-        re-serialised when the query changed anything: Bokeh changes made before the page
-        connects are not sent to it.
-        """
-        self.page_url = page_base(page_url)
-        if (query or "").lstrip("?"):
-            self._apply_query(query)
-            self.bokeh.update_from_model(self.view.layout)
-        self._update_link()
-
-
-def show_when_requested(build, **kwargs):
-    """Build an explorer with ``build(**kwargs)`` and display it, the preheated way when pooled.
-
-    In a pooled kernel (and when the caller gave no explicit ``query``): build the default
-    view at low priority, wait for the page request, ``adopt_request(query, page_url)``, show.
-    Anywhere else: build from the request's environment and show.
-    """
-    if not preheated() or "query" in kwargs:
-        return build(**kwargs).show()
-    given_url = kwargs.pop("page_url", None)
-    enter_background()      # usually already done when explorer.app was imported
-    try:
-        explorer = build(query="", page_url="", **kwargs)
-        query, page_url = wait_for_page_request()
-    finally:
-        leave_background()  # a student is waiting now
-    explorer.adopt_request(query, given_url or page_url)
-    return explorer.show()

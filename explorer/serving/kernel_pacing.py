@@ -14,7 +14,7 @@ logged a traceback for each one (harmless, but alarming in a teacher's terminal)
 
 Used by the Voila server only (``voila.json``: ``VoilaConfiguration.multi_kernel_manager_class``,
 for ``make app`` and ``make classroom``); nothing in the explorer's kernels imports it. It lives
-outside ``explorer.app`` because importing that package loads the whole app (numpy, scipy,
+in ``explorer.serving``, not ``explorer.app``, because importing that package loads the whole app (numpy, scipy,
 Bokeh, ipywidgets), which the server process does not need.
 """
 

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.app.state import (DEFAULT, LAM_GRID, MAX_ORDER, PRESETS, T_GRID, State, lam_index,
+from explorer.app.rbm_state import (DEFAULT, LAM_GRID, MAX_ORDER, PRESETS, T_GRID, State, lam_index,
                                 query_from_state, state_from_query, t_index)
 
 
 def test_grids_match_the_sliders():
     assert T_GRID.size == 201 and T_GRID[0] == pytest.approx(0.1) and T_GRID[-1] == pytest.approx(10)
-    assert np.allclose(np.diff(np.log10(T_GRID)), 0.01)
+    assert np.allclose(np.diff(np.log10(T_GRID.values)), 0.01)
     assert LAM_GRID[0] == 0.0 and LAM_GRID[-1] == 2.0 and LAM_GRID.size == 41
     assert t_index(0.5) == 70 and t_index(1e-9) == 0 and t_index(1e9) == 200
     assert lam_index(0.3) == 6 and lam_index(-1) == 0
@@ -22,7 +22,9 @@ def test_grids_match_the_sliders():
 def test_query_parses_and_clips():
     st_, problems = state_from_query("?T=0.5&norm=3&lam=1&order=40&ref=independent&voila-extra=1")
     assert problems == []
-    assert (st_.T, st_.norm, st_.lam, st_.order, st_.ref) == (0.5, 3.0, 1.0, MAX_ORDER, "independent")
+    # snapped to the slider grids where they are parsed: T = 0.5 is the grid point 10^-0.3
+    assert (st_.T, st_.norm, st_.lam, st_.order, st_.ref) == (T_GRID[70], 3.0, 1.0, MAX_ORDER, "independent")
+    assert st_.T == pytest.approx(0.5, rel=0.003)
     st_, _ = state_from_query("T=1000&lam=7&nv=1000")
     assert st_.T == pytest.approx(10.0) and st_.lam == 2.0 and st_.nv == 64
 
@@ -60,4 +62,4 @@ def test_round_trip(i, j, order, ref, norm, seed, nv, nh, show):
     back, problems = state_from_query(query_from_state(s))
     assert problems == []
     assert t_index(back.T) == i and lam_index(back.lam) == j
-    assert back.copy(T=s.T, lam=s.lam) == s   # also an empty choice of curves (show=)
+    assert back == s   # also an empty choice of curves (show=)

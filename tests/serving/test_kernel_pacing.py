@@ -14,7 +14,7 @@ from jupyter_client.multikernelmanager import MultiKernelManager
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets.config import Config
 
-from explorer.kernel_pacing import PacedKernelManager, is_pool_start
+from explorer.serving.kernel_pacing import PacedKernelManager, is_pool_start
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +98,7 @@ def test_a_pause_longer_than_the_interval_lets_the_next_pool_kernel_start_at_onc
 def test_the_server_imports_the_manager_without_the_app():
     """The Voila server loads this class at start: it must not drag in the explorer's app
     (numpy, scipy, Bokeh, ipywidgets), which only kernels need."""
-    probe = ("import json, sys, explorer.kernel_pacing\n"
+    probe = ("import json, sys, explorer.serving.kernel_pacing\n"
              "print(json.dumps([m for m in ('explorer.app', 'numpy', 'scipy', 'bokeh', 'ipywidgets')"
              " if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
@@ -108,7 +108,7 @@ def test_the_server_imports_the_manager_without_the_app():
 def test_voila_json_uses_the_paced_manager():
     conf = json.loads((ROOT / "voila.json").read_text())
     name = conf["VoilaConfiguration"]["multi_kernel_manager_class"]
-    assert name == "explorer.kernel_pacing.PacedKernelManager"
+    assert name == "explorer.serving.kernel_pacing.PacedKernelManager"
     assert issubclass(PacedKernelManager, MultiKernelManager)
     assert conf["PacedKernelManager"]["pool_start_interval"] > 0
 

@@ -1,0 +1,111 @@
+"""Plain-value state shared by both explorers: slider grids and URL query parsing.
+
+Every explorer's view is one frozen dataclass (its ``State``). A URL parses into a State in
+one place (the explorer's ``state_from_query``), where every value is checked and snapped to
+its slider's grid; nothing else snaps. A State encodes back into a URL with
+:func:`query_from_fields`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from urllib.parse import parse_qs, urlencode
+
+import numpy as np
+
+
+class QueryError(ValueError):
+    """A query parameter could not be used (the message is shown in the app)."""
+
+
+def parse_query(query):
+    """``?a=1&b=2`` -> ``{"a": "1", "b": "2"}`` (the last value of a repeated key wins)."""
+    return {k: v[-1] for k, v in parse_qs((query or "").lstrip("?"), keep_blank_values=True).items()}
+
+
+def parse_float(name, text):
+    try:
+        x = float(text)
+    except ValueError:
+        raise QueryError(f"URL parameter {name}={text!r} is not a number") from None
+    if not math.isfinite(x):
+        raise QueryError(f"URL parameter {name}={text!r} must be finite")
+    return x
+
+
+def parse_int(name, text):
+    try:
+        return int(text)
+    except ValueError:
+        raise QueryError(f"URL parameter {name}={text!r} is not a whole number") from None
+
+
+def parse_positive(name, text):
+    x = parse_float(name, text)
+    if x <= 0:
+        raise QueryError(f"URL parameter {name}={text!r} must be > 0")
+    return x
+
+
+class Grid:
+    """The points a slider moves on, which are also the points the curves are computed on.
+
+    A value is always used as its nearest grid point (log distance on a log grid), so a
+    slider position is an exact point of the cached curves: no interpolation, no new sweep.
+    """
+
+    def __init__(self, values, log=False):
+        self.values = np.asarray(values, dtype=float)
+        self.log = bool(log)
+        self._x = np.log(self.values) if self.log else self.values
+
+    @classmethod
+    def linear(cls, lo, hi, step):
+        n = int(round((hi - lo) / step)) + 1
+        return cls(np.round(np.linspace(lo, hi, n), 12))
+
+    @classmethod
+    def log10(cls, exp_lo, exp_hi, step):
+        n = int(round((exp_hi - exp_lo) / step)) + 1
+        return cls(10.0 ** np.linspace(exp_lo, exp_hi, n), log=True)
+
+    def __len__(self):
+        return self.values.size
+
+    def __getitem__(self, i):
+        return self.values[i]
+
+    @property
+    def size(self):
+        return self.values.size
+
+    def index(self, value):
+        v = float(value)
+        if self.log:
+            v = math.log(v) if v > 0 else -math.inf
+        return int(np.argmin(np.abs(self._x - v)))
+
+    def snap(self, value):
+        return float(self.values[self.index(value)])
+
+
+def query_from_fields(state, default, skip=()):
+    """The query string reproducing ``state``: fields equal to ``default`` (or in ``skip``) left out."""
+    out = {}
+    for key, value in asdict(state).items():
+        if key in skip or value is None or value == getattr(default, key):
+            continue
+        if isinstance(value, (tuple, list)):
+            out[key] = ",".join(map(str, value))
+        else:
+            out[key] = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return urlencode(out, safe=",")
+
+
+def join_queries(*parts):
+    return "&".join(p for p in parts if p)
+
+
+def classroom_query(options):
+    return urlencode(options.query_items(), safe=",")

@@ -1,0 +1,103 @@
+"""The VAE explorer's state as plain values: defaults, presets, URL codec, the slider grids.
+
+No widgets and no torch here. Values are snapped to the grids here, when a URL or a control
+sets them, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .core.state import Grid, QueryError, parse_float, parse_int, parse_positive, parse_query, query_from_fields
+
+MAX_ORDER = 8
+# Slider grids: the curves are computed on exactly these points, so a slider value is a grid
+# point of the cached curves (no interpolation, no new integral on a move).
+LAM_STEP = 0.025
+LAM_GRID = Grid.linear(0.0, 1.5, LAM_STEP)
+T_EXP_MIN, T_EXP_MAX, T_EXP_STEP = -0.6, 0.6, 0.03
+T_GRID = Grid.log10(T_EXP_MIN, T_EXP_MAX, T_EXP_STEP)              # T in [0.25, 4]
+K_GRID = Grid([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000], log=True)
+SAMPLE_GRID = Grid([100, 300, 1000, 5000], log=True)                  # Monte Carlo sample counts
+#: Controls a teacher can hide (``?teacher=1&hide=order,samples``).
+CONTROL_NAMES = ("preset", "index", "temperature", "lam", "order", "K", "samples", "training", "link", "csv")
+
+
+@dataclass(frozen=True)
+class VAEState:
+    """Everything a URL encodes: ``?index=3&T=1&lam=0.5&order=4&K=100&samples=1000``."""
+    index: int = 3
+    T: float = 1.0
+    lam: float = 1.0
+    order: int = 4
+    K: int = 100
+    samples: int = 5000
+
+    def copy(self, **changes):
+        return replace(self, **changes)
+
+
+DEFAULT = VAEState()
+
+#: Scenarios: key -> (label, changes, what to look at). Indices chosen from the shipped
+#: checkpoint's numbers: test digit 0 has a gap KL(q‖p(z|x)) of 0.07 nats, digit 16 of 6.3 nats.
+PRESETS = {
+    "good-fit": ("A digit where q fits well (gap 0.07 nats)", dict(index=0, order=4, lam=1.0),
+                 "The ellipses of q sit on the heat map of the true posterior: −ELBO is almost −ln p(x)."),
+    "big-gap": ("A digit where q fits badly (gap 6.3 nats)", dict(index=16, order=4, lam=1.0),
+                "q misses the posterior's shape: the gap KL(q‖p(z|x)) is the distance between −ELBO and −ln p(x)."),
+    "series-high-order": ("Higher cumulant orders at λ = 1", dict(index=16, order=8, lam=1.0),
+                          "Each order adds a term of the cumulant series; past λ* (dotted) nothing converges."),
+    "hot": ("High temperature: exact F_T against the bound", dict(index=7, T=3.0),
+            "Open the Temperature tab: the bound with q fixed against the exact F_T."),
+    "iwae-closes-gap": ("IWAE with many samples closes the gap", dict(index=16, K=5000),
+                        "Open the IWAE tab: averaging K weights moves the bound towards −ln p(x)."),
+}
+
+
+def snap(state):
+    """``state`` with every value on its slider's grid."""
+    return state.copy(T=T_GRID.snap(state.T), lam=LAM_GRID.snap(state.lam),
+                      order=int(min(max(state.order, 1), MAX_ORDER)), K=int(K_GRID.snap(state.K)),
+                      samples=int(SAMPLE_GRID.snap(state.samples)))
+
+
+def state_from_query(query, n_test=None):
+    """Parse a URL query into (VAEState, list of readable problems). Values are snapped to the grids."""
+    q = parse_query(query)
+    st, problems = DEFAULT.copy(), []
+    if "preset" in q:
+        if q["preset"] in PRESETS:
+            st = st.copy(**PRESETS[q["preset"]][1])
+        else:
+            problems.append(f"unknown preset {q['preset']!r}; known: {', '.join(PRESETS)}")
+
+    def index(s):
+        v = parse_int("index", s)
+        if v < 0 or (n_test is not None and v >= n_test):
+            raise QueryError(f"URL parameter index={v} is outside the test set (0..{(n_test or 1) - 1})")
+        return v
+
+    def positive_count(name):
+        def parse(s):
+            v = parse_float(name, s)
+            if v <= 0:
+                raise QueryError(f"URL parameter {name}={s!r} must be > 0")
+            return v
+        return parse
+
+    parsers = {"index": index, "T": lambda s: parse_positive("T", s), "lam": lambda s: parse_float("lam", s),
+               "order": lambda s: parse_int("order", s), "K": positive_count("K"),
+               "samples": positive_count("samples")}
+    for key, parse in parsers.items():
+        if key in q:
+            try:
+                st = st.copy(**{key: parse(q[key])})
+            except QueryError as exc:
+                problems.append(str(exc))
+    return snap(st), problems
+
+
+def query_from_state(st):
+    """The query string reproducing ``st`` (defaults left out)."""
+    return query_from_fields(st, DEFAULT)

@@ -1,0 +1,79 @@
+"""How the figures look on a dark page and on a projector (no widgets, no physics).
+
+* ``theme="dark"``: Bokeh's built-in ``dark_minimal`` theme, with black glyphs lightened so
+  the exact curves stay visible on the dark background;
+* ``size="large"`` (projector): larger titles, axis labels, tick labels and legends, and
+  thicker lines, for the back row of a lecture hall.
+"""
+
+from __future__ import annotations
+
+DARK_BOKEH_THEME = "dark_minimal"
+#: What black lines and markers become on a dark page (the theme styles axes and backgrounds,
+#: not the glyphs: a black "exact" curve would vanish on dark_minimal's #20262B).
+DARK_FOREGROUND = "#e8e8e8"
+#: Font sizes and the line-width factor of the projector size.
+PROJECTOR_FONTS = {"title": "15pt", "axis_label": "13pt", "tick": "12pt", "legend": "11pt"}
+PROJECTOR_LINE_FACTOR = 1.6
+
+
+def style_layout(layout, theme="light", size="normal"):
+    """Apply the page's theme and size to ``layout`` (before it is wrapped in ``BokehModel``:
+    the styled values are then part of the render bundle)."""
+    if theme == "dark":
+        apply_dark_theme(layout)
+    if size == "large":
+        apply_projector_size(layout)
+
+
+def apply_dark_theme(layout):
+    """Give ``layout`` its own Bokeh document with the dark theme."""
+    from bokeh.document import Document
+    from bokeh.themes import built_in_themes
+
+    doc = layout.document
+    if doc is None:
+        doc = Document()
+        doc.add_root(layout)
+    doc.theme = built_in_themes[DARK_BOKEH_THEME]
+    _lighten_black(layout)
+
+
+def _lighten_black(layout):
+    from bokeh.models import GlyphRenderer, Span, Whisker
+
+    def fix(model):
+        for attr in ("line_color", "fill_color", "hatch_color"):
+            if attr in model.properties() and isinstance(getattr(model, attr), str) \
+                    and getattr(model, attr).lower() in ("black", "#000000", "#000"):
+                setattr(model, attr, DARK_FOREGROUND)
+
+    for r in layout.select({"type": GlyphRenderer}):
+        for g in (r.glyph, r.nonselection_glyph, r.selection_glyph, r.hover_glyph, r.muted_glyph):
+            if g is not None and g != "auto":
+                fix(g)
+    for m in layout.select({"type": Whisker}):
+        fix(m)
+        for head in (m.upper_head, m.lower_head):
+            if head is not None:
+                fix(head)
+    for m in layout.select({"type": Span}):
+        fix(m)
+
+
+def apply_projector_size(layout):
+    """Larger fonts and thicker lines on every figure of ``layout``."""
+    from bokeh.models import GlyphRenderer, Legend, Plot, Title
+
+    for p in layout.select({"type": Plot}):
+        if isinstance(p.title, Title):
+            p.title.text_font_size = PROJECTOR_FONTS["title"]
+        for ax in p.axis:
+            ax.axis_label_text_font_size = PROJECTOR_FONTS["axis_label"]
+            ax.major_label_text_font_size = PROJECTOR_FONTS["tick"]
+    for lg in layout.select({"type": Legend}):
+        lg.label_text_font_size = PROJECTOR_FONTS["legend"]
+    for r in layout.select({"type": GlyphRenderer}):
+        g = r.glyph
+        if "line_width" in g.properties() and isinstance(g.line_width, (int, float)):
+            g.line_width = g.line_width * PROJECTOR_LINE_FACTOR

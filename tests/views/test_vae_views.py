@@ -1,0 +1,31 @@
+"""The VAE views alone: plain arrays in, finite data out, figures built once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from explorer.views.vae_explorer import ElboView, IwaeView, LatentView, PosteriorLambdaView, TemperatureView
+
+
+def test_views_drop_non_finite_values_and_keep_their_models():
+    p, lat, t, k, e = PosteriorLambdaView(), LatentView(), TemperatureView(), IwaeView(), ElboView()
+    before = {id(m) for v in (p, lat, t, k, e) for m in v.layout.references()}
+    lam = np.linspace(0, 1.5, 7)
+    exact = np.array([0.0, 1, 2, 3, -np.inf, -np.inf, -np.inf])
+    p.show_lambda_curves(lam, exact, exact / np.where(lam > 0, lam, 1), exact, np.full(7, 0.1),
+                         np.vstack([exact] * 8), 3, 1.05)
+    assert len(p.sources["lam_exact"].data["x"]) == 4 and p.sources["lam_series"].data["order"] == [1, 2, 3]
+    assert p.lam_critical.location == 1.05
+    p.show_lambda_curves(lam, exact, exact, exact, np.zeros(7), np.vstack([exact] * 8), 1, np.inf)
+    assert p.lam_critical.location > 1e6                    # off the axis, not NaN
+    lat.show_latents(np.array([[0.0, 1.0], [np.nan, 0.0]]), np.array([3, 4]), np.arange(2))
+    assert lat.sources["latent"].data["index"] == [0]
+    lat.show_selected([0.0, 1.0], "<b>#0</b>", np.eye(8), np.full((8, 8), np.nan))
+    assert np.isfinite(lat.sources["reconstruction"].data["image"][0]).all()
+    t.show_curves(np.array([0.5, 1.0, 2.0]), np.array([1.0, np.nan, 3.0]), np.ones(3))
+    assert t.sources["t_exact"].data["x"].tolist() == [0.5, 2.0]
+    k.show([1, 10], [5.0, 4.0], [0.1, np.nan], 3.5)
+    assert k.sources["iwae"].data["x"].tolist() == [1.0]
+    e.show({"neg_elbo": 5.0, "free_energy": np.nan}, {"neg_elbo": (5.1, 0.1)})
+    assert e.sources["elbo_bars"].data["value"] == [5.0]
+    assert {id(m) for v in (p, lat, t, k, e) for m in v.layout.references()} == before
