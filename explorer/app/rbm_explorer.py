@@ -61,7 +61,6 @@ class RBMExplorer(ExplorerShell):
 
     PREFIX = "explorer"
     ROOT_CLASS = "rbm-explorer"
-    TITLE = "Free-energy explorer: a small RBM"
     CONTROL_NAMES = CONTROL_NAMES
     PRESETS = PRESETS
     DEFAULT = DEFAULT
@@ -241,11 +240,11 @@ class RBMExplorer(ExplorerShell):
             Panel("free_energy", "Free energy", lambda: FreeEnergyView(
                 max_order=MAX_ORDER, t_range=_t_range(), lam_range=(LAM_MIN, LAM_MAX)), self._render_free_energy,
                 core=True),
-            Panel("errors", "Errors & thermodynamics", lambda: ErrorThermoView(t_range=_t_range()),
+            Panel("errors", "Errors, U, S, C", lambda: ErrorThermoView(t_range=_t_range()),
                   self._render_errors),
             Panel("cumulants", "Cumulants", lambda: CumulantView(max_order=MAX_ORDER), self._render_cumulants),
-            Panel("units", "Units & couplings", UnitView, self._render_units),
-            Panel("sampling", "Sampling (AIS)", lambda: SamplingView(t_range=_t_range()), self._render_sampling),
+            Panel("units", "Units", UnitView, self._render_units),
+            Panel("sampling", "Sampling", lambda: SamplingView(t_range=_t_range()), self._render_sampling),
             Panel("scaling", "Rescaling", lambda: ScalingView(t_range=_t_range()), self._render_scaling),
         ]
 

@@ -62,7 +62,6 @@ class VAEExplorer(ExplorerShell):
 
     PREFIX = "vae"
     ROOT_CLASS = "vae-explorer"
-    TITLE = "Free-energy explorer: a VAE on digits"
     CONTROL_NAMES = CONTROL_NAMES
     PRESETS = PRESETS
     DEFAULT = DEFAULT
@@ -179,7 +178,7 @@ class VAEExplorer(ExplorerShell):
             Panel("temperature", "Temperature", lambda: TemperatureView(t_range=(T_GRID[0], T_GRID[-1])),
                   self._render_temperature),
             Panel("iwae", "IWAE", lambda: IwaeView(k_range=(K_GRID[0], K_GRID[-1])), self._render_iwae),
-            Panel("training", "Train a model", TrainingView, self._render_training, widgets=[self._train_box]),
+            Panel("training", "Training", TrainingView, self._render_training, widgets=[self._train_box]),
         ]
 
     def before_render(self, state, dirty):

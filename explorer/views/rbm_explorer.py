@@ -109,7 +109,7 @@ class FreeEnergyView(SourceRegistry):
         Axis ranges (T on a log axis).
     """
 
-    def __init__(self, max_order=12, t_range=(0.1, 10.0), lam_range=(0.0, 2.0), width=410, height=300):
+    def __init__(self, max_order=12, t_range=(0.1, 10.0), lam_range=(0.0, 2.0), width=395, height=300):
         super().__init__()
         self.max_order = int(max_order)
         self.renderers = {}
@@ -139,7 +139,7 @@ class FreeEnergyView(SourceRegistry):
         f.y_range = DataRange1d(renderers=[self.renderers["f_exact"], self.renderers["f_mean_field"]],
                                 range_padding=0.15)
         _temperature_axis(f, t_range)
-        _legend(f, "top_right")
+        _legend(f, "bottom_left")   # F falls with T: the lower left stays free
         self.fig_free_energy = f
 
         g = plot("fig_lambda", "F(λ) at this temperature: exact and series", width=w + 60, height=h,
@@ -232,7 +232,7 @@ class FreeEnergyView(SourceRegistry):
 class ErrorThermoView(SourceRegistry):
     """|F_approx − F_exact| along T (log axis) and the exact U, S, C."""
 
-    def __init__(self, t_range=(0.1, 10.0), width=435, height=290):
+    def __init__(self, t_range=(0.1, 10.0), width=425, height=290):
         super().__init__()
         w, h = width, height
         self.renderers = {}
@@ -293,7 +293,7 @@ class ErrorThermoView(SourceRegistry):
 class CumulantView(SourceRegistry):
     """κ_1..κ_K at this temperature and the size of each term of the series at λ."""
 
-    def __init__(self, max_order=12, width=435, height=290):
+    def __init__(self, max_order=12, width=425, height=290):
         super().__init__()
         self.max_order = int(max_order)
         w, h = width, height
@@ -330,7 +330,7 @@ class CumulantView(SourceRegistry):
 class UnitView(SourceRegistry):
     """Magnetisations of every unit (exact, mean field, TAP) and the couplings W."""
 
-    def __init__(self, width=435, height=290):
+    def __init__(self, width=425, height=290):
         super().__init__()
         w, h = width, height
         m = plot("fig_magnetisation", "Magnetisations ⟨s_i⟩ at this temperature", width=w, height=h,

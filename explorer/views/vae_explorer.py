@@ -40,7 +40,7 @@ EXPLANATIONS = {
                "the exact −ln p(x). The cumulant series of orders 1..K expands F(λ) around λ = 0 (order 1 "
                "is −λ·ELBO); the Rényi (VR) family F(λ)/λ is an upper bound that falls from −ELBO at "
                "λ → 0 to −ln p(x) at λ = 1. Dots: Monte Carlo with ±2 standard errors. Above λ* "
-               "(dashed) E_q[w<sup>λ</sup>] is infinite: the exact curve stops, Monte Carlo does not notice."),
+               "(dotted) E_q[w<sup>λ</sup>] is infinite: the exact curve stops, Monte Carlo does not notice."),
     "temperature": ("<b>Free energy at temperature T</b>: exact F<sub>T</sub> = −T ln ∫ e<sup>−H/T</sup> dz "
                     "against the variational bound E_q[H] − T·S[q] with q fixed. They meet nowhere: the "
                     "encoder was fitted at T = 1."),
@@ -61,7 +61,7 @@ def _fig(name, title, **kw):
 class PosteriorLambdaView(SourceRegistry):
     """The first screen: p(z|x) against q(z|x), and F(λ) with the series, VR bound and Monte Carlo."""
 
-    def __init__(self, lam_range=(0.0, 1.5), width=420, height=320):
+    def __init__(self, lam_range=(0.0, 1.5), width=410, height=320):
         super().__init__()
         w, h = width, height
         post = self.source("posterior", "image", "x", "y", "dw", "dh")

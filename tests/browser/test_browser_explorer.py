@@ -7,13 +7,28 @@ import time
 
 import pytest
 
-from voila_server import (DATA_TO_CLIENT_JS, READ_SOURCE_JS, WATCH_SOURCES_JS, change_count, js_errors,
-                          new_page, open_explorer, wait_for_change)
+from tests.browser.voila_server import (
+    DATA_TO_CLIENT_JS,
+    READ_SOURCE_JS,
+    WAIT_SOURCE_JS,
+    WATCH_SOURCES_JS,
+    change_count,
+    js_errors,
+    new_page,
+    open_explorer,
+    open_tab,
+    wait_for_change,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-FIGURES = ["fig_free_energy", "fig_lambda", "fig_error", "fig_thermo", "fig_kappa", "fig_terms",
-           "fig_weights", "fig_magnetisation", "fig_sampling", "fig_scaling"]
+#: The first screen's figures, then each tab's (title, a source it builds, its figures).
+CORE_FIGURES = ["fig_free_energy", "fig_lambda"]
+TABS = [("Errors, U, S, C", "thermo", ["fig_error", "fig_thermo"]),
+        ("Cumulants", "kappa", ["fig_kappa", "fig_terms"]),
+        ("Units", "magnetisation", ["fig_weights", "fig_magnetisation"]),
+        ("Sampling", "ais", ["fig_sampling"]),
+        ("Rescaling", "scaling_line", ["fig_scaling"])]
 WATCHED = ["t_cursor", "lam_curves", "magnetisation", "kappa", "lam_cursor", "f_exact"]
 
 
@@ -27,6 +42,10 @@ def session(server, browser, artifacts):
     page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     page.on("requestfailed", lambda r: failed.append(r.url))
     seconds = open_explorer(page, server, "T=0.5&order=6")
+    # tabs are built when first opened: nothing of theirs is in the page yet
+    assert page.evaluate(WAIT_SOURCE_JS, "kappa") is False
+    for title, source, _figures in TABS:
+        open_tab(page, "explorer", title, source)
     page.evaluate(WATCH_SOURCES_JS, WATCHED)
     page.screenshot(path=str(artifacts / "explorer_first_render.png"), full_page=True)
     yield {"page": page, "messages": messages, "failed": failed, "first_render_s": seconds,
@@ -65,11 +84,18 @@ def test_all_controls_and_plots_render(session):
     assert controls.locator("button", has_text="Reset").is_visible()
     assert controls.locator("a", has_text="Link to this view").is_visible()
     assert controls.locator("a.explorer-csv").is_visible()
-    for name in FIGURES:
+    for name in CORE_FIGURES:
         xy = page.evaluate(DATA_TO_CLIENT_JS, [name, 1.0, 0.0])
         assert xy is not None, f"figure {name} has no view"
+    for title, source, figures in TABS:
+        open_tab(page, "explorer", title, source)
+        for name in figures:
+            assert page.evaluate(DATA_TO_CLIENT_JS, [name, 1.0, 0.0]) is not None, f"figure {name} has no view"
     # every figure is drawn in a canvas of the page
-    assert page.locator("canvas").count() >= len(FIGURES)
+    assert page.locator("canvas").count() >= len(CORE_FIGURES) + sum(len(f) for *_, f in TABS)
+    # the guide tells the story of the first screen
+    page.locator(".explorer-tabs .lm-TabBar-tab", has_text="Guide").click()
+    assert "Gibbs–Bogoliubov–Feynman" in page.locator(".explorer-guide").inner_text()
 
 
 def test_keyboard_on_temperature_slider_changes_the_plots(session, artifacts):
@@ -122,6 +148,7 @@ def test_preset_and_link_to_this_view(session):
         label="Strong coupling: the series diverges")
     wait_for_change(page, "f_exact", before, timeout=120_000)
     assert readout(page, "explorer-norm") == "8.00"
+    page.wait_for_function("() => document.querySelector('.explorer-link code').innerText.includes('norm=8')")
     link = page.locator(".explorer-link code").inner_text()
     assert link.startswith(session["base"] + "voila/render/rbm_explorer.ipynb?")
     for part in ("norm=8", "order=8", "ref=independent", "T=0.501187"):

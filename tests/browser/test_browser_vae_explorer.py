@@ -5,15 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voila_server import (DATA_TO_CLIENT_JS, READ_SOURCE_JS, WAIT_SOURCE_JS, WATCH_SOURCES_JS, change_count,
-                          js_errors, new_page, wait_for_change)
+from tests.browser.voila_server import (
+    DATA_TO_CLIENT_JS,
+    READ_SOURCE_JS,
+    WAIT_SOURCE_JS,
+    WATCH_SOURCES_JS,
+    change_count,
+    js_errors,
+    new_page,
+    open_tab,
+    wait_for_change,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VAE_EXPLORER = "voila/render/vae_explorer.ipynb"
 QUERY = "index=5&T=0.5&lam=0.5&order=6"
-FIGURES = ["fig_latent", "fig_digit", "fig_reconstruction", "fig_posterior", "fig_lambda", "fig_temperature",
-           "fig_iwae", "fig_bars", "fig_training"]
+#: The first screen's figures, then each tab's (title, a source it builds, its figures).
+CORE_FIGURES = ["fig_posterior", "fig_lambda"]
+TABS = [("Latent space", "latent", ["fig_latent", "fig_digit", "fig_reconstruction"]),
+        ("ELBO parts", "elbo_bars", ["fig_bars"]),
+        ("Temperature", "t_cursor", ["fig_temperature"]),
+        ("IWAE", "iwae_cursor", ["fig_iwae"]),
+        ("Training", "train_loss", ["fig_training"])]
 WATCHED = ["t_cursor", "lam_cursor", "lam_series", "digit", "lam_exact", "posterior", "iwae_cursor"]
 
 
@@ -28,6 +42,9 @@ def session(server, browser, artifacts):
     page.goto(server + VAE_EXPLORER + "?" + QUERY, wait_until="commit", timeout=240_000)
     page.wait_for_selector(".vae-temperature .noUi-handle", timeout=240_000)
     page.wait_for_function(WAIT_SOURCE_JS, arg="lam_series", timeout=240_000)
+    assert page.evaluate(WAIT_SOURCE_JS, "latent") is False      # tabs are built when first opened
+    for title, source, _figures in TABS:
+        open_tab(page, "vae", title, source)
     page.evaluate(WATCH_SOURCES_JS, WATCHED)
     page.screenshot(path=str(artifacts / "vae_explorer_first_render.png"), full_page=True)
     yield {"page": page, "messages": messages, "failed": failed, "base": server}
@@ -55,11 +72,15 @@ def test_renders_every_plot_from_the_url_state(session):
     controls = page.locator(".vae-controls")
     for label in ("Temperature", "Perturbation λ", "Cumulant order", "IWAE K", "Monte Carlo samples"):
         assert controls.locator(".widget-slider", has_text=label).first.is_visible()
-    assert controls.locator("button", has_text="Train a new model").is_visible()
     assert controls.locator("a.vae-csv").is_visible()
-    for name in FIGURES:
+    for name in CORE_FIGURES:
         assert page.evaluate(DATA_TO_CLIENT_JS, [name, 0.0, 0.0]) is not None, f"figure {name} has no view"
-    assert page.locator("canvas").count() >= len(FIGURES)
+    for title, _source, figures in TABS:
+        page.locator(".vae-tabs .lm-TabBar-tab", has_text=title).first.click()
+        for name in figures:
+            assert page.evaluate(DATA_TO_CLIENT_JS, [name, 0.0, 0.0]) is not None, f"figure {name} has no view"
+    assert page.locator(".vae-training button", has_text="Train a new model").is_visible()
+    assert page.locator("canvas").count() >= len(CORE_FIGURES) + sum(len(f) for *_, f in TABS)
 
 
 @pytest.mark.parametrize("cls, source, check", [
@@ -81,6 +102,7 @@ def test_sliders_change_the_plot_data(session, artifacts, cls, source, check):
 
 def test_tapping_the_scatter_selects_another_digit(session, artifacts):
     page = session["page"]
+    open_tab(page, "vae", "Latent space", "latent")     # the scatter must be on screen to be clicked
     lat = src(page, "latent")
     z = np.column_stack([lat["z1"], lat["z2"]])
     # the most isolated dot that is not the current one: a click there can only hit it
@@ -101,6 +123,7 @@ def test_tapping_the_scatter_selects_another_digit(session, artifacts):
 def test_training_panel_trains_in_the_background_and_switches_the_model(session, artifacts):
     page = session["page"]
     page.evaluate(WATCH_SOURCES_JS, ["train_loss", "latent"])
+    open_tab(page, "vae", "Training", "train_loss")
     epochs = 60
     box = page.locator(".vae-epochs input")
     box.fill(str(epochs))

@@ -97,7 +97,6 @@ class ExplorerShell(BatchedUpdates):
     PREFIX = "explorer"
     #: CSS class of the whole explorer widget.
     ROOT_CLASS = "explorer"
-    TITLE = ""
     #: Names a teacher can hide with ``?teacher=1&hide=...``.
     CONTROL_NAMES = ()
     PRESETS = {}
@@ -185,16 +184,18 @@ class ExplorerShell(BatchedUpdates):
         self.w_message = W.HTML(value="", layout=W.Layout(width="310px"))
         self.w_link = W.HTML(value="", layout=W.Layout(width="310px"))
         self.w_csv = W.HTML(value="", layout=W.Layout(width="310px"))
+        # Full-width children get no margin: ipywidgets' 2 px margins on a 100 % wide child
+        # would make every box 4 px wider than its parent (clipped).
         # Fixed height: a readout that grew or shrank with its numbers would move the Bokeh
         # root, and Bokeh then lays out and repaints its plots on every slider step. The
         # content wraps (inline blocks), so a narrow page makes it taller, never clipped.
-        self.w_readout = W.HTML(value="", layout=W.Layout(min_height="96px", width="100%"))
+        self.w_readout = W.HTML(value="", layout=W.Layout(min_height="96px", width="100%", margin="0"))
         self.w_preset.observe(self._on_preset, "value")
         self.w_reset.on_click(lambda _b: self.reset())
 
     def _assemble(self, model_controls):
-        header = W.HTML(f"<h3 style='margin:4px 0'>{self.TITLE}</h3>")
-        self._controls = W.VBox([header, self.w_preset, *model_controls, self.w_message, self.w_link,
+        # no title here: the notebook's first cell is the page's heading
+        self._controls = W.VBox([self.w_preset, *model_controls, self.w_message, self.w_link,
                                  self.w_csv],
                                 layout=W.Layout(width=f"{CONTROLS_WIDTH}px", min_width=f"{CONTROLS_WIDTH}px",
                                                 margin="0 12px 0 0"))
@@ -202,12 +203,12 @@ class ExplorerShell(BatchedUpdates):
         core = [p for p in self.panels.values() if p.core]
         tabs = [p for p in self.panels.values() if not p.core]
         for p in core + tabs:
-            p.box = W.VBox(list(p.widgets), layout=W.Layout(width="100%"))
-        self.w_guide = W.HTML(self.GUIDE, layout=W.Layout(width="100%"))
+            p.box = W.VBox(list(p.widgets), layout=W.Layout(width="100%", margin="0"))
+        self.w_guide = W.HTML(self.GUIDE, layout=W.Layout(width="100%", margin="0"))
         self.w_guide.add_class(f"{self.PREFIX}-guide")
         self.w_tabs = W.Tab(children=[self.w_guide] + [p.box for p in tabs],
-                            titles=["What to look at"] + [p.title for p in tabs],
-                            layout=W.Layout(width="100%"))
+                            titles=["Guide"] + [p.title for p in tabs],
+                            layout=W.Layout(width="100%", margin="0"))
         self.w_tabs.selected_index = 0
         self.w_tabs.observe(self._on_tab, "selected_index")
         self.w_tabs.add_class(f"{self.PREFIX}-tabs")
@@ -243,7 +244,8 @@ class ExplorerShell(BatchedUpdates):
 
     # ------------------------------------------------------------------ state
     def apply_state(self, state):
-        """Show ``state``: every control set, one update."""
+        """Show ``state`` (snapped to the grids): every control set, one update."""
+        state = self.snap(state)
         with self._batch():
             self._set_widgets(state)
             self.state = state
@@ -402,15 +404,16 @@ class ExplorerShell(BatchedUpdates):
         state = self.state
         try:
             state = self.before_render(state, dirty)
+            self.state = state
+            # the link first: it reaches the page before the plots' patches
+            self._update_link()
             for p in self.panels.values():
-                if p.is_open or (p.core and p.view is not None):
+                if p.is_open:
                     self._render_panel(p, state, dirty)
         except InputError as exc:
             self._refuse(exc, state)
             return
-        self.state = state
         self.shown = state
-        self._update_link()
         if dirty & {ALL} or self.csv_stale(dirty):
             self._update_csv()
         self.timings["+".join(sorted(dirty))] = time.perf_counter() - t0
