@@ -7,7 +7,7 @@ if preheated():
     # page asks for it (explorer.serving.preheat)
     enter_background()
 
-from .rbm_explorer import RBMExplorer, show_rbm_explorer  # noqa: E402
-from .vae_explorer import VAEExplorer, show_vae_explorer  # noqa: E402 (torch: only when built)
+from .rbm_explorer import RBMExplorer, show_rbm_explorer
+from .vae_explorer import VAEExplorer, show_vae_explorer
 
 __all__ = ["RBMExplorer", "show_rbm_explorer", "VAEExplorer", "show_vae_explorer"]

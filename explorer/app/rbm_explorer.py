@@ -20,14 +20,40 @@ import numpy as np
 from ..errors import InputError
 from ..rbm.explore import magnetisation_labels
 from ..views.html import fmt, readout_html
-from ..views.rbm_explorer import (CURVES, CumulantView, ErrorThermoView, FreeEnergyView, SamplingView,
-                                  ScalingView, UnitView)
+from ..views.rbm_explorer import (
+    CURVES,
+    CumulantView,
+    ErrorThermoView,
+    FreeEnergyView,
+    SamplingView,
+    ScalingView,
+    UnitView,
+)
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
 from .rbm_compute import AIS_CHAINS, AIS_STEPS, BARS_STRIPES_PATH, RBMCompute
-from .rbm_state import (CONTROL_NAMES, CURVE_KEYS, DEFAULT, LAM_GRID, LAM_MAX, LAM_MIN, LAM_STEP, MAX_ORDER,
-                        MAX_UNITS, NORM_MAX, NORM_STEP, PRESETS, REFERENCES, T_EXP_MAX, T_EXP_MIN, T_EXP_STEP,
-                        T_GRID, snap, state_from_query, query_from_state)
+from .rbm_state import (
+    CONTROL_NAMES,
+    CURVE_KEYS,
+    DEFAULT,
+    LAM_GRID,
+    LAM_MAX,
+    LAM_MIN,
+    LAM_STEP,
+    MAX_ORDER,
+    MAX_UNITS,
+    NORM_MAX,
+    NORM_STEP,
+    PRESETS,
+    REFERENCES,
+    T_EXP_MAX,
+    T_EXP_MIN,
+    T_EXP_STEP,
+    T_GRID,
+    query_from_state,
+    snap,
+    state_from_query,
+)
 
 NOTEBOOK_PATH = "voila/render/rbm_explorer.ipynb"
 #: Neighbouring grid temperatures computed while idle (the next arrow-key steps).

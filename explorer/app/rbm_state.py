@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .core.state import (Grid, QueryError, parse_float, parse_int, parse_positive, parse_query,
-                         query_from_fields)
+from .core.state import (
+    Grid,
+    QueryError,
+    parse_float,
+    parse_int,
+    parse_positive,
+    parse_query,
+    parse_state,
+    query_from_fields,
+)
 
 # The temperature slider moves on this log grid and the curves are computed on the same
 # grid: the value under the cursor is an exact grid point of the cached curves, so a
@@ -103,25 +111,12 @@ def state_from_query(query, base=DEFAULT):
     (State, list of str)
         The state and one readable message per parameter that could not be used.
     """
-    q = parse_query(query)
-    state = base.copy()
-    problems = []
-    if "preset" in q:
-        if q["preset"] in PRESETS:
-            state = state.copy(**PRESETS[q["preset"]][1])
-        else:
-            problems.append(f"unknown preset {q['preset']!r}; known: {', '.join(PRESETS)}")
     parsers = {"T": lambda s: parse_positive("T", s), "norm": _parse_norm, "lam": lambda s: parse_float("lam", s),
                "order": lambda s: parse_int("order", s), "ref": _parse_ref, "model": _parse_model,
                "nv": lambda s: parse_int("nv", s), "nh": lambda s: parse_int("nh", s),
                "seed": lambda s: parse_int("seed", s),
                "show": lambda s: tuple(k for k in CURVE_KEYS if k in s.split(","))}
-    for key, parse in parsers.items():
-        if key in q:
-            try:
-                state = state.copy(**{key: parse(q[key])})
-            except QueryError as exc:
-                problems.append(str(exc))
+    state, problems = parse_state(query, base, PRESETS, parsers)
     return snap(state), problems
 
 

@@ -28,8 +28,24 @@ from ..views.vae_explorer import ElboView, IwaeView, LatentView, PosteriorLambda
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
 from .vae_compute import VAECompute
-from .vae_state import (CONTROL_NAMES, DEFAULT, K_GRID, LAM_GRID, LAM_STEP, MAX_ORDER, PRESETS, SAMPLE_GRID,
-                        T_EXP_MAX, T_EXP_MIN, T_EXP_STEP, T_GRID, VAEState, query_from_state, snap, state_from_query)
+from .vae_state import (
+    CONTROL_NAMES,
+    DEFAULT,
+    K_GRID,
+    LAM_GRID,
+    LAM_STEP,
+    MAX_ORDER,
+    PRESETS,
+    SAMPLE_GRID,
+    T_EXP_MAX,
+    T_EXP_MIN,
+    T_EXP_STEP,
+    T_GRID,
+    VAEState,
+    query_from_state,
+    snap,
+    state_from_query,
+)
 
 NOTEBOOK_PATH = "voila/render/vae_explorer.ipynb"
 DEFAULT_TRAIN_EPOCHS = 20
@@ -69,7 +85,7 @@ class VAEExplorer(ExplorerShell):
 
     def __init__(self, query=None, page_url=None, checkpoint=None, session=None, prefetch=True):
         if session is None:
-            from ..vae import VAESession   # torch: imported only by this explorer
+            from ..vae import VAESession  # torch: imported only by this explorer
             session = VAESession(checkpoint=checkpoint, device="cpu")
         self._train_thread = None
         self.trained = None              # (path, TrainResult) of the last model trained here

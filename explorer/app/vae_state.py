@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .core.state import Grid, QueryError, parse_float, parse_int, parse_positive, parse_query, query_from_fields
+from .core.state import Grid, QueryError, parse_float, parse_int, parse_positive, parse_state, query_from_fields
 
 MAX_ORDER = 8
 # Slider grids: the curves are computed on exactly these points, so a slider value is a grid
@@ -64,14 +64,6 @@ def snap(state):
 
 def state_from_query(query, n_test=None):
     """Parse a URL query into (VAEState, list of readable problems). Values are snapped to the grids."""
-    q = parse_query(query)
-    st, problems = DEFAULT.copy(), []
-    if "preset" in q:
-        if q["preset"] in PRESETS:
-            st = st.copy(**PRESETS[q["preset"]][1])
-        else:
-            problems.append(f"unknown preset {q['preset']!r}; known: {', '.join(PRESETS)}")
-
     def index(s):
         v = parse_int("index", s)
         if v < 0 or (n_test is not None and v >= n_test):
@@ -89,12 +81,7 @@ def state_from_query(query, n_test=None):
     parsers = {"index": index, "T": lambda s: parse_positive("T", s), "lam": lambda s: parse_float("lam", s),
                "order": lambda s: parse_int("order", s), "K": positive_count("K"),
                "samples": positive_count("samples")}
-    for key, parse in parsers.items():
-        if key in q:
-            try:
-                st = st.copy(**{key: parse(q[key])})
-            except QueryError as exc:
-                problems.append(str(exc))
+    st, problems = parse_state(query, DEFAULT, PRESETS, parsers)
     return snap(st), problems
 
 

@@ -14,8 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.layouts import row
-from bokeh.models import (BasicTicker, ColorBar, CustomJSTickFormatter, DataRange1d, Div, FixedTicker,
-                          HoverTool, LinearColorMapper, Range1d, Whisker)
+from bokeh.models import (
+    BasicTicker,
+    ColorBar,
+    CustomJSTickFormatter,
+    DataRange1d,
+    Div,
+    FixedTicker,
+    HoverTool,
+    LinearColorMapper,
+    Range1d,
+    Whisker,
+)
 from bokeh.palettes import RdBu11, Viridis256
 
 from .common import SourceRegistry, empty, explained, finite_rows, invisible_tap_markers, plot, small
@@ -43,8 +53,8 @@ EXPLANATIONS = {
     "lambda": (
         "<b>F vs perturbation strength λ at this temperature.</b> The cumulant series of orders 1..K "
         "expands F(λ) around the reference (λ = 0); order 1 is the Gibbs–Bogoliubov–Feynman bound at the "
-        "reference and, around the mean-field optimum, order 2 adds exactly the Onsager term of TAP. At strong coupling the higher "
-        "orders run away from the exact curve: the series diverges."),
+        "reference and, around the mean-field optimum, order 2 adds exactly the Onsager term of TAP. "
+        "At strong coupling the higher orders run away from the exact curve: the series diverges."),
     "error": (
         "<b>Error of each approximation</b>, |F<sub>approx</sub> − F<sub>exact</sub>| on a log axis. "
         "All errors vanish at high temperature, where the units are nearly independent."),

@@ -13,7 +13,7 @@ DARK_BOKEH_THEME = "dark_minimal"
 #: not the glyphs: a black "exact" curve would vanish on dark_minimal's #20262B).
 DARK_FOREGROUND = "#e8e8e8"
 #: Font sizes and the line-width factor of the projector size.
-PROJECTOR_FONTS = {"title": "15pt", "axis_label": "13pt", "tick": "12pt", "legend": "11pt"}
+PROJECTOR_FONTS = {"title": "13pt", "axis_label": "13pt", "tick": "12pt", "legend": "11pt"}
 PROJECTOR_LINE_FACTOR = 1.6
 
 

@@ -4,9 +4,9 @@ sources hold exactly the physics layer's numbers."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime
 import html
-import csv
 import io
 
 import numpy as np
@@ -14,7 +14,7 @@ import pytest
 
 from explorer.app import RBMExplorer
 from explorer.app import rbm_compute as appmod
-from explorer.app.rbm_state import LAM_GRID, T_GRID, t_index
+from explorer.app.rbm_state import T_GRID, t_index
 from explorer.rbm import RBM
 from explorer.rbm.cumulants import cumulant_expansion
 from explorer.rbm.exact import marginals

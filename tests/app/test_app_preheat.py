@@ -1,5 +1,5 @@
-"""Preheated Voila kernels (explorer.serving.preheat, explorer.app.core.request): an explorer built for the default view and
-then handed the request's URL must show exactly what one built from that URL shows."""
+"""Preheated Voila kernels (explorer.serving.preheat, explorer.app.core.request): an explorer built
+for the default view and then handed the request's URL must show exactly what one built from that URL shows."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from jupyter_bokeh.widgets import BokehModel
 
 from explorer.app.core import request
-from explorer.serving import preheat
 from explorer.app.rbm_explorer import RBMExplorer
+from explorer.serving import preheat
 
 PAGE = "http://127.0.0.1:8866/voila/render/rbm_explorer.ipynb"
 QUERY = "T=0.5&norm=3&order=6&ref=independent&seed=2&nv=6&nh=7&teacher=1&hide=order&theme=dark"

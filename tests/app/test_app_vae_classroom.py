@@ -109,3 +109,25 @@ def test_rbm_link_to_this_view_carries_teacher_mode_and_theme():
     link = app.w_link.value
     assert "teacher=1" in link and "hide=order,reference" in link and "theme=dark" in link
     assert "T=0.5" in link or "T=0.501" in link
+
+
+def test_projector_size_enlarges_plots_and_controls_and_is_kept_in_links():
+    from explorer.views.theme import PROJECTOR_FONTS
+
+    app = RBMExplorer(query="size=large&T=2", page_url="http://h:1/voila/render/rbm_explorer.ipynb", run_ais=False)
+    assert "explorer-size-large" in app.widget._dom_classes
+    assert app.views["free_energy"].fig_free_energy.title.text_font_size == PROJECTOR_FONTS["title"]
+    # tabs opened later are enlarged too, and the link keeps the size
+    assert app.open_panel("cumulants").fig_kappa.title.text_font_size == PROJECTOR_FONTS["title"]
+    assert "size=large" in app.w_link.value
+    normal = RBMExplorer(query="", run_ais=False)
+    assert "explorer-size-large" not in normal.widget._dom_classes
+    assert normal.views["free_energy"].fig_free_energy.title.text_font_size != PROJECTOR_FONTS["title"]
+
+
+def test_link_is_hidden_without_a_page_address():
+    """JupyterLab: no Voila request URL, so no link (a path without a host is no link to share)."""
+    app = RBMExplorer(query="", page_url="", run_ais=False)
+    assert app.w_link.value == "" and app.w_link.layout.display == "none"
+    app.adopt_request("", "http://127.0.0.1:8866/voila/render/rbm_explorer.ipynb")
+    assert app.w_link.layout.display is None and "http://127.0.0.1:8866/voila/render/" in app.w_link.value

@@ -11,11 +11,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from explorer.app.core.classroom import classroom_options  # noqa: E402
-from explorer.app.vae_explorer import VAEExplorer  # noqa: E402
-from explorer.app.vae_state import (K_GRID, LAM_GRID, T_GRID, VAEState, query_from_state,  # noqa: E402
-                                    state_from_query)
-from explorer.vae import VAESession  # noqa: E402
+from explorer.app.core.classroom import classroom_options
+from explorer.app.vae_explorer import VAEExplorer
+from explorer.app.vae_state import K_GRID, LAM_GRID, T_GRID, VAEState, query_from_state, state_from_query
+from explorer.vae import VAESession
 
 PAGE = "http://127.0.0.1:8866/voila/render/vae_explorer.ipynb"
 

@@ -7,8 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.app.rbm_state import (DEFAULT, LAM_GRID, MAX_ORDER, PRESETS, T_GRID, State, lam_index,
-                                query_from_state, state_from_query, t_index)
+from explorer.app.rbm_state import (
+    DEFAULT,
+    LAM_GRID,
+    MAX_ORDER,
+    PRESETS,
+    T_GRID,
+    State,
+    lam_index,
+    query_from_state,
+    state_from_query,
+    t_index,
+)
 
 
 def test_grids_match_the_sliders():

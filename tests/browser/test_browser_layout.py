@@ -22,6 +22,7 @@ class Explorer:
     readout: str     # the readout's HTML element
     ready: str       # exists once the widgets are drawn
     source: str      # a Bokeh source that exists once the plots have their data
+    query: str = ""  # the page's URL query
 
 
 EXPLORERS = {
@@ -29,6 +30,9 @@ EXPLORERS = {
                     "t_cursor"),
     "vae": Explorer("vae_explorer.ipynb", ".vae-explorer", ".vae-readout", ".vae-temperature .noUi-handle",
                     "lam_series"),
+    # the projector size (teacher mode): larger fonts must still fit
+    "rbm-projector": Explorer("rbm_explorer.ipynb", ".rbm-explorer", ".explorer-readout",
+                              ".explorer-temperature .noUi-handle", "t_cursor", "teacher=1&size=large"),
 }
 
 
@@ -38,7 +42,8 @@ def explorer_page(request, server, browser, artifacts):
     name, ex = request.param, EXPLORERS[request.param]
     page = new_page(browser, server, width=WIDTH, height=HEIGHT)
     # first render: the VAE imports torch and integrates the first digit; generous on a shared machine
-    page.goto(server + "voila/render/" + ex.notebook, wait_until="commit", timeout=240_000)
+    page.goto(server + "voila/render/" + ex.notebook + ("?" + ex.query if ex.query else ""), wait_until="commit",
+              timeout=240_000)
     page.wait_for_selector(ex.ready, timeout=240_000)
     page.wait_for_function(WAIT_SOURCE_JS, arg=ex.source, timeout=240_000)
     page.wait_for_selector(ex.readout, state="attached", timeout=60_000)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from jupyter_client.multikernelmanager import MultiKernelManager
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from traitlets import TraitError
 from traitlets.config import Config
 
 from explorer.serving.kernel_pacing import PacedKernelManager, is_pool_start
@@ -130,8 +131,8 @@ def test_culling_skips_a_kernel_that_is_still_starting(monkeypatch):
     starting, running = ServerKernelManager(), ServerKernelManager()
     running.last_activity = datetime.now(timezone.utc)
     km._kernels["starting"], km._kernels["running"] = starting, running
-    with pytest.raises(Exception):
-        starting.last_activity   # what jupyter_server's own check tripped over
+    with pytest.raises(TraitError):
+        _ = starting.last_activity   # what jupyter_server's own check tripped over
     asyncio.run(km.cull_kernel_if_idle("starting"))
     asyncio.run(km.cull_kernel_if_idle("running"))
     assert checked == ["running"]

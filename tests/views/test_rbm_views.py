@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from explorer.views.rbm_explorer import (CumulantView, ErrorThermoView, FreeEnergyView, SamplingView, ScalingView,
-                                         UnitView)
+from explorer.views.rbm_explorer import (
+    CumulantView,
+    ErrorThermoView,
+    FreeEnergyView,
+    SamplingView,
+    ScalingView,
+    UnitView,
+)
 
 
 def _uses(fig, source):

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import ipywidgets as W
 
@@ -44,11 +44,13 @@ ALL = "all"
 CONTROLS_WIDTH = 330
 PLOTS_WIDTH = 880
 
+#: The projector size enlarges what a back row must read: the plots (explorer.views.theme), the
+#: readout, the guide and the tab titles. The controls keep their size: the teacher works them
+#: from the front, and larger labels would not fit their fixed columns.
 _PROJECTOR_CSS = """<style>
-.explorer-size-large { --jp-widgets-font-size: 17px; --jp-widgets-inline-height: 34px;
-  --jp-widgets-inline-label-width: 150px; font-size: 17px; }
-.explorer-size-large .widget-readout, .explorer-size-large .widget-label { font-size: 17px; }
-.explorer-size-large .explorer-readout, .explorer-size-large .vae-readout { font-size: 17px !important; }
+.explorer-size-large .explorer-readout, .explorer-size-large .vae-readout { font-size: 18px !important; }
+.explorer-size-large .explorer-guide-text, .explorer-size-large .vae-guide-text { font-size: 17px !important; }
+.explorer-size-large .lm-TabBar-tabLabel { font-size: 15px; }
 </style>"""
 
 
@@ -357,7 +359,7 @@ class ExplorerShell(BatchedUpdates):
         return p.view
 
     def _build_panel(self, p):
-        from jupyter_bokeh.widgets import BokehModel   # Bokeh's Jupyter glue, only needed here
+        from jupyter_bokeh.widgets import BokehModel  # Bokeh's Jupyter glue, only needed here
 
         t0 = time.perf_counter()
         p.view = p.build()

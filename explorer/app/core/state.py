@@ -90,6 +90,40 @@ class Grid:
         return float(self.values[self.index(value)])
 
 
+def parse_state(query, base, presets, parsers):
+    """A State from a URL query: ``preset`` first, then each parameter through its parser.
+
+    Parameters
+    ----------
+    query : str
+    base : State
+        Where unset fields come from.
+    presets : dict
+        key -> (label, changes, ...): ``?preset=key`` applies ``changes`` to ``base``.
+    parsers : dict
+        field name -> function of the parameter's text; raises :class:`QueryError`.
+
+    Returns
+    -------
+    (State, list of str)
+        The state (not snapped yet) and one readable message per parameter that could not be used.
+    """
+    q = parse_query(query)
+    state, problems = base, []
+    if "preset" in q:
+        if q["preset"] in presets:
+            state = state.copy(**presets[q["preset"]][1])
+        else:
+            problems.append(f"unknown preset {q['preset']!r}; known: {', '.join(presets)}")
+    for key, parse in parsers.items():
+        if key in q:
+            try:
+                state = state.copy(**{key: parse(q[key])})
+            except QueryError as exc:
+                problems.append(str(exc))
+    return state, problems
+
+
 def query_from_fields(state, default, skip=()):
     """The query string reproducing ``state``: fields equal to ``default`` (or in ``skip``) left out."""
     out = {}
