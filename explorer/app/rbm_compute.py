@@ -21,9 +21,9 @@ from ..errors import EnumerationLimitError, InputError
 from ..rbm.exact import check_enumerable
 from ..rbm.explore import ais_free_energies, point_quantities, rescaling_curves
 from ..rbm.model import RBM
-from ..rbm.sweeps import temperature_sweep
+from ..rbm.sweeps import temperature_sweep, weight_norm_sweep
 from .core.cache import LRU
-from .rbm_state import LAM_MAX, LAM_MIN, T_GRID
+from .rbm_state import LAM_MAX, LAM_MIN, NORM_MAX, T_GRID
 
 #: Largest min(n_visible, n_hidden) the app enumerates: 2^14 states x 201 temperatures
 #: takes a few seconds here; beyond that the app would stop feeling interactive.
@@ -37,6 +37,8 @@ AIS_TEMPERATURES = np.array([T_GRID.snap(t) for t in 10.0 ** np.linspace(-0.8, 0
 SCALING_POINTS = 10.0 ** np.linspace(-0.9, 0.9, 10)
 SCALING_WEIGHTS = 10.0 ** np.linspace(-1.0, 1.0, 41)
 AIS_CHAINS, AIS_STEPS = 100, 300
+#: Points of the curves along ‖W‖ (from 0 to the norm slider's end).
+NORM_POINTS = 61
 #: λ values of the F(λ) plot: 0 (where F_n(0) = −T ln Z_q for every n) to 2 in steps of 0.1.
 LAM_CURVE = np.round(np.linspace(LAM_MIN, LAM_MAX, 21), 12)
 
@@ -69,6 +71,7 @@ class RBMCompute:
         self._curves = LRU(8)
         self._points = LRU(512)
         self._extras = LRU(8)
+        self._norm_curves = LRU(64)
 
     # ------------------------------------------------------------------ the model
     def model_key(self, state):
@@ -144,6 +147,17 @@ class RBMCompute:
         lams = np.union1d(LAM_CURVE, [state.lam])
         return self._points.get_or(key, lambda: point_quantities(self.rbm(state), state.T, lams,
                                                                  order=state.order, reference=state.ref))
+
+    def norm_grid(self, state):
+        """‖W‖ values of the curves along the weight norm: 0 to the slider's end for this model."""
+        return np.linspace(0.0, max(NORM_MAX, float(np.ceil(2 * self.base_model(state).weight_norm))), NORM_POINTS)
+
+    def norm_curves(self, state):
+        """The sweep along ‖W‖ at the state's temperature, order, reference and λ (biases kept)."""
+        key = (self.model_key(state), state.T, state.order, state.ref, state.lam)
+        return self._norm_curves.get_or(key, lambda: weight_norm_sweep(
+            self.base_model(state), self.norm_grid(state), temperature=state.T, order=state.order, lam=state.lam,
+            reference=state.ref))
 
     def rescaling(self, state):
         """−ln Z of rescaled models at T = 1 (the Rescaling panel)."""

@@ -28,6 +28,7 @@ from ..views.rbm_explorer import (
     SamplingView,
     ScalingView,
     UnitView,
+    WeightNormView,
 )
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
@@ -270,6 +271,7 @@ class RBMExplorer(ExplorerShell):
                   self._render_errors),
             Panel("cumulants", "Cumulants", lambda: CumulantView(max_order=MAX_ORDER), self._render_cumulants),
             Panel("units", "Units", UnitView, self._render_units),
+            Panel("norm", "Along ‖W‖", WeightNormView, self._render_norm),
             Panel("sampling", "Sampling", lambda: SamplingView(t_range=_t_range()), self._render_sampling),
             Panel("scaling", "Rescaling", lambda: ScalingView(t_range=_t_range()), self._render_scaling),
         ]
@@ -277,7 +279,8 @@ class RBMExplorer(ExplorerShell):
     # ------------------------------------------------------------------ panels
     def tap_actions(self):
         # through the widgets: the slider shows the value, and its observer updates the State
-        return {"temperature": lambda x: setattr(self.w_temperature, "value", T_GRID.snap(x)),
+        return {"norm": lambda x: setattr(self.w_norm, "value", round(float(x), 4)),
+                "temperature": lambda x: setattr(self.w_temperature, "value", T_GRID.snap(x)),
                 "lambda": lambda x: setattr(self.w_lam, "value", LAM_GRID.snap(x))}
 
     def _render_free_energy(self, v, state, dirty):
@@ -329,6 +332,25 @@ class RBMExplorer(ExplorerShell):
             m = self.compute.point(state).magnetisations
             v.show_magnetisations(m["exact"], m["mean_field"], m["tap2"], m["tap3"],
                                   magnetisation_labels(rbm.n_visible, rbm.n_hidden))
+
+    def _render_norm(self, v, state, dirty):
+        # the curves depend on T (not on ‖W‖, which only moves the cursor)
+        if dirty & (CURVES_STALE | {"cursor"}):
+            try:
+                c = self.compute.norm_curves(state)
+            except InputError as exc:       # e.g. an RBM with all-zero weights has no direction to scale
+                v.clear(f"No curves along ‖W‖ for this model: {exc}.")
+            else:
+                k = c.order
+                v.show(c.weight_norm, c.exact, {"mean_field": c.mean_field,
+                                                "tap2": np.where(c.tap2_converged, c.tap2, np.nan),
+                                                "tap3": np.where(c.tap3_converged, c.tap3, np.nan),
+                                                "series": c.series[:, k - 1]}, c.exact_lambda,
+                       note=f"At T = {state.T:.4g}, order K = {k}, λ = {state.lam:.2f}.")
+        if dirty & (CURVES_STALE | {"show"}):
+            for key in CURVE_KEYS:
+                v.set_visible(key, key in state.show)
+        v.show_norm_cursor(self.compute.weight_norm(state))
 
     def _render_sampling(self, v, state, dirty):
         if dirty & CURVES_STALE:

@@ -77,6 +77,11 @@ EXPLANATIONS = {
         "enumerating states. Shown is F<sub>AIS</sub> − F<sub>exact</sub> with ±2 standard errors. "
         "Its ln Z is a stochastic lower bound (too low on average over many runs); one run "
         "scatters within its error bars, which widen at low temperature."),
+    "weight_norm": (
+        "<b>Free energy along the weight norm ‖W‖</b> at the cursor's temperature (biases kept). "
+        "At ‖W‖ = 0 the units are independent and mean field is exact; the gap to the bound opens as the "
+        "couplings grow, as it does when T falls (the couplings enter as W/T). Click a point to "
+        "move the ‖W‖ slider there."),
     "scaling": (
         "<b>Temperature is a rescaling.</b> Markers: −ln Z of the model with <i>every</i> parameter "
         "divided by T, evaluated at T = 1; they sit on the exact −ln Z(T) line. Dashed: only the "
@@ -464,3 +469,56 @@ class ScalingView(SourceRegistry):
 
     def show_temperature_cursor(self, temperature):
         self.t_cursor.data = {"x": [float(temperature)]}
+
+
+class WeightNormView(SourceRegistry):
+    """The free energies along the weight norm ‖W‖ at the cursor's temperature, cursor at the slider."""
+
+    def __init__(self, width=620, height=300):
+        super().__init__()
+        self.renderers = {}
+        self.norm_cursor = self.source("norm_cursor", "x")
+        f = plot("fig_weight_norm", "Free energy F vs weight norm ‖W‖ at this temperature", width=width,
+                 height=height, x_axis_label="Weight norm ‖W‖ (biases kept)", y_axis_label="Free energy F")
+        for key in ("mean_field", "tap2", "tap3", "series", "exact"):
+            s = self.source(f"norm_{key}", "x", "y", "exact", "diff")
+            dash = {"tap2": "dashed", "tap3": "dotdash"}.get(key, "solid")
+            r = f.line("x", "y", source=s, color=COLORS[key], line_dash=dash, line_width=3 if key == "exact" else 2,
+                       legend_label=CURVES[key])
+            self.renderers[f"norm_{key}"] = r
+            f.add_tools(HoverTool(renderers=[r], tooltips=[("curve", CURVES[key]), ("‖W‖", "@x{0.000}"),
+                                                           ("F", "@y" + _FMT), ("difference", "@diff" + _FMT)]))
+        invisible_tap_markers(f, "x", "y", self.sources["norm_exact"], name="tap_norm_markers")
+        _cursor(f, self.norm_cursor)
+        f.y_range = DataRange1d(renderers=[self.renderers["norm_exact"], self.renderers["norm_mean_field"]],
+                                range_padding=0.15)
+        _legend(f, "bottom_left")
+        self.fig_weight_norm = f
+        self.note = Div(text="", width=width, name="weight_norm_note")
+        self.layout = explained(EXPLANATIONS["weight_norm"], width, f, self.note)
+        #: what a tap sets: kind -> [(source, column holding the value)]
+        self.tap_sources = {"norm": [(self.sources["norm_exact"], "x")]}
+
+    def show(self, norms, exact, approximations, exact_lambda, note=""):
+        """``approximations``: key of :data:`CURVES` -> values along ``norms`` (the series is compared
+        with ``exact_lambda``, the exact F(λ), the others with ``exact``); NaN entries are left out."""
+        norms, exact = np.asarray(norms, dtype=float), np.asarray(exact, dtype=float)
+        self.sources["norm_exact"].data = finite_rows({"x": norms, "y": exact, "exact": exact,
+                                                       "diff": np.zeros_like(norms)})
+        for key, y in approximations.items():
+            ref = np.asarray(exact_lambda if key == "series" else exact, dtype=float)
+            y = np.asarray(y, dtype=float)
+            self.sources[f"norm_{key}"].data = finite_rows({"x": norms, "y": y, "exact": ref, "diff": y - ref})
+        self.note.text = note
+
+    def clear(self, note):
+        for key in ("mean_field", "tap2", "tap3", "series", "exact"):
+            self.sources[f"norm_{key}"].data = empty("x", "y", "exact", "diff")
+        self.note.text = note
+
+    def show_norm_cursor(self, norm):
+        self.norm_cursor.data = {"x": [float(norm)]}
+
+    def set_visible(self, key, visible):
+        if f"norm_{key}" in self.renderers:
+            self.renderers[f"norm_{key}"].visible = bool(visible)

@@ -428,3 +428,27 @@ def test_a_failing_sampling_estimate_leaves_the_exact_curves(monkeypatch):
     assert len(data(app, "ais")["x"]) == 0
     assert len(data(app, "f_exact")["x"]) == T_GRID.size
     assert app.w_message.value == ""
+
+
+def test_curves_along_the_weight_norm_follow_the_temperature(app, rbm):
+    """The ‖W‖ tab: the core's weight-norm sweep at the cursor's T, the cursor at the slider, taps set ‖W‖."""
+    from explorer.rbm.sweeps import weight_norm_sweep
+
+    app.reset()
+    app.w_temperature.value = float(T_GRID[80])
+    norms = data(app, "norm_exact")["x"]
+    assert norms[0] == 0.0 and norms[-1] == pytest.approx(12.0)
+    c = weight_norm_sweep(rbm, norms, temperature=T_GRID[80], order=4)
+    assert np.allclose(data(app, "norm_exact")["y"], c.exact, rtol=RTOL)
+    assert np.allclose(data(app, "norm_mean_field")["y"], c.mean_field, rtol=RTOL)
+    # the bound holds along ‖W‖ too (GBF), and at ‖W‖ = 0 mean field is exact
+    assert np.all(data(app, "norm_mean_field")["diff"] >= -1e-9)
+    assert data(app, "norm_mean_field")["diff"][0] == pytest.approx(0.0, abs=1e-9)
+    assert data(app, "norm_cursor")["x"] == [pytest.approx(rbm.weight_norm)]
+    # along ‖W‖ at the model's own norm, the sweep meets the exact F of the sweep along T
+    own = weight_norm_sweep(rbm, [rbm.weight_norm], temperature=T_GRID[80], order=4)
+    assert own.exact[0] == pytest.approx(data(app, "f_exact")["y"][80], rel=RTOL)
+    app.source("norm_exact").selected.indices = [30]
+    assert app.w_norm.value == pytest.approx(norms[30]) and app.state.norm == pytest.approx(norms[30])
+    assert data(app, "norm_cursor")["x"] == [pytest.approx(norms[30])]
+    app.reset()

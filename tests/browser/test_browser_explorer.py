@@ -27,6 +27,7 @@ CORE_FIGURES = ["fig_free_energy", "fig_lambda"]
 TABS = [("Errors, U, S, C", "thermo", ["fig_error", "fig_thermo"]),
         ("Cumulants", "kappa", ["fig_kappa", "fig_terms"]),
         ("Units", "magnetisation", ["fig_weights", "fig_magnetisation"]),
+        ("Along ‖W‖", "norm_exact", ["fig_weight_norm"]),
         ("Sampling", "ais", ["fig_sampling"]),
         ("Rescaling", "scaling_line", ["fig_scaling"])]
 WATCHED = ["t_cursor", "lam_curves", "magnetisation", "kappa", "lam_cursor", "f_exact"]
@@ -212,3 +213,17 @@ def test_loading_screen_is_still_and_counts_seconds(server, browser):
         assert page.evaluate("() => document.getAnimations().length") == 0
     finally:
         page.close()
+
+
+def test_weight_norm_tab_follows_the_norm_slider(session, artifacts):
+    page = session["page"]
+    open_tab(page, "explorer", "Along ‖W‖", "norm_exact")
+    page.evaluate(WATCH_SOURCES_JS, ["norm_cursor"])
+    before = change_count(page, "norm_cursor")
+    x0 = page.evaluate(READ_SOURCE_JS, "norm_cursor")["x"][0]
+    page.locator(".explorer-norm .noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_change(page, "norm_cursor", before)
+    assert page.evaluate(READ_SOURCE_JS, "norm_cursor")["x"][0] == pytest.approx(x0 + 0.1, abs=1e-6)
+    assert len(page.evaluate(READ_SOURCE_JS, "norm_exact")["x"]) == 61
+    page.screenshot(path=str(artifacts / "explorer_weight_norm_tab.png"), full_page=True)
