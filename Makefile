@@ -51,12 +51,13 @@ test: $(VENV)/.test-installed browser
 	$(PY) -m pytest -q
 
 # Speed targets, run on demand (not part of make test: timings need a quiet machine).
+# Each is a module of the benchmarks package, run from the repository root (they import tests.browser etc.).
 benchmarks: $(VENV)/.test-installed
 	mkdir -p artifacts
-	cd benchmarks && for b in rbm_exact rbm_sweep rbm_cumulant_precision rbm_ais rbm_training vae_exact_speed vae_train_speed; do \
-		echo "== $$b"; ../$(PY) $$b.py || exit 1; done
-	$(PY) benchmarks/app_latency.py --json artifacts/app_latency.json
-	$(PY) benchmarks/vae_app_latency.py
+	for b in rbm_exact rbm_sweep rbm_cumulant_precision rbm_ais rbm_training vae_exact_speed vae_train_speed; do \
+		echo "== $$b"; $(PY) -m benchmarks.$$b || exit 1; done
+	$(PY) -m benchmarks.app_latency --json artifacts/app_latency.json
+	$(PY) -m benchmarks.vae_app_latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

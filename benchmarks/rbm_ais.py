@@ -3,14 +3,17 @@
 Also times reverse AIS, importance sampling and CD-k at the same size, and checks that the AIS
 estimate agrees with the exact ln Z (2^16 hidden states enumerated).
 
-Run: .venv/bin/python benchmarks/rbm_ais.py
+Run (repository root): .venv/bin/python -m benchmarks.rbm_ais
 """
 
-from _timing import median_seconds, report
-
+from benchmarks._timing import median_seconds, report
 from explorer.rbm import RBM, log_partition
 from explorer.rbm.sampling import (
-    ais_log_partition, cd_correlation, exact_samples, gibbs_sample, importance_log_partition,
+    ais_log_partition,
+    cd_correlation,
+    exact_samples,
+    gibbs_sample,
+    importance_log_partition,
     reverse_ais_log_partition,
 )
 

@@ -3,19 +3,14 @@
 Prints, for each order n, the largest relative error of kappa_n over a set of small models,
 temperatures and both references (the numbers quoted in the README).
 
-Run: .venv/bin/python benchmarks/rbm_cumulant_precision.py
+Run (repository root): .venv/bin/python -m benchmarks.rbm_cumulant_precision
 """
-
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "rbm"))
-from test_cumulants import _brute_cumulants  # noqa: E402  (the tests' 60-digit reference)
-
-from explorer.rbm import RBM  # noqa: E402
-from explorer.rbm.cumulants import cumulants_batch, reference_logits  # noqa: E402
+from explorer.rbm import RBM
+from explorer.rbm.cumulants import cumulants_batch, reference_logits
+from tests.rbm.brute_force import brute_cumulants  # the tests' 60-digit reference
 
 ORDER = 12
 worst = np.zeros(ORDER)
@@ -27,7 +22,7 @@ for shape, seed in (((3, 4), 0), ((5, 2), 1), ((4, 4), 2), ((2, 6), 3)):
             for ref in ("mean-field", "independent"):
                 th_v, th_h = reference_logits(rbm, [t], reference=ref)
                 got = cumulants_batch(rbm, [t], order=ORDER, theta_visible=th_v, theta_hidden=th_h)["kappa"][0]
-                want = _brute_cumulants(rbm, t, th_v[0], th_h[0], ORDER)
+                want = brute_cumulants(rbm, t, th_v[0], th_h[0], ORDER)
                 floor = 1e-12 * np.sqrt(want[1]) ** np.arange(1, ORDER + 1)
                 worst = np.maximum(worst, np.abs(got - want) / np.maximum(np.abs(want), floor))
                 cases += 1

@@ -1,11 +1,11 @@
 """Benchmark: exact ln Z of a 20 x 200 RBM (2^20 enumerated states). Target <= 1.5 s, aim 0.5 s.
 
-Run: .venv/bin/python benchmarks/rbm_exact.py
+Run (repository root): .venv/bin/python -m benchmarks.rbm_exact
 """
 
 import numpy as np
-from _timing import median_seconds, report
 
+from benchmarks._timing import median_seconds, report
 from explorer.rbm import RBM, log_partition, thermodynamics
 
 rbm = RBM.random(20, 200, seed=0)

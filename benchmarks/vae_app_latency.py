@@ -12,7 +12,7 @@ Playwright) and measures in the page's own clock:
   the F(λ) curve changed (a fresh quadrature per digit: seconds, not a slider);
 * first render: page request -> widgets and Bokeh sources present.
 
-Usage: .venv/bin/python benchmarks/vae_app_latency.py [--presses 20] [--digits 3] [--json out.json]
+Usage (repository root): .venv/bin/python -m benchmarks.vae_app_latency [--presses 20] [--digits 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -24,12 +24,16 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_latency import summary  # noqa: E402  (the RBM benchmark's median/p10/p90 summary)
-from voila_server import (INSTALL_KEY_CLOCK_JS, WAIT_SOURCE_JS, WATCH_SOURCES_JS,  # noqa: E402
-                          chromium_path, launch_browser,
-                          new_page, voila_server)
+from benchmarks.app_latency import summary  # the RBM benchmark's median/p10/p90 summary
+from tests.browser.voila_server import (
+    INSTALL_KEY_CLOCK_JS,
+    WAIT_SOURCE_JS,
+    WATCH_SOURCES_JS,
+    chromium_path,
+    launch_browser,
+    new_page,
+    voila_server,
+)
 
 PAGE = "voila/render/vae_explorer.ipynb"
 SLIDERS = {"vae-temperature": "t_cursor", "vae-lambda": "lam_cursor", "vae-order": "lam_series",

@@ -8,7 +8,7 @@
 Prints one JSON object; exits non-zero on any failure.
 
 Usage (repository root, a CUDA build of torch installed):
-``python benchmarks/vae_cuda_check.py``
+``python -m benchmarks.vae_cuda_check``
 """
 
 import json
@@ -18,13 +18,11 @@ import sys
 import tempfile
 import time
 
+import torch
+
+from explorer.vae import VAESession, load_checkpoint, load_digits_binary, save_checkpoint, select_device, train_vae
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import torch  # noqa: E402
-
-from explorer.vae import VAESession, load_checkpoint, load_digits_binary, save_checkpoint, select_device  # noqa: E402
-from explorer.vae import train_vae  # noqa: E402
 
 
 def main():

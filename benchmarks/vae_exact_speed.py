@@ -3,24 +3,20 @@
 Target (issue 5): exact -ln p(x) for one point in under 0.3 s on CPU. Each timing builds a fresh
 :class:`PointAnalysis` (no cache): encode, locate the posterior, refine to 1e-4 nats.
 
-Usage: ``python benchmarks/vae_exact_speed.py [--points 40] [--json]``
+Usage (repository root): ``python -m benchmarks.vae_exact_speed [--points 40] [--json]``
 """
 
 import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from explorer.vae import VAESession  # noqa: E402
-from explorer.vae.analysis import PointAnalysis  # noqa: E402
-
+from explorer.vae import VAESession
+from explorer.vae.analysis import PointAnalysis
 
 CPU = []   # process CPU seconds of each timed call: robust to other jobs sharing the machine
 
@@ -45,17 +41,17 @@ def main():
     exact_t, report_t, explore_t, lam_t = [], [], [], []
     for i in idx:
         x, _ = s.test_image(i)
-        exact_t.append(timed(lambda: PointAnalysis(s.model64, x).exact.free_energy))
+        exact_t.append(timed(lambda x=x: PointAnalysis(s.model64, x).exact.free_energy))
     exact_cpu = list(CPU)
     for i in idx[:10]:
         x, _ = s.test_image(i)
-        report_t.append(timed(lambda: PointAnalysis(s.model64, x).report(0.5, 4, 2.0)))
+        report_t.append(timed(lambda x=x: PointAnalysis(s.model64, x).report(0.5, 4, 2.0)))
         pa = PointAnalysis(s.model64, x)
         pa.report()
-        lam_t.append(timed(lambda: pa.lam_curve([0.7])))     # a λ-slider move on a cached point
+        lam_t.append(timed(lambda pa=pa: pa.lam_curve([0.7])))     # a λ-slider move on a cached point
     for i in idx[:3]:
         x, _ = s.test_image(i)
-        explore_t.append(timed(lambda: PointAnalysis(s.model64, x).explore()))
+        explore_t.append(timed(lambda x=x: PointAnalysis(s.model64, x).explore()))
     out = {
         "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "load_average_1min": os.getloadavg()[0],

@@ -6,21 +6,18 @@ Target (issue 5): the default training reaches within 1 nat of the converged tes
 run (until early stopping) and the first moment its test ELBO is within 1 nat (checked every 5 epochs,
 the checks' own time excluded).
 
-Usage: ``python benchmarks/vae_train_speed.py [--repeats 3] [--json]``
+Usage (repository root): ``python -m benchmarks.vae_train_speed [--repeats 3] [--json]``
 """
 
 import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-from explorer.vae import evaluate_elbo, load_digits_binary, train_vae  # noqa: E402
+from explorer.vae import evaluate_elbo, load_digits_binary, train_vae
 
 
 def main():

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import math
 import pkgutil
 import sys
 
-import numpy as np
-
 from . import commands
+from .commands._output import print_json, to_jsonable
 from .errors import InputError
+
+# print_json and to_jsonable live in commands/_output.py (the commands use them and must not import
+# this module, which imports them); kept importable from here for callers of explorer.cli.
+__all__ = ["EXIT_BAD_INPUT", "build_parser", "main", "print_json", "to_jsonable"]
 
 EXIT_BAD_INPUT = 2
 
@@ -36,33 +37,6 @@ def build_parser():
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.add_parser(sub)
     return parser
-
-
-class _ArgumentParserExit(Exception):
-    pass
-
-
-def to_jsonable(obj):
-    """Convert numpy scalars and arrays (recursively) to plain JSON types; non-finite → None."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        x = float(obj)
-        return x if math.isfinite(x) else None
-    return obj
-
-
-def print_json(obj, stream=None):
-    json.dump(to_jsonable(obj), stream or sys.stdout, indent=2, allow_nan=False)
-    (stream or sys.stdout).write("\n")
 
 
 def main(argv=None):

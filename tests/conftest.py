@@ -1,14 +1,11 @@
 """Suite-wide settings and the headless-Chromium fixtures shared by every browser test."""
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from voila_server import chromium_path, launch_browser  # noqa: E402
+from tests.browser.voila_server import chromium_path, launch_browser
 
 # CI must be reproducible: the same examples every run (locally, random exploration finds new bugs).
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ._output import print_json
 
 
 def add_parser(subparsers):
@@ -75,12 +76,12 @@ def report(rbm, *, temperature=1.0, order=4, lam=1.0, reference="mean-field", ai
     enumerate still gets mean field, TAP and the AIS estimate; the exact fields are then
     ``None`` and ``exact_available`` is false.
     """
+    from ..errors import EnumerationLimitError
     from ..rbm import thermodynamics
     from ..rbm.cumulants import cumulant_expansion, lambda_free_energy
     from ..rbm.exact import check_enumerable
     from ..rbm.meanfield import mean_field
     from ..rbm.tap import tap
-    from ..errors import EnumerationLimitError
 
     if not np.isfinite(lam):
         raise InputError(f"perturbation strength lambda (--lam) must be finite, got {lam}")
@@ -162,7 +163,6 @@ def _table(rep):
 
 
 def run(args):
-    from ..cli import print_json
 
     rbm = _load(args)
     if args.weight_norm is not None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
+from ._output import print_json
+
 DEFAULTS = dict(epochs=300, lr=0.2, momentum=0.9, weight_decay=0.0)
 
 
@@ -48,7 +50,6 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..cli import print_json
     from ..errors import InputError
     from ..rbm.datasets import load_dataset, optimal_log_likelihood
     from ..rbm.training import train

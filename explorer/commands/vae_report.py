@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cli import print_json
+from ._output import print_json
 
 
 def add_parser(subparsers):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..cli import print_json
 from ..errors import InputError
+from ._output import print_json
 
 
 def add_parser(subparsers):

@@ -39,7 +39,7 @@ from scipy.special import expit, logsumexp
 from ..errors import InputError
 from ._numerics import sum_softplus
 from ._validation import check_binary, check_finite_array, check_states, check_temperatures
-from .exact import ExactMoments, exact_moments, state_log_weights  # noqa: F401 (re-exported)
+from .exact import ExactMoments, exact_moments, state_log_weights  # ExactMoments, exact_moments re-exported (__all__)
 
 __all__ = [
     "AISResult", "ImportanceResult", "GibbsResult", "CDEstimate", "ExactMoments",

@@ -40,7 +40,12 @@ from ..errors import InputError
 from ._validation import check_temperatures
 from .model import RBM
 from .sampling import (
-    _binary_data, _nonneg_int, _positive_int, _rng, ais_log_partition, exact_moments,
+    _binary_data,
+    _nonneg_int,
+    _positive_int,
+    _rng,
+    ais_log_partition,
+    exact_moments,
 )
 
 __all__ = [

@@ -48,7 +48,8 @@ def select_device(name="auto"):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' requested but CUDA is not available on this machine (use --device auto or cpu)")
     if device.type == "mps" and not _mps_available():
-        raise InputError("device 'mps' requested but Apple MPS is not available on this machine (use --device auto or cpu)")
+        raise InputError("device 'mps' requested but Apple MPS is not available on this machine "
+                         "(use --device auto or cpu)")
     if device.type not in ("cpu", "cuda", "mps"):
         raise InputError(f"unsupported device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():

@@ -9,9 +9,10 @@ Two phases:
 
 1. *Locate* the mass. Scan the outer box (covering the prior and q) on a coarse
    grid, keep the fewest cells that hold all but 1e-9 of the scanned mass, and zoom
-   to their bounding box (plus two cells, plus any box the caller must cover). Repeat while the box shrinks by more than half, so a narrow
-   posterior is found whatever its width. The mass left outside is estimated from
-   the scans and reported as part of the error.
+   to their bounding box (plus two cells, plus any box the caller must cover). Repeat
+   while the box shrinks by more than half, so a narrow posterior is found whatever
+   its width. The mass left outside is estimated from the scans and reported as part
+   of the error.
 2. *Refine* the zoomed box with ``n = 33, 65, 129, ...`` points per axis (each grid
    contains the previous one) until the integral and the caller's monitored
    quantities change by less than ``tol``.

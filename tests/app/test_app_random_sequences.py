@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_app_controller import assert_all_finite, same, snapshot
 
 from explorer.app import RBMExplorer
 from explorer.app import rbm_compute as appmod
 from explorer.app.rbm_state import LAM_GRID, PRESETS, T_GRID
+from tests.app.test_app_controller import assert_all_finite, same, snapshot
 
 
 def _npz(**arrays):

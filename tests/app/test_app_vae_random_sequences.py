@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_app_vae_explorer import PAGE, assert_all_finite
 
 from explorer.app.vae_explorer import PRESETS, VAEExplorer
 from explorer.vae import VAESession
+from tests.app.test_app_vae_explorer import PAGE, assert_all_finite
 
 _APP = {}
 

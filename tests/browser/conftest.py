@@ -6,13 +6,9 @@ are skipped when /usr/bin/chromium is not installed.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from voila_server import ROOT, voila_server  # noqa: E402
+from tests.browser.voila_server import ROOT, voila_server
 
 # `chromium` and `browser` come from tests/conftest.py (shared with tests/security).
 

@@ -10,7 +10,8 @@ import time
 
 import psutil
 import pytest
-from voila_server import serve
+
+from tests.browser.voila_server import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NOTEBOOK = "voila/render/rbm_free_energies.ipynb"

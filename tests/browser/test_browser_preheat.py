@@ -1,7 +1,7 @@
 """End to end: Voila's preheated kernel pool (``make classroom``) serves the URL's view.
 
 A pooled kernel builds the explorer before any request; the page's query string, teacher
-mode and page address must still reach it (explorer.app.preheat). Runs the repository's
+mode and page address must still reach it (explorer.serving.preheat). Runs the repository's
 voila.json with preheating on and a pool of two kernels.
 """
 
@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from voila_server import EXPLORER, js_errors, new_page, open_explorer, serve, write_preheat_config
+from tests.browser.voila_server import EXPLORER, js_errors, new_page, open_explorer, serve, write_preheat_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

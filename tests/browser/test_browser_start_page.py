@@ -4,7 +4,7 @@ import urllib.request
 
 import pytest
 
-from voila_server import new_page
+from tests.browser.voila_server import new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -232,3 +232,10 @@ def js_errors(messages, failed_urls, base):
             continue
         real.append(m)
     return real
+
+
+def open_tab(page, prefix, title, source, timeout=120_000):
+    """Click the explorer's tab ``title`` (tabs of ``.{prefix}-tabs``) and wait until its Bokeh
+    source ``source`` exists: a tab's plots are built and computed when it is first opened."""
+    page.locator(f".{prefix}-tabs .lm-TabBar-tab", has_text=title).first.click()
+    page.wait_for_function(WAIT_SOURCE_JS, arg=source, timeout=timeout)

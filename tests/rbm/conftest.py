@@ -1,83 +1,10 @@
-"""Brute force over all joint states: the reference every exact quantity is tested against."""
+"""Fixtures of the RBM tests; the brute-force reference itself is in brute_force.py."""
 
-import numpy as np
 import pytest
-from scipy.special import logsumexp
 
-from explorer.rbm import RBM
-
-
-def joint_states(rbm):
-    """All (v, h) pairs: arrays V (S, nv), H (S, nh) with S = 2^(nv+nh)."""
-    n = rbm.n_visible + rbm.n_hidden
-    idx = np.arange(1 << n)
-    bits = ((idx[:, None] >> np.arange(n)) & 1).astype(float)
-    return bits[:, :rbm.n_visible], bits[:, rbm.n_visible:]
-
-
-def joint_energy(rbm, V, H):
-    return -(V @ rbm.visible_bias) - (H @ rbm.hidden_bias) - np.einsum("si,ij,sj->s", V, rbm.weights, H)
-
-
-class BruteForce:
-    """Exact thermodynamics by summing exp(-E/T) over every joint state."""
-
-    def __init__(self, rbm, temperature):
-        self.rbm, self.t = rbm, temperature
-        self.V, self.H = joint_states(rbm)
-        self.E = joint_energy(rbm, self.V, self.H)
-        self.log_z = logsumexp(-self.E / temperature)
-        self.p = np.exp(-self.E / temperature - self.log_z)
-
-    @property
-    def free_energy(self):
-        return -self.t * self.log_z
-
-    @property
-    def internal_energy(self):
-        return self.p @ self.E
-
-    @property
-    def heat_capacity(self):
-        return self.p @ (self.E - self.internal_energy) ** 2 / self.t ** 2
-
-    @property
-    def entropy(self):
-        return -(self.p @ np.log(self.p))
-
-    def marginals(self):
-        return self.p @ self.V, self.p @ self.H
-
-    def log_p_visible(self, v):
-        """ln p(v) by summing over h."""
-        out = []
-        for row in np.atleast_2d(v):
-            mask = np.all(self.V == row, axis=1)
-            out.append(logsumexp(-self.E[mask] / self.t) - self.log_z)
-        return np.array(out)
-
-    def perturbation(self, mv, mh):
-        """(q, V) over joint states for the product law with magnetisations (mv, mh)."""
-        th_v, th_h = np.log(mv) - np.log1p(-mv), np.log(mh) - np.log1p(-mh)
-        h_q = -self.t * (self.V @ th_v + self.H @ th_h)
-        log_q = -h_q / self.t
-        q = np.exp(log_q - logsumexp(log_q))
-        return q, self.E - h_q, h_q
+from tests.rbm.brute_force import BruteForce
 
 
 @pytest.fixture
 def brute_force():
     return BruteForce
-
-
-def small_rbms():
-    """A spread of small models: sizes (both orientations), weight norms 0.1..10."""
-    cases = []
-    for (nv, nh), seed in (((3, 4), 0), ((5, 3), 1), ((4, 4), 2), ((2, 6), 3)):
-        base = RBM.random(nv, nh, seed=seed)
-        for norm in (0.1, 1.0, 3.0, 10.0):
-            cases.append(pytest.param(base.with_weight_norm(norm), id=f"{nv}x{nh}-s{seed}-norm{norm}"))
-    return cases
-
-
-TEMPERATURES = (0.2, 0.5, 1.0, 2.0, 5.0)

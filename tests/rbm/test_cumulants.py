@@ -1,38 +1,21 @@
 """The cumulant expansion: exact cumulants, the truncated series and the exact F(lambda)."""
 
-import mpmath
 import numpy as np
 import pytest
-from conftest import joint_energy, joint_states
 from scipy.special import expit, logsumexp
 
 from explorer.errors import EnumerationLimitError, InputError
 from explorer.rbm import RBM, free_energy
-from explorer.rbm.cumulants import (bernoulli_cumulants, cumulant_expansion, cumulants_batch,
-                                    lambda_free_energy, reference_logits)
+from explorer.rbm.cumulants import (
+    bernoulli_cumulants,
+    cumulant_expansion,
+    cumulants_batch,
+    lambda_free_energy,
+    reference_logits,
+)
 from explorer.rbm.meanfield import mean_field
 from explorer.rbm.tap import tap_functional
-
-
-def _brute_cumulants(rbm, t, th_v, th_h, order, digits=60):
-    """Cumulants of V under q by summing over all joint states in 60-digit arithmetic."""
-    V, H = joint_states(rbm)
-    E = joint_energy(rbm, V, H)
-    h_q = -t * (V @ th_v + H @ th_h)
-    log_q = -h_q / t
-    log_q = log_q - logsumexp(log_q)
-    with mpmath.workdps(digits):
-        q = [mpmath.exp(mpmath.mpf(x)) for x in log_q]
-        z = mpmath.fsum(q)
-        q = [x / z for x in q]
-        vals = [mpmath.mpf(e) - mpmath.mpf(h) for e, h in zip(E, h_q)]
-        raw = [mpmath.fsum(p * v ** n for p, v in zip(q, vals)) for n in range(order + 1)]
-        kappa = []
-        for n in range(1, order + 1):
-            k = raw[n] - mpmath.fsum(mpmath.binomial(n - 1, j - 1) * kappa[j - 1] * raw[n - j]
-                                     for j in range(1, n))
-            kappa.append(k)
-        return np.array([float(k) for k in kappa])
+from tests.rbm.brute_force import brute_cumulants, joint_energy, joint_states
 
 
 @pytest.mark.parametrize("reference", ["mean-field", "independent"])
@@ -42,7 +25,7 @@ def test_cumulants_to_order_12_match_high_precision_brute_force(reference, tempe
     rbm = RBM.random(*shape, seed=seed).with_weight_norm(norm)
     th_v, th_h = reference_logits(rbm, [temperature], reference=reference)
     got = cumulants_batch(rbm, [temperature], order=12, theta_visible=th_v, theta_hidden=th_h)["kappa"][0]
-    want = _brute_cumulants(rbm, temperature, th_v[0], th_h[0], 12)
+    want = brute_cumulants(rbm, temperature, th_v[0], th_h[0], 12)
     # relative error, floored at 1e-12 sigma^n for cumulants that happen to be ~0
     floor = 1e-12 * np.sqrt(want[1]) ** np.arange(1, 13)
     rel_error = np.abs(got - want) / np.maximum(np.abs(want), floor)
@@ -88,7 +71,8 @@ def test_exact_lambda_family(reference, temperature):
     h_q = -temperature * (V @ th_v[0] + H @ th_h[0])
     want = [-temperature * logsumexp(-((1 - lam) * h_q + lam * E) / temperature) for lam in lams]
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-10)
-    assert lambda_free_energy(rbm, 1.0, temperature, reference) == pytest.approx(free_energy(rbm, temperature), rel=1e-12)
+    assert lambda_free_energy(rbm, 1.0, temperature, reference) == pytest.approx(free_energy(rbm, temperature),
+                                                                                  rel=1e-12)
 
 
 def test_independent_reference_is_the_high_temperature_expansion():

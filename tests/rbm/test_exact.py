@@ -4,12 +4,22 @@ import os
 
 import numpy as np
 import pytest
-from conftest import TEMPERATURES, small_rbms
 
 from explorer.errors import EnumerationLimitError, InputError
-from explorer.rbm import (RBM, clamped_free_energy, entropy, free_energy, heat_capacity,
-                          internal_energy, log_likelihood, log_partition, marginals, thermodynamics)
+from explorer.rbm import (
+    RBM,
+    clamped_free_energy,
+    entropy,
+    free_energy,
+    heat_capacity,
+    internal_energy,
+    log_likelihood,
+    log_partition,
+    marginals,
+    thermodynamics,
+)
 from explorer.rbm.exact import all_states, exact_batch
+from tests.rbm.brute_force import TEMPERATURES, small_rbms
 
 
 @pytest.mark.parametrize("rbm", small_rbms())
@@ -200,8 +210,9 @@ def test_bad_visible_rows_are_refused():
 
 @pytest.mark.parametrize("shape", [(4, 3), (3, 5)])
 def test_exact_moments_and_state_weights_match_brute_force(shape, brute_force):
-    from explorer.rbm.exact import exact_moments, state_log_weights
     from scipy.special import logsumexp
+
+    from explorer.rbm.exact import exact_moments, state_log_weights
 
     rbm = RBM.random(*shape, seed=12, weight_scale=2)
     bf = brute_force(rbm, 0.6)

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from conftest import TEMPERATURES, small_rbms
 from scipy.special import expit
 
 from explorer.errors import InputError
 from explorer.rbm import RBM, free_energy
 from explorer.rbm.meanfield import gbf_free_energy, mean_field, mean_field_batch
 from explorer.rbm.tap import tap, tap_batch, tap_functional
+from tests.rbm.brute_force import TEMPERATURES, small_rbms
 
 
 @pytest.mark.parametrize("rbm", small_rbms())
@@ -20,7 +20,8 @@ def test_mean_field_is_an_upper_bound_and_a_fixed_point(rbm, temperature):
     assert mf.converged
     # stationarity: m_v = sigma((a + W m_h)/T), m_h = sigma((b + W^T m_v)/T)
     np.testing.assert_allclose(mf.visible, expit((rbm.visible_bias + rbm.weights @ mf.hidden) / temperature), atol=1e-8)
-    np.testing.assert_allclose(mf.hidden, expit((rbm.hidden_bias + rbm.weights.T @ mf.visible) / temperature), atol=1e-8)
+    np.testing.assert_allclose(mf.hidden, expit((rbm.hidden_bias + rbm.weights.T @ mf.visible) / temperature),
+                               atol=1e-8)
     assert mf.free_energy == pytest.approx(gbf_free_energy(rbm, mf.visible, mf.hidden, temperature), abs=1e-12)
     assert mf.minima[0] == pytest.approx(mf.free_energy)
 
@@ -69,7 +70,10 @@ def test_tap_solves_its_equations(order, temperature):
     rng = np.random.default_rng(0)
     m = np.concatenate([res.visible, res.hidden])
     d = rng.normal(size=m.size) * 1e-6
-    f = lambda x: tap_functional(rbm, x[:6], x[6:], temperature, 1.0, order)
+
+    def f(x):
+        return tap_functional(rbm, x[:6], x[6:], temperature, 1.0, order)
+
     assert abs(f(m + d) - f(m - d)) < 1e-10
 
 

@@ -10,8 +10,14 @@ from explorer.errors import InputError
 from explorer.rbm import RBM, log_partition, marginals
 from explorer.rbm.exact import all_states, clamped_free_energy
 from explorer.rbm.sampling import (
-    ais_log_partition, beta_schedule, cd_correlation, exact_moments, exact_samples,
-    gibbs_sample, importance_log_partition, reverse_ais_log_partition,
+    ais_log_partition,
+    beta_schedule,
+    cd_correlation,
+    exact_moments,
+    exact_samples,
+    gibbs_sample,
+    importance_log_partition,
+    reverse_ais_log_partition,
 )
 
 

@@ -43,7 +43,8 @@ def test_weight_norm_sweep_rescales_couplings(rbm):
         model = RBM(rbm.weights * (s / rbm.weight_norm), rbm.visible_bias, rbm.hidden_bias)
         assert c.exact[k] == pytest.approx(thermodynamics(model, 0.8).free_energy, rel=1e-13)
         assert c.mean_field[k] == pytest.approx(mean_field(model, 0.8).free_energy, abs=1e-10)
-        np.testing.assert_allclose(c.series[k], cumulant_expansion(model, 0.8, 3, "independent").series(1.0), rtol=1e-10)
+        np.testing.assert_allclose(c.series[k], cumulant_expansion(model, 0.8, 3, "independent").series(1.0),
+                                   rtol=1e-10)
     # without couplings every approximation is exact
     assert c.mean_field[0] == pytest.approx(c.exact[0], abs=1e-12)
     assert c.tap2[0] == pytest.approx(c.exact[0], abs=1e-12)

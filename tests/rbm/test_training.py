@@ -18,8 +18,13 @@ from explorer.rbm.meanfield import mean_field
 from explorer.rbm.sampling import exact_moments, exact_samples
 from explorer.rbm.tap import tap
 from explorer.rbm.training import (
-    exact_gradient, initial_rbm, mean_log_likelihood, parse_method, tap_gradient,
-    tap_log_partition_gradient, train,
+    exact_gradient,
+    initial_rbm,
+    mean_log_likelihood,
+    parse_method,
+    tap_gradient,
+    tap_log_partition_gradient,
+    train,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-# jupyter_server and voila: the server-side pieces (explorer.kernel_pacing) stay out of kernels
+# jupyter_server and voila: the server-side pieces (explorer.serving.kernel_pacing) stay out of kernels
 HEAVY = ["torch", "sklearn", "pandas", "matplotlib", "tqdm", "jupyter_server", "voila"]
 
 

@@ -30,8 +30,16 @@ from hypothesis import strategies as st
 
 from explorer.cli import EXIT_BAD_INPUT, main
 from explorer.errors import EnumerationLimitError, InputError
-from explorer.rbm import (RBM, DEFAULT_ENUMERATION_LIMIT, clamped_free_energy, free_energy, log_likelihood,
-                          log_partition, marginals, thermodynamics)
+from explorer.rbm import (
+    DEFAULT_ENUMERATION_LIMIT,
+    RBM,
+    clamped_free_energy,
+    free_energy,
+    log_likelihood,
+    log_partition,
+    marginals,
+    thermodynamics,
+)
 from explorer.rbm.cumulants import MAX_ORDER, cumulant_expansion, lambda_free_energy
 from explorer.rbm.meanfield import gbf_free_energy, mean_field
 from explorer.rbm.sampling import ais_log_partition

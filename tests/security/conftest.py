@@ -6,14 +6,10 @@ skipped when Chromium is not installed.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from voila_security import NOTEBOOKS, serve  # noqa: E402
-
+from tests.browser.voila_server import serve
+from tests.security.voila_security import NOTEBOOKS
 
 # `chromium` and `browser` come from tests/conftest.py (shared with tests/browser).
 

@@ -21,8 +21,8 @@ import uuid
 import nbformat
 import pytest
 
-from voila_security import NOTEBOOKS, ROOT, default_notebook, serve
-from voila_server import READY_JS
+from tests.browser.voila_server import READY_JS, serve
+from tests.security.voila_security import NOTEBOOKS, ROOT, default_notebook
 
 pytestmark = [pytest.mark.browser]
 
@@ -87,19 +87,26 @@ def test_page_cannot_execute_code_over_the_kernel_websocket(repo_server, browser
             assert any(m["type"] == "kernel_info_reply" and m["parent"] == info_id for m in got), got
             # ... but nothing at all came back for the execute_request: it never reached the kernel
             assert [m for m in got if m["parent"] == exec_id] == [], got
+        time.sleep(0.5)
+        assert not marker.exists(), "a viewer ran code in the kernel"
+        log = repo_server["log"].read_text()
+        assert 'Received message of type "execute_request", which is not allowed' in log
+        # control, while the page is still open (a closed page's kernel is shut down at once):
+        # the same payload, sent straight to that kernel (not through Voila), does run
+        reply = _execute_directly(repo_server["proc"], kernel_id, code)
     finally:
         page.close()
-    time.sleep(0.5)
-    assert not marker.exists(), "a viewer ran code in the kernel"
-    log = repo_server["log"].read_text()
-    assert 'Received message of type "execute_request", which is not allowed' in log
+    assert reply["content"]["status"] == "ok"
+    assert marker.read_text() == "pwned"
 
-    # control: the same payload, sent straight to that kernel (not through Voila), does run
-    from jupyter_client import BlockingKernelClient
+
+def _execute_directly(voila_proc, kernel_id, code):
+    """Run ``code`` in the kernel through its connection file, as its owner on this machine can."""
     import psutil
+    from jupyter_client import BlockingKernelClient
 
     conn = None
-    for p in psutil.Process(repo_server["proc"].pid).children(recursive=True):
+    for p in psutil.Process(voila_proc.pid).children(recursive=True):
         for arg in p.cmdline():
             if kernel_id in arg and arg.endswith(".json"):
                 conn = arg
@@ -108,11 +115,9 @@ def test_page_cannot_execute_code_over_the_kernel_websocket(repo_server, browser
     client.load_connection_file()
     client.start_channels()
     try:
-        reply = client.execute_interactive(code, timeout=30, output_hook=lambda msg: None)
+        return client.execute_interactive(code, timeout=30, output_hook=lambda msg: None)
     finally:
         client.stop_channels()
-    assert reply["content"]["status"] == "ok"
-    assert marker.read_text() == "pwned"
 
 
 # ------------------------------------------------------------------------------ (b)

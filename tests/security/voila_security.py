@@ -1,4 +1,5 @@
-"""Helpers for the security tests: Voila started with the repository's own settings (voila.json).
+"""Helpers for the security tests, which start Voila (tests.browser.voila_server.serve) with the
+repository's own settings (voila.json).
 
 Browser tests must run in CI (CI=true): a missing Chromium fails there; elsewhere they are
 skipped when Chromium is not installed.
@@ -6,13 +7,9 @@ skipped when Chromium is not installed.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from voila_server import chromium_path, free_port, launch_browser, serve  # noqa: E402,F401 (re-exported)
-
 NOTEBOOKS = ROOT / "notebooks"
 
 

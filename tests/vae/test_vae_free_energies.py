@@ -6,9 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vae_helpers import closed_form_neg_log_px, constant_decoder_vae
 from explorer.errors import InputError
 from explorer.vae import PointAnalysis, series_free_energy
+from tests.vae.vae_helpers import closed_form_neg_log_px, constant_decoder_vae
 
 
 def test_decoder_ignoring_z_gives_closed_form():
@@ -144,6 +144,7 @@ def test_bound_holds_for_every_test_point(shipped_session):
 def test_quadrature_matches_brute_force_grid(shipped_session):
     # a dense uniform grid over the whole prior box, no zooming: the adaptive value must agree
     from scipy.special import logsumexp
+
     from explorer.vae.quadrature import make_grid
     pa = shipped_session.point(5)
     g = make_grid((-9, 9, -9, 9), 801)

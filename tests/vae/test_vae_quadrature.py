@@ -157,4 +157,4 @@ def test_bad_inputs_are_input_errors():
     with pytest.raises(InputError, match="2-D"):
         ExactPoint(lambda p: p[:, 0], [0, 0, 0], [0, 0, 0])
     with pytest.raises(InputError, match="NaN"):
-        ExactPoint(lambda p: np.full(len(p), np.nan), [0, 0], [0, 0]).free_energy
+        _ = ExactPoint(lambda p: np.full(len(p), np.nan), [0, 0], [0, 0]).free_energy

@@ -1,4 +1,4 @@
-"""benchmarks/load_test.py stops by itself and leaves nothing running.
+"""benchmarks/classroom_load.py stops by itself and leaves nothing running.
 
 One tiny run (N = 2) must render, answer a slider move and report; a run whose overall timeout
 strikes mid-way must exit on its own with status 2. After either, no process it started
@@ -20,10 +20,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.browser.voila_server import chromium_path
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "load_test.py"
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from voila_server import chromium_path  # noqa: E402
+# run as a module from the repository root, as the docs say: python -m benchmarks.classroom_load
+SCRIPT = [sys.executable, "-m", "benchmarks.classroom_load"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,7 +51,7 @@ def _tagged(tag):
 def _run(args, timeout):
     tag = uuid.uuid4().hex
     env = dict(os.environ, LOAD_TEST_TAG=tag)
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True,
+    proc = subprocess.run([*SCRIPT, *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
     deadline = time.monotonic() + 10
     while _tagged(tag) and time.monotonic() < deadline:
@@ -113,7 +114,7 @@ def test_overall_timeout_stops_everything(chromium):
                                   ["-n", "61"], ["-n", "0"], ["--timeout", "100000"],
                                   ["--slider-rounds", "0"], ["--slider-rounds", "21"], ["--slider-every", "0"]])
 def test_refuses_non_loopback_and_unbounded_runs(args):
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True,
+    proc = subprocess.run([*SCRIPT, *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2 and "error" in proc.stderr
 
@@ -121,7 +122,7 @@ def test_refuses_non_loopback_and_unbounded_runs(args):
 def test_ctrl_c_stops_everything(chromium):
     tag = uuid.uuid4().hex
     env = dict(os.environ, LOAD_TEST_TAG=tag)
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "-n", "2", "--no-warmup", "--timeout", "120",
+    proc = subprocess.Popen([*SCRIPT, "-n", "2", "--no-warmup", "--timeout", "120",
                              "--notebook", "notebooks/rbm_free_energies.ipynb"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -25,14 +25,14 @@ their PIDs: only processes this script started).
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/load_test.py -n 10
-    .venv/bin/python benchmarks/load_test.py -n 30 --json artifacts/load30.json
-    .venv/bin/python benchmarks/load_test.py -n 30 --preheat            # voila.json's pools, preheating on
-    .venv/bin/python benchmarks/load_test.py -n 30 --pool-size 32       # ... with this pool for the notebook
-    .venv/bin/python benchmarks/load_test.py -n 5 --notebook notebooks/rbm_free_energies.ipynb
-    .venv/bin/python benchmarks/load_test.py -n 5 --url http://127.0.0.1:8866/   # a running `make app`
-    .venv/bin/python benchmarks/load_test.py -n 30 --nice-browser   # Chromium at nice 10: server first
-    .venv/bin/python benchmarks/load_test.py -n 30 --http-only      # no browser: the server's share
+    .venv/bin/python -m benchmarks.classroom_load -n 10
+    .venv/bin/python -m benchmarks.classroom_load -n 30 --json artifacts/load30.json
+    .venv/bin/python -m benchmarks.classroom_load -n 30 --preheat            # voila.json's pools, preheating on
+    .venv/bin/python -m benchmarks.classroom_load -n 30 --pool-size 32       # ... with this pool for the notebook
+    .venv/bin/python -m benchmarks.classroom_load -n 5 --notebook notebooks/rbm_free_energies.ipynb
+    .venv/bin/python -m benchmarks.classroom_load -n 5 --url http://127.0.0.1:8866/   # a running `make app`
+    .venv/bin/python -m benchmarks.classroom_load -n 30 --nice-browser   # Chromium at nice 10: server first
+    .venv/bin/python -m benchmarks.classroom_load -n 30 --http-only      # no browser: the server's share
 
 Results on the project's 2-core machine: docs/classroom.md.
 """
@@ -54,10 +54,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from tests.browser.voila_server import CHROMIUM_ARGS, READY_JS, chromium_path, free_port, write_preheat_config
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from voila_server import (CHROMIUM_ARGS, READY_JS, chromium_path, free_port,  # noqa: E402
-                          write_preheat_config)
 
 MAX_SESSIONS = 60
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -160,7 +159,7 @@ def start_watchdog(seconds):
     """Last resort: if the script is still running ``seconds`` from now, kill what it started and exit."""
 
     def fire():
-        print(f"load_test: hard timeout ({seconds:.0f} s) - killing Voila and browsers", file=sys.stderr,
+        print(f"classroom_load: hard timeout ({seconds:.0f} s) - killing Voila and browsers", file=sys.stderr,
               flush=True)
         with contextlib.suppress(Exception):
             CLEANUP.kill_all(hard=True)
@@ -175,7 +174,7 @@ def start_watchdog(seconds):
 def _stop_on_signal(signum, frame):
     """Ctrl-C / SIGTERM: kill what this script started at once (Playwright may be blocked on
     pages that will never answer), then exit."""
-    print(f"load_test: signal {signum} - stopping Voila and browsers", file=sys.stderr, flush=True)
+    print(f"classroom_load: signal {signum} - stopping Voila and browsers", file=sys.stderr, flush=True)
     with contextlib.suppress(Exception):
         CLEANUP.kill_all(hard=True)
     os._exit(130)
@@ -247,7 +246,7 @@ def memory_of(procs):
 
 #: Niceness of the browsers with --nice-browser: below the server and the kernels serving pages
 #: (0), as when students' own laptops render the pages, but above a preheated pool refilling
-#: in the background (explorer.app.preheat.WARM_UP_NICENESS = 19), which in a real class does
+#: in the background (explorer.serving.preheat.WARM_UP_NICENESS = 19), which in a real class does
 #: not compete with the students' browsers either.
 BROWSER_NICENESS = 10
 
@@ -799,7 +798,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if chromium_path() is None and not args.http_only:
-        print("load_test: chromium not found (apt-get install -y chromium)", file=sys.stderr)
+        print("classroom_load: chromium not found (apt-get install -y chromium)", file=sys.stderr)
         return 2
     t_start = time.monotonic()
     watchdog = start_watchdog(args.timeout + 15)     # last resort; the phases end by args.timeout
@@ -838,10 +837,10 @@ def main(argv=None):
             return 0 if out["ok"] else 1
         out = asyncio.run(asyncio.wait_for(run(args, base, voila_pid, t_start), timeout=left))
     except KeyboardInterrupt:
-        print("load_test: interrupted - stopping Voila and browsers", file=sys.stderr)
+        print("classroom_load: interrupted - stopping Voila and browsers", file=sys.stderr)
         return 130
     except (asyncio.TimeoutError, TimeoutError):
-        print(f"load_test: overall timeout ({args.timeout:.0f} s) reached; partial results:", file=sys.stderr)
+        print(f"classroom_load: overall timeout ({args.timeout:.0f} s) reached; partial results:", file=sys.stderr)
         if PARTIAL:
             out = summarise(PARTIAL["out"], PARTIAL["results"], args)
             out["ok"] = False
@@ -850,7 +849,7 @@ def main(argv=None):
             print(json.dumps({k: v for k, v in out.items() if k != "sessions"}))
         return 2
     except RuntimeError as exc:
-        print(f"load_test: {exc}", file=sys.stderr)
+        print(f"classroom_load: {exc}", file=sys.stderr)
         return 2
     finally:
         CLEANUP.kill_all()
@@ -863,7 +862,7 @@ def main(argv=None):
         args.json.write_text(json.dumps(out, indent=1) + "\n")
     print(line)
     if out.get("timed_out"):
-        print(f"load_test: overall timeout ({args.timeout:.0f} s) cut the run short", file=sys.stderr)
+        print(f"classroom_load: overall timeout ({args.timeout:.0f} s) cut the run short", file=sys.stderr)
         return 2
     return 0 if out["ok"] else 1
 
