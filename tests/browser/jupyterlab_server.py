@@ -24,7 +24,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.browser.voila_server import ROOT, free_port
+from tests.browser.voila_server import ROOT, free_port, stop_process_group
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -148,13 +147,7 @@ def jupyterlab_server(log_path=None, timeout=120):
                 time.sleep(0.2)
         yield lab
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, timeout=20)
         if hasattr(log, "close"):
             log.close()
         shutil.rmtree(home, ignore_errors=True)

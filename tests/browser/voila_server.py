@@ -67,15 +67,22 @@ def serve(notebook_dir, log_path=None, *extra_args, timeout=120):
                 time.sleep(0.2)
         yield base, proc
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, timeout=15)
         if hasattr(log, "close"):
             log.close()
+
+
+def stop_process_group(proc, timeout=15):
+    """SIGTERM the process group ``proc`` leads (a server and the kernels it started); SIGKILL
+    what is left after ``timeout`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def write_preheat_config(directory, pools=None, fill_delay=None):
