@@ -13,6 +13,7 @@ from tests.browser.voila_server import (
     WAIT_SOURCE_JS,
     WATCH_SOURCES_JS,
     change_count,
+    console_text,
     js_errors,
     new_page,
     open_explorer,
@@ -38,7 +39,7 @@ def session(server, browser, artifacts):
     """One explorer page for the whole module, with console messages collected."""
     messages, failed = [], []
     page = new_page(browser, server)
-    page.on("console", lambda m: messages.append(f"console.{m.type}: {m.text}")
+    page.on("console", lambda m: messages.append(console_text(m))
             if m.type == "error" else None)
     page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     page.on("requestfailed", lambda r: failed.append(r.url))

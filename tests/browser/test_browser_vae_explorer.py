@@ -11,6 +11,7 @@ from tests.browser.voila_server import (
     WAIT_SOURCE_JS,
     WATCH_SOURCES_JS,
     change_count,
+    console_text,
     js_errors,
     new_page,
     open_tab,
@@ -35,7 +36,7 @@ WATCHED = ["t_cursor", "lam_cursor", "lam_series", "digit", "lam_exact", "poster
 def session(server, browser, artifacts):
     messages, failed = [], []
     page = new_page(browser, server)
-    page.on("console", lambda m: messages.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("console", lambda m: messages.append(console_text(m)) if m.type == "error" else None)
     page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     page.on("requestfailed", lambda r: failed.append(r.url))
     # torch import + the first digit's quadrature: generous on a shared machine

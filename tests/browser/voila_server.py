@@ -109,7 +109,7 @@ def voila_server(timeout=120):
     artifacts = ROOT / "artifacts"
     log_path = artifacts / f"voila-{os.getpid()}-{time.monotonic_ns()}.log" if artifacts.is_dir() else None
     with serve("notebooks/", log_path, "--strip_sources=True",
-               # kernels of closed pages are culled instead of lingering
+               # pages free their kernels on close (the template); culling is the fallback
                "--MappingKernelManager.cull_interval=30", "--MappingKernelManager.cull_idle_timeout=120",
                timeout=timeout) as (base, _proc):
         yield base
@@ -132,9 +132,18 @@ def new_page(browser, base, errors=None, width=1500, height=2700):
     page.route(lambda url: not url.startswith(base), lambda route: route.abort())
     if errors is not None:
         page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-        page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
-                if msg.type == "error" else None)
+        page.on("console", lambda msg: errors.append(console_text(msg)) if msg.type == "error" else None)
     return page
+
+
+#: Separates a console message from the URL it was reported for (see :func:`console_text`).
+AT_URL = " @ "
+
+
+def console_text(msg):
+    """A console message as text, with the URL it names: for "Failed to load resource" that is the
+    resource that failed, which tells a request the test blocked from a real failure."""
+    return f"console.{msg.type}: {msg.text}{AT_URL}{(msg.location or {}).get('url', '')}"
 
 
 # JavaScript helpers run in the page --------------------------------------------------
@@ -229,14 +238,18 @@ def js_errors(messages, failed_urls, base):
     Ignored: Voila 0.5.13's "Unsatisfied version" / "No satisfying version" warnings about
     its bundled JupyterLab packages, and "Failed to load resource" for requests that the
     test itself blocked (anything not on the local server, e.g. the template's CDN fonts).
+    Messages collected with :func:`console_text` name their URL, so the decision is made per
+    message; for messages without a URL it falls back to "no local request failed".
     """
     only_external_failed = all(not u.startswith(base) for u in failed_urls)
     real = []
     for m in messages:
         if "Unsatisfied version" in m or "No satisfying version" in m:
             continue
-        if "Failed to load resource" in m and only_external_failed:
-            continue
+        if "Failed to load resource" in m:
+            url = m.rsplit(AT_URL, 1)[1] if AT_URL in m else None
+            if (url is not None and url and not url.startswith(base)) or (url is None and only_external_failed):
+                continue
         real.append(m)
     return real
 
