@@ -261,7 +261,10 @@ class VAEExplorer(ExplorerShell):
         b = self.compute.point(state.index)
         iw = b["iwae"]
         if dirty & POINT_STALE:
-            v.show(iw["k"], iw["bound"], iw["stderr"], b["reference"][0])
+            lam_star = b["lam_curve"]["lam_critical"]
+            note = "" if iw.get("variance_finite", True) else (
+                f"The importance weights' variance is infinite (λ* = {lam_star:.4g} ≤ 2): no error bars.")
+            v.show(iw["k"], iw["bound"], iw["stderr"], b["reference"][0], note=note)
         kk = K_GRID.index(state.K)
         v.show_cursor(state.K, iw["bound"][kk])
 
@@ -283,10 +286,10 @@ class VAEExplorer(ExplorerShell):
             ("gap KL(q‖p(z|x))", fmt(p["kl_posterior"], 4), None),
             (f"exact F(λ = {state.lam:.3f})", fmt(None if ex is None else ex[j], 4), None),
             (f"series, order {state.order}", fmt(kappa[state.order - 1, j], 4), None),
-            (f"Monte Carlo ({mc['n']} samples)", fmt(mc["lam"][j], 4, mc["stderr"][j]), None),
+            (f"Monte Carlo ({mc['n']} samples)", _with_error(mc["lam"][j], mc["stderr"][j]), None),
             (f"exact F_T at T = {state.T:.3g}", fmt(None if temp["exact"] is None else temp["exact"][k], 4), None),
             ("bound E_q[H] − T·S[q]", fmt(temp["bound"][k], 4), None),
-            (f"IWAE, K = {int(K_GRID[kk])}", fmt(iw["bound"][kk], 4, iw["stderr"][kk]), None),
+            (f"IWAE, K = {int(K_GRID[kk])}", _with_error(iw["bound"][kk], iw["stderr"][kk]), None),
         ]
         note = f"λ* = {b['lam_curve']['lam_critical']:.4f}: above it E_q[w^λ] is infinite. ± = 2 standard errors."
         return readout_html("vae", heading, cells, note=note)
@@ -430,6 +433,13 @@ class VAEExplorer(ExplorerShell):
         session, self._shipped_session = self._shipped_session, None
         self._set_session(session, "shipped checkpoint")
         self.w_shipped.disabled = True
+
+
+def _with_error(value, stderr):
+    """A sampling estimate with ±2 standard errors, or the reason there is no error bar."""
+    if np.isfinite(stderr):
+        return fmt(value, 4, stderr)
+    return fmt(value, 4) + " <span style='color:#777'>(variance infinite: no error bar)</span>"
 
 
 def show_vae_explorer(**kwargs):

@@ -38,14 +38,16 @@ EXPLANATIONS = {
                   "ELBO misses −ln p(x): that gap is KL(q‖p(z|x))."),
     "lambda": ("<b>F(λ) = −ln E_q[w<sup>λ</sup>]</b>, w = p(x,z)/q(z|x): λ = 0 is the reference, λ = 1 "
                "the exact −ln p(x). The cumulant series of orders 1..K expands F(λ) around λ = 0 (order 1 "
-               "is −λ·ELBO); the Rényi (VR) family F(λ)/λ is an upper bound that falls from −ELBO at "
-               "λ → 0 to −ln p(x) at λ = 1. Dots: Monte Carlo with ±2 standard errors. Above λ* "
+               "is −λ·ELBO); the Rényi (VR) family F(λ)/λ is an upper bound on (0, 1], falling from −ELBO at "
+               "λ → 0 to −ln p(x) at λ = 1 (past 1 it is no bound). Dots: Monte Carlo, with ±2 standard "
+               "errors only where the variance of w<sup>λ</sup> is finite (2λ < λ*). Above λ* "
                "(dotted) E_q[w<sup>λ</sup>] is infinite: the exact curve stops, Monte Carlo does not notice."),
     "temperature": ("<b>Free energy at temperature T</b>: exact F<sub>T</sub> = −T ln ∫ e<sup>−H/T</sup> dz "
                     "against the variational bound E_q[H] − T·S[q] with q fixed. They meet nowhere: the "
                     "encoder was fitted at T = 1."),
     "iwae": ("<b>IWAE bound vs K</b>: averaging K importance weights tightens the bound from −ELBO "
-             "(K = 1) towards the exact −ln p(x) (line). Bars: ±2 standard errors."),
+             "(K = 1) towards the exact −ln p(x) (line). Bars: ±2 standard errors, drawn only where the "
+             "weights' variance is finite (λ* > 2)."),
     "bars": ("<b>−ELBO = expected energy − entropy</b>, and the gap between −ELBO and the exact "
              "free energy: KL(q‖p(z|x)) ≥ 0. Whiskers: Monte Carlo estimates ±2 standard errors."),
     "training": ("<b>Training</b>: the loss (−ELBO per image, nats) on the training and validation "
@@ -82,7 +84,9 @@ class PosteriorLambdaView(SourceRegistry):
         self.fig_posterior = p
 
         lam_ex, lam_vr = self.source("lam_exact", "x", "y"), self.source("lam_vr", "x", "y")
-        lam_mc = self.source("lam_mc", "x", "y", "lower", "upper")
+        lam_vr_past = self.source("lam_vr_past", "x", "y")
+        lam_mc = self.source("lam_mc", "x", "y")
+        lam_mc_err = self.source("lam_mc_err", "x", "lower", "upper")
         series = self.source("lam_series", "xs", "ys", "color", "order")
         lam_cur = self.source("lam_cursor", "x", "y")
         g = _fig("fig_lambda", "F(λ): exact, series, Rényi family, Monte Carlo", width=w + 20, height=h,
@@ -90,10 +94,14 @@ class PosteriorLambdaView(SourceRegistry):
         g.multi_line("xs", "ys", source=series, color="color", line_width=1.5, alpha=0.9,
                      legend_label="cumulant series, orders 1..K")
         g.line("x", "y", source=lam_ex, color="black", line_width=3, legend_label="exact F(λ)")
+        # F(λ)/λ is an upper bound on −ln p(x) only for 0 < λ ≤ 1: past 1 it is drawn, not called a bound
         g.line("x", "y", source=lam_vr, color="#d62728", line_width=2, line_dash="dashed",
-               legend_label="Rényi (VR) bound F(λ)/λ")
+               legend_label="Rényi (VR) bound F(λ)/λ, 0 < λ ≤ 1")
+        g.line("x", "y", source=lam_vr_past, color="#d62728", line_width=1.5, line_dash="dotted",
+               legend_label="F(λ)/λ past λ = 1: not a bound")
         g.scatter("x", "y", source=lam_mc, size=4, color="#9467bd", legend_label="Monte Carlo F(λ)")
-        g.add_layout(Whisker(source=lam_mc, base="x", lower="lower", upper="upper", line_color="#9467bd",
+        # error bars only where the variance of w^λ is finite (2λ < λ*)
+        g.add_layout(Whisker(source=lam_mc_err, base="x", lower="lower", upper="upper", line_color="#9467bd",
                              upper_head=None, lower_head=None))
         g.scatter("x", "y", source=lam_cur, size=12, color="red", marker="diamond", legend_label="λ (slider)")
         self.lam_critical = Span(location=10.0, dimension="height", line_dash="dotted", line_color="grey",
@@ -104,8 +112,9 @@ class PosteriorLambdaView(SourceRegistry):
         g.legend.label_text_font_size = "8pt"
         g.legend.background_fill_alpha = 0.6
         self.fig_lambda = g
-        self.layout = row(explained(EXPLANATIONS["posterior"], w, p), explained(EXPLANATIONS["lambda"], w + 20, g),
-                          name="vae_posterior_lambda")
+        self.mc_note = Div(text="", width=w + 20, name="lam_mc_note", styles={"font-size": "12px"})
+        self.layout = row(explained(EXPLANATIONS["posterior"], w, p),
+                          explained(EXPLANATIONS["lambda"], w + 20, g, self.mc_note), name="vae_posterior_lambda")
 
     def show_posterior(self, z1, z2, density, mu, sigma, samples):
         """Heat map of ``density`` (rows: z2) on the grid, q's 1-2-3σ ellipses and samples."""
@@ -132,11 +141,25 @@ class PosteriorLambdaView(SourceRegistry):
         yr.start, yr.end = float(max(lo2 - m2, z2[0])), float(min(hi2 + m2, z2[-1]))
 
     def show_lambda_curves(self, lam, exact, vr, mc, mc_stderr, series, order, lam_critical):
-        """``series`` has one row per order 1..(at least K); only orders 1..``order`` are drawn."""
+        """``series`` has one row per order 1..(at least K); only orders 1..``order`` are drawn.
+
+        ``mc_stderr`` is NaN where the Monte Carlo variance is infinite: those points get no error
+        bar, and the note under the plot says why.
+        """
+        lam = np.asarray(lam, float)
         self.sources["lam_exact"].data = finite_rows({"x": lam, "y": exact})
-        self.sources["lam_vr"].data = finite_rows({"x": lam, "y": vr})
+        vr = np.asarray(vr, float)
+        inside = (lam > 0) & (lam <= 1.0)
+        self.sources["lam_vr"].data = finite_rows({"x": lam[inside], "y": vr[inside]})
+        past = lam >= 1.0
+        self.sources["lam_vr_past"].data = finite_rows({"x": lam[past], "y": vr[past]})
         mc, se = np.asarray(mc, float), np.asarray(mc_stderr, float)
-        self.sources["lam_mc"].data = finite_rows({"x": lam, "y": mc, "lower": mc - 2 * se, "upper": mc + 2 * se})
+        self.sources["lam_mc"].data = finite_rows({"x": lam, "y": mc})
+        self.sources["lam_mc_err"].data = finite_rows({"x": lam, "lower": mc - 2 * se, "upper": mc + 2 * se})
+        no_bar = np.isfinite(mc) & ~np.isfinite(se)
+        self.mc_note.text = ("" if not no_bar.any() else
+                             f"Monte Carlo from λ = {lam[no_bar].min():.3g} on: variance of w<sup>λ</sup> infinite "
+                             f"(2λ ≥ λ* = {lam_critical:.4g}): no error bar.")
         self.show_series(lam, series, order)
         # beyond the axis when λ* is out of range (a Span cannot be hidden by NaN)
         self.lam_critical.location = float(lam_critical) if np.isfinite(lam_critical) else 1e9
@@ -240,25 +263,30 @@ class IwaeView(SourceRegistry):
 
     def __init__(self, k_range=(1, 5000), width=520, height=300):
         super().__init__()
-        iw, iw_ex, iw_cur = self.source("iwae", "x", "y", "lower", "upper"), self.source("iwae_exact", "x", "y"), \
+        iw, iw_ex, iw_cur = self.source("iwae", "x", "y"), self.source("iwae_exact", "x", "y"), \
             self.source("iwae_cursor", "x", "y")
+        iw_err = self.source("iwae_err", "x", "lower", "upper")
         k = _fig("fig_iwae", "IWAE bound vs number of samples K", width=width, height=height, x_axis_type="log",
                  x_range=Range1d(k_range[0] * 0.7, k_range[1] * 1.4), x_axis_label="K (log axis)",
                  y_axis_label="nats")
         k.line("x", "y", source=iw_ex, color="black", line_width=2, line_dash="dashed", legend_label="exact −ln p(x)")
         k.line("x", "y", source=iw, color="#2ca02c", line_width=2)
         k.scatter("x", "y", source=iw, size=6, color="#2ca02c", legend_label="IWAE bound −L_K")
-        k.add_layout(Whisker(source=iw, base="x", lower="lower", upper="upper", line_color="#2ca02c"))
+        k.add_layout(Whisker(source=iw_err, base="x", lower="lower", upper="upper", line_color="#2ca02c"))
         k.scatter("x", "y", source=iw_cur, size=13, color="red", marker="diamond", legend_label="K (slider)")
         k.add_tools(HoverTool(tooltips=[("K", "@x"), ("−L_K", "@y{0.0000}")]))
         k.legend.label_text_font_size = "8pt"
         self.fig_iwae = k
-        self.layout = explained(EXPLANATIONS["iwae"], width, k)
+        self.note = Div(text="", width=width, name="iwae_note", styles={"font-size": "12px"})
+        self.layout = explained(EXPLANATIONS["iwae"], width, k, self.note)
 
-    def show(self, k, bound, stderr, exact):
+    def show(self, k, bound, stderr, exact, note=""):
+        """``stderr`` NaN where the weights' variance is infinite: no error bar (``note`` says why)."""
         k, bound, se = (np.asarray(a, float) for a in (k, bound, stderr))
-        self.sources["iwae"].data = finite_rows({"x": k, "y": bound, "lower": bound - 2 * se,
-                                                 "upper": bound + 2 * se}, positive=("x",))
+        self.sources["iwae"].data = finite_rows({"x": k, "y": bound}, positive=("x",))
+        self.sources["iwae_err"].data = finite_rows({"x": k, "lower": bound - 2 * se, "upper": bound + 2 * se},
+                                                    positive=("x",))
+        self.note.text = note
         self.sources["iwae_exact"].data = finite_rows({"x": [k.min() * 0.7, k.max() * 1.4], "y": [exact, exact]})
 
     def show_cursor(self, k, value):

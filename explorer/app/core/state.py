@@ -90,7 +90,7 @@ class Grid:
         return float(self.values[self.index(value)])
 
 
-def parse_state(query, base, presets, parsers):
+def parse_state(query, base, presets, parsers, aliases=None):
     """A State from a URL query: ``preset`` first, then each parameter through its parser.
 
     Parameters
@@ -102,6 +102,8 @@ def parse_state(query, base, presets, parsers):
         key -> (label, changes, ...): ``?preset=key`` applies ``changes`` to ``base``.
     parsers : dict
         field name -> function of the parameter's text; raises :class:`QueryError`.
+    aliases : dict, optional
+        Old preset keys -> their current key (links shared before a rename keep working).
 
     Returns
     -------
@@ -111,8 +113,9 @@ def parse_state(query, base, presets, parsers):
     q = parse_query(query)
     state, problems = base, []
     if "preset" in q:
-        if q["preset"] in presets:
-            state = state.copy(**presets[q["preset"]][1])
+        key = (aliases or {}).get(q["preset"], q["preset"])
+        if key in presets:
+            state = state.copy(**presets[key][1])
         else:
             problems.append(f"unknown preset {q['preset']!r}; known: {', '.join(presets)}")
     for key, parse in parsers.items():
