@@ -1,7 +1,7 @@
 """Cumulant expansion of the free energy around a product reference law (perturbation theory).
 
 Split ``H = H_q + lambda V`` with ``H_q(s) = -T theta.s`` (``theta = logit(m)``) and
-``V = E - H_q``. Then (PHYSICS.md)::
+``V = E - H_q``. Then (docs/physics.md)::
 
     F(lambda) = -T ln Z_q - T ln E_q[exp(-lambda V / T)]
               = -T ln Z_q - T sum_n kappa_n (-lambda/T)^n / n!

@@ -1,7 +1,7 @@
 """Exact enumeration: ln Z, F, U, S, C, marginals, clamped free energies and ln p(v).
 
 The smaller layer is enumerated and the larger one summed analytically
-(PHYSICS.md: cost ``2^min(nv, nh) * nv * nh``). The energy is symmetric in the
+(docs/physics.md: cost ``2^min(nv, nh) * nv * nh``). The energy is symmetric in the
 two layers, so the code works on an *oriented* RBM whose rows are the
 enumerated layer.
 

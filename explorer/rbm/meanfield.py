@@ -1,6 +1,6 @@
 """Naive mean field: the Gibbs–Bogoliubov–Feynman (GBF) variational bound.
 
-For a product trial law with magnetisations ``m`` (PHYSICS.md)::
+For a product trial law with magnetisations ``m`` (docs/physics.md)::
 
     F_q(m) = -a.m_v - b.m_h - m_v^T W m_h - T sum_i H_b(m_i)  >=  F.
 

@@ -1,6 +1,6 @@
 """The Restricted Boltzmann Machine type: parameters, validation, file and scikit-learn I/O.
 
-Energy (PHYSICS.md): ``E(v, h) = -a.v - b.h - v^T W h`` with binary units in {0, 1},
+Energy (docs/physics.md): ``E(v, h) = -a.v - b.h - v^T W h`` with binary units in {0, 1},
 ``a`` the visible bias, ``b`` the hidden bias and ``W`` of shape (n_visible, n_hidden).
 Temperature is not part of the model: it is an argument of every quantity.
 """

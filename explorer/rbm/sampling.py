@@ -2,7 +2,7 @@
 
 Every estimator takes a temperature ``T`` and a seed and is vectorised over chains. A
 model at temperature ``T`` is the same as the model with every parameter divided by
-``T`` at ``T = 1`` (PHYSICS.md), so internally all parameters are scaled by ``1/T``.
+``T`` at ``T = 1`` (docs/physics.md), so internally all parameters are scaled by ``1/T``.
 
 Annealed importance sampling (AIS)
 ----------------------------------

@@ -1,6 +1,6 @@
 """TAP / Plefka corrections to mean field (the EMF-RBM free energy). Not a bound.
 
-With ``var_i = m_i (1 - m_i)`` and ``beta = 1/T`` (PHYSICS.md)::
+With ``var_i = m_i (1 - m_i)`` and ``beta = 1/T`` (docs/physics.md)::
 
     F_TAP2(m) = F_q(m) - (beta/2)   sum_ij W_ij^2 var_i var_j
     F_TAP3(m) = F_TAP2(m) - (2 beta^2/3) sum_ij W_ij^3 var_i (1/2 - m_i) var_j (1/2 - m_j)

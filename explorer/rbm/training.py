@@ -1,7 +1,7 @@
 """Training RBMs by maximum likelihood: exact, CD-k, PCD and TAP (EMF) gradients.
 
 Every method ascends the mean log-likelihood ``(1/N) sum_n ln p(v_n)`` at ``T = 1``. Its
-gradient (PHYSICS.md) is a data term minus a model term::
+gradient (docs/physics.md) is a data term minus a model term::
 
     d/dW <ln p> = <v p(h|v)^T>_data - E_p[v h^T]
     d/da <ln p> = <v>_data          - E_p[v]
@@ -178,7 +178,7 @@ def exact_gradient(rbm, data, temperature=1.0, *, limit=None):
 def tap_log_partition_gradient(rbm, m_v, m_h, temperature=1.0, order=2):
     """Partial derivatives of ``ln Z_TAP = -F_TAP(m)/T`` w.r.t. ``(W, a, b)`` at fixed ``m``.
 
-    With ``beta = 1/T``, ``var = m - m^2`` (PHYSICS.md formulas)::
+    With ``beta = 1/T``, ``var = m - m^2`` (docs/physics.md formulas)::
 
         d/dW_ij = beta [m_i m_j + beta W_ij var_i var_j
                         + 2 beta^2 W_ij^2 var_i (1/2 - m_i) var_j (1/2 - m_j)]   (last: order 3)

@@ -60,7 +60,7 @@ def test_selecting_a_point_updates_every_source_with_the_cores_numbers(app, sess
     pa = session.point(7)
     rep = session.report(7, lam=1.0, order=4, temperature=1.0)
     x, label = session.test_image(7)
-    title = app.views["latent"].digit_title.text
+    title = app.open_panel("latent").digit_title.text
     assert "Test digit #7" in title and f"(a {label})" in title
     # the digit image (rows flipped for Bokeh) and the selected marker at q's mean
     np.testing.assert_array_equal(data(app, "digit")["image"][0][::-1], x.reshape(8, 8))
@@ -102,7 +102,7 @@ def test_tapping_the_scatter_selects_that_digit(app):
     pos = list(src.data["index"]).index(16)
     src.selected.indices = [pos]
     assert app.w_index.value == 16
-    assert "Test digit #16" in app.views["latent"].digit_title.text
+    assert "Test digit #16" in app.open_panel("latent").digit_title.text
     assert src.selected.indices == []          # cleared, so the same dot can be tapped again
 
 

@@ -57,7 +57,7 @@ def test_array_of_temperatures_equals_pointwise():
 
 @pytest.mark.parametrize("temperature", [0.3, 1.0, 3.0])
 def test_scaling_parameters_by_inverse_temperature_is_temperature(temperature):
-    """PHYSICS.md: every parameter times 1/T at T = 1 is the same model as temperature T."""
+    """docs/physics.md: every parameter times 1/T at T = 1 is the same model as temperature T."""
     rbm = RBM.random(6, 4, seed=11, weight_scale=2)
     scaled = rbm.scaled(1.0 / temperature)
     assert log_partition(scaled, 1.0) == pytest.approx(log_partition(rbm, temperature), rel=1e-12)

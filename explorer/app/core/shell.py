@@ -73,6 +73,9 @@ class Panel:
     view: object = None
     bokeh: object = None
     box: object = field(default=None, repr=False)
+    #: Stale kinds not yet rendered: a panel in a tab that is not shown is brought up to date
+    #: when its tab is shown again (a slider move patches only the plots on screen).
+    stale: set = field(default_factory=set)
 
     @property
     def is_open(self):
@@ -215,6 +218,7 @@ class ExplorerShell(BatchedUpdates):
         self.w_tabs.observe(self._on_tab, "selected_index")
         self.w_tabs.add_class(f"{self.PREFIX}-tabs")
         self._tab_keys = [None] + [p.key for p in tabs]
+        self._shown_tab = None          # key of the panel whose tab is shown (None: the guide)
         self._style = W.HTML(_PROJECTOR_CSS, layout=W.Layout(display="none"))
         plots = W.VBox([self.w_readout, *[p.box for p in core], self.w_tabs],
                        layout=W.Layout(width=f"{PLOTS_WIDTH}px", min_width="0", max_width="100%"))
@@ -317,6 +321,7 @@ class ExplorerShell(BatchedUpdates):
 
     def _on_tab(self, change):
         key = self._tab_keys[change["new"]] if change["new"] is not None else None
+        self._shown_tab = key
         if key is not None:
             self.open_panel(key)
 
@@ -346,17 +351,29 @@ class ExplorerShell(BatchedUpdates):
                 self._build_panel(p)
 
     def open_panel(self, key):
-        """Build, compute and render panel ``key`` now (what opening its tab does)."""
+        """Show panel ``key``: built, computed and rendered up to date (what opening its tab does)."""
         p = self.panels[key]
         if not p.is_open:
             self._build_panel(p)
-            if not p.core and key in self._tab_keys:
-                self._syncing = True
-                try:
-                    self.w_tabs.selected_index = self._tab_keys.index(key)
-                finally:
-                    self._syncing = False
+        else:
+            self._catch_up(p)
+        if not p.core and key in self._tab_keys and self._shown_tab != key:
+            self._syncing = True
+            try:
+                self.w_tabs.selected_index = self._tab_keys.index(key)
+            finally:
+                self._syncing = False
+            self._shown_tab = key
         return p.view
+
+    def _on_screen(self, p):
+        return p.core or p.key == self._shown_tab
+
+    def _catch_up(self, p):
+        """Render what changed while ``p`` was in a hidden tab."""
+        if p.stale and self.shown is not None:
+            stale, p.stale = p.stale, set()
+            self._render_panel(p, self.shown, stale)
 
     def _build_panel(self, p):
         from jupyter_bokeh.widgets import BokehModel  # Bokeh's Jupyter glue, only needed here
@@ -391,10 +408,12 @@ class ExplorerShell(BatchedUpdates):
         return {k: p.view for k, p in self.panels.items() if p.is_open}
 
     def source(self, name):
-        """The ``ColumnDataSource`` called ``name`` in any built view (KeyError when none has it)."""
-        for v in self.views.values():
-            if name in v.sources:
-                return v.sources[name]
+        """The ``ColumnDataSource`` called ``name`` in any built view, up to date (a panel in a
+        hidden tab renders what it missed first); KeyError when no built view has it."""
+        for p in self.panels.values():
+            if p.is_open and name in p.view.sources:
+                self._catch_up(p)
+                return p.view.sources[name]
         raise KeyError(name)
 
     # ------------------------------------------------------------------ the update
@@ -410,8 +429,13 @@ class ExplorerShell(BatchedUpdates):
             # the link first: it reaches the page before the plots' patches
             self._update_link()
             for p in self.panels.values():
-                if p.is_open:
-                    self._render_panel(p, state, dirty)
+                if not p.is_open:
+                    continue
+                if self._on_screen(p):
+                    stale, p.stale = p.stale | dirty, set()
+                    self._render_panel(p, state, stale)
+                else:
+                    p.stale |= dirty
         except InputError as exc:
             self._refuse(exc, state)
             return

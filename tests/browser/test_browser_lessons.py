@@ -1,0 +1,134 @@
+"""The lessons offline, in Voila and JupyterLab: math typeset, live plots with data, reveal buttons.
+
+Each lesson (notebooks/lessons/) is opened in Voila with every request but the local server
+blocked (tests.browser.voila_server.new_page), so MathJax and BokehJS must come from the server
+itself: Voila 0.5 bundles MathJax 3 and typesets markdown cells and HTMLMath widgets in the page;
+BokehJS is inlined by explorer.views.resources.load_bokehjs (lessons.setup()). Lesson 1 is also
+run in the pip-installed JupyterLab (offline harness of tests.browser.jupyterlab_server), whose
+MathJax 3 extension typesets the same markdown; the lessons share every widget, so one is enough.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.jupyterlab_server import jupyterlab_server
+from tests.browser.test_browser_jupyterlab import KERNEL_IDLE_JS
+from tests.browser.voila_server import ROOT, js_errors, new_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+LESSONS = ROOT / "notebooks" / "lessons"
+
+#: Named Bokeh sources each lesson must fill (one per live figure).
+SOURCES = {
+    "lesson_1_free_energy_and_bound.ipynb": ["trial_laws", "bound_exact", "lesson_thermo"],
+    "lesson_2_corrections_tap_and_cumulants.ipynb": ["diff_mean_field", "diff_tap2", "lam_curves", "kappa"],
+    "lesson_3_vae_elbo_and_importance_sampling.ipynb": ["posterior", "lam_exact", "elbo_bars", "iwae"],
+    "lesson_4_learning_cd_pcd_tap.ipynb": ["ll_exact", "ll_cd1", "cd_bias_exact"],
+}
+
+#: Markdown math typeset: MathJax's elements are in the markdown cells and no "$" is left in their text.
+MATH_JS = """() => {
+  const cells = [...document.querySelectorAll('.jp-RenderedMarkdown, .jp-MarkdownOutput')];
+  if (!cells.length) return false;
+  const typeset = cells.reduce((n, c) => n + c.querySelectorAll('mjx-container').length, 0);
+  const raw = cells.some(c => c.innerText.includes('$'));
+  return typeset > 0 && !raw;
+}"""
+
+#: True once every named source is in a BokehJS document with a non-empty column.
+SOURCES_HAVE_DATA_JS = """names => {
+  const docs = (window.Bokeh && window.Bokeh.documents) || [];
+  return names.every(n => docs.some(d => {
+    const s = d.get_model_by_name(n);
+    return s && Object.values(s.data).some(c => c && c.length > 0);
+  }));
+}"""
+
+
+def test_every_lesson_is_covered():
+    assert sorted(p.name for p in LESSONS.glob("lesson_*.ipynb")) == sorted(SOURCES)
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_lesson_renders_math_plots_and_reveals(server, browser, artifacts, name):
+    errors, failed = [], []
+    page = new_page(browser, server, errors, width=1400, height=2400)
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    try:
+        page.goto(server + f"voila/render/lessons/{name}", wait_until="commit", timeout=180_000)
+        page.wait_for_selector(".lesson-figure", timeout=180_000)
+        page.wait_for_function(MATH_JS, timeout=60_000)
+        page.wait_for_function(SOURCES_HAVE_DATA_JS, arg=SOURCES[name], timeout=120_000)
+
+        # an exercise: its answer is hidden until the button is clicked, then shown and typeset
+        exercise = page.locator(".lesson-exercise").first
+        answer = exercise.locator(".lesson-answer")
+        assert answer.is_hidden()
+        exercise.locator(".lesson-reveal-button").click()
+        answer.wait_for(state="visible", timeout=60_000)
+        assert answer.inner_text().strip()
+        answer.locator("mjx-container").first.wait_for(state="attached", timeout=60_000)
+
+        # a prediction: choose an option, check it, and a verdict appears
+        predict = page.locator(".lesson-predict").first
+        verdict = predict.locator(".lesson-answer")
+        assert verdict.is_hidden()
+        predict.locator(".lesson-choices input[type=radio]").first.check()
+        predict.locator(".lesson-reveal-button").click()
+        verdict.wait_for(state="visible", timeout=60_000)
+        assert ("Right" in verdict.inner_text()) or ("Not quite" in verdict.inner_text())
+
+        page.screenshot(path=str(artifacts / f"{Path(name).stem}.png"), full_page=True)
+        assert not js_errors(errors, failed, server), js_errors(errors, failed, server)
+        assert all(not u.startswith(server) for u in failed), failed
+    finally:
+        page.close()
+
+
+def test_lesson_1_in_jupyterlab(chromium, browser, artifacts):
+    name = "lesson_1_free_energy_and_bound.ipynb"
+    log = artifacts / f"jupyterlab-lessons-{os.getpid()}-{time.monotonic_ns()}.log"
+    with jupyterlab_server(log_path=log) as lab:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        external, errors = [], []
+
+        def block(route):
+            external.append(route.request.url)
+            route.abort()
+
+        page.route(lambda url: not url.startswith(lab.base), block)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        try:
+            page.goto(lab.url(f"lab/workspaces/lessons/tree/lessons/{name}?reset"), wait_until="domcontentloaded")
+            page.wait_for_function(KERNEL_IDLE_JS, timeout=120_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel",
+                         has_text=re.compile(r"^Run All Cells$")).click()
+            page.wait_for_selector(".jp-NotebookPanel .lesson-figure", timeout=120_000)
+            page.wait_for_function(SOURCES_HAVE_DATA_JS, arg=SOURCES[name], timeout=120_000)
+            # JupyterLab's markdown: typeset, no raw "$" left
+            cells = page.evaluate("""() => [...document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell .jp-RenderedMarkdown')]
+                .map(c => [c.querySelectorAll('mjx-container').length, c.innerText.includes('$')])""")
+            assert sum(n for n, _ in cells) > 10 and not any(raw for _, raw in cells), cells
+            exercise = page.locator(".lesson-exercise").first
+            exercise.scroll_into_view_if_needed()
+            exercise.locator(".lesson-reveal-button").click()
+            exercise.locator(".lesson-answer").wait_for(state="visible", timeout=60_000)
+            exercise.locator(".lesson-answer mjx-container").first.wait_for(state="attached", timeout=60_000)
+            # the answers' code cells are collapsed: a student sees the widget, not the answer's source
+            assert page.locator(".jp-NotebookPanel .jp-InputPlaceholder").count() == 4   # 3 predictions, 1 exercise
+            page.screenshot(path=str(artifacts / "jupyterlab_lesson_1.png"))
+            assert external == [] and errors == [], (external, errors)
+        finally:
+            context.close()
