@@ -839,7 +839,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("classroom_load: interrupted - stopping Voila and browsers", file=sys.stderr)
         return 130
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         print(f"classroom_load: overall timeout ({args.timeout:.0f} s) reached; partial results:", file=sys.stderr)
         if PARTIAL:
             out = summarise(PARTIAL["out"], PARTIAL["results"], args)

@@ -10,13 +10,19 @@ def add_parser(subparsers):
         "vae-report", help="free energies of one test image under a VAE",
         description="Exact -ln p(x) (quadrature, 2-D latent), -ELBO as expected energy minus entropy, KLs, "
                     "IWAE bounds, the lambda family, cumulants and their series, and the temperature-T "
-                    "free energy, for test image INDEX.")
+                    "free energy, for test image INDEX; with --weight-scale C, all of it for the decoder whose "
+                    "weight matrices are multiplied by C (encoder unchanged). Also the importance weights' tail "
+                    "(exact Pareto shape 1/lambda*, PSIS k-hat, effective sample size).")
     p.add_argument("--checkpoint", default=None, metavar="FILE.pt",
                    help="VAE checkpoint (default: the 2-D digits model shipped with the package)")
     p.add_argument("--index", type=int, required=True, help="index into the test split")
     p.add_argument("--lam", type=float, default=1.0, help="lambda in [0, 1.5] for F(lambda) and the series")
     p.add_argument("--order", type=int, default=4, help="highest cumulant order, 1..8 (default 4)")
     p.add_argument("--temperature", type=float, default=1.0, help="temperature T > 0 (default 1)")
+    # read as text and checked in run(): a bad value is one "error: ..." line, not argparse's usage block
+    p.add_argument("--weight-scale", default=1.0, metavar="C",
+                   help="multiply every decoder weight matrix by C > 0 (biases kept; the encoder and its q "
+                        "unchanged); every number is then for that decoder (default 1: the trained model)")
     p.add_argument("--samples", type=int, default=5000, help="Monte Carlo samples from q (default 5000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto",
@@ -31,7 +37,7 @@ def add_parser(subparsers):
 def run(args):
     from ..vae import VAESession
     from ..vae._validation import check_array_1d, check_int
-    from ..vae.analysis import LAM_MAX
+    from ..vae.analysis import LAM_MAX, check_weight_scale
     from ..vae.free_energy import MAX_ORDER
 
     # Validate cheap arguments before loading anything.
@@ -39,8 +45,9 @@ def run(args):
     check_array_1d(args.temperature, "--temperature", positive=True)
     check_int(args.order, "--order", lo=1, hi=MAX_ORDER)
     check_int(args.samples, "--samples", lo=10, hi=50000)
+    scale = check_weight_scale(args.weight_scale, "--weight-scale")
     session = VAESession(args.checkpoint, device=args.device, data=args.data, n_samples=args.samples,
-                         seed=args.seed)
+                         seed=args.seed).scaled(scale)
     rep = session.report(args.index, lam=args.lam, order=args.order, temperature=args.temperature)
     if args.json:
         print_json(rep)
@@ -57,6 +64,9 @@ def print_table(rep):
     x = rep["x"]
     side = int(round(len(x) ** 0.5))
     print(f"test image {rep['index']} (label {rep['label']}) from {rep['checkpoint']}")
+    if rep.get("weight_scale", 1.0) != 1.0:
+        print(f"decoder weight scale c = {rep['weight_scale']:g}: every decoder weight matrix x c, "
+              f"biases and encoder unchanged")
     if side * side == len(x):
         for r in range(side):
             print("  " + "".join("#" if b else "." for b in x[r * side:(r + 1) * side]))
@@ -82,10 +92,21 @@ def print_table(rep):
               f"{(_f(mcv) if mcv is not None else ''):>12}{(_f(mce) if mce is not None else ''):>11}")
     print("\nIWAE free energies -L_K")
     for k, b, s in zip(rep["iwae"]["k"], rep["iwae"]["bound"], rep["iwae"]["stderr"]):
-        print(f"  K = {k:<6d}{_f(b):>12} ± {_f(s)}")
+        err = f" ± {_f(s)}" if s is not None else "   (variance infinite: no error bar)"
+        print(f"  K = {k:<6d}{_f(b):>12}{err}")
+    w = rep["weights"]
+    verdict = "reliable" if w["reliable"] else "UNRELIABLE"
+    print(f"\nimportance weights w = p(x,z)/q(z|x): tail index lambda* = {w['lam_critical']:.4f}, "
+          f"exact Pareto shape k = 1/lambda* = {w['pareto_k_exact']:.3f}; variance "
+          f"{'finite' if w['variance_finite'] else 'infinite (lambda* <= 2)'}")
+    print(f"  PSIS k-hat = {_f(w['pareto_k_hat'], 3)} from {w['n']} draws: importance-sampling estimate {verdict} "
+          f"(k-hat {'<=' if w['reliable'] else '>'} {w['k_threshold']:.2f}); ESS {w['ess']:.1f} of {w['n']}; "
+          f"-ln p(x): raw {_f(w['raw_free_energy'])}, PSIS {_f(w['psis_free_energy'])}")
     lam = rep["lam"]
     cum = rep["cumulants"]
-    print(f"\nF(lambda = {lam['lam']}): exact {_f(lam['exact'])}, MC {_f(lam['mc'])} ± {_f(lam['mc_stderr'])}")
+    mc_err = f"± {_f(lam['mc_stderr'])}" if lam["mc_stderr"] is not None else \
+        "(variance infinite for 2 lambda >= lambda*: no error bar)"
+    print(f"\nF(lambda = {lam['lam']}): exact {_f(lam['exact'])}, MC {_f(lam['mc'])} {mc_err}")
     if lam.get("diverges"):
         print(f"  E_q[w^lambda] diverges for lambda >= lambda* = {lam['lam_critical']:.4f}: the exact F is -inf; "
               f"the finite MC value has infinite variance")

@@ -17,13 +17,14 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ._validation import check_array_1d, check_binary_rows, check_int
+from ._validation import check_array_1d, check_binary_rows, check_int, check_positive_finite
 from .checkpoint import load_checkpoint
 from .data import dataset_from_metadata
 from .device import analysis_device, cpu_threads
 from .estimators import (
     DEFAULT_IWAE_KS,
     free_energy_lambda_mc,
+    importance_weight_diagnostics,
     iwae_bounds,
     mean_stderr,
     sample_cumulants,
@@ -35,6 +36,13 @@ from .quadrature import DEFAULT_TOL
 DEFAULT_SAMPLES = 5000      # MC estimates (ELBO parts, λ, cumulants)
 DEFAULT_IWAE_POOL = 50000   # one pool cut into groups of K for every IWAE bound
 LAM_MAX = 1.5
+#: The VR/Rényi curve F(λ)/λ is an upper bound on -ln p(x) only for λ in (0, 1].
+RENYI_BOUND_RANGE = (0.0, 1.0)
+#: The weight-scale slider's range (decoder weights × c; c = 1 is the trained model).
+WEIGHT_SCALE_RANGE = (0.25, 4.0)
+MAX_SCALED_SESSIONS = 4     # scaled sessions a session keeps (each with its own per-index cache)
+SCALED_CACHE_SIZE = 4       # analysed indices a scaled session keeps
+CURVE_CACHE_SIZE = 8        # weight-scale curves a session keeps
 
 
 def float64_copy(model):
@@ -43,6 +51,27 @@ def float64_copy(model):
     for p in m.parameters():
         p.requires_grad_(False)
     return m
+
+
+def check_weight_scale(c, name="weight_scale"):
+    """``c`` as a float, > 0 and finite (one-line :class:`InputError` otherwise)."""
+    return check_positive_finite(c, name)
+
+
+def scale_decoder(model, c):
+    """A copy of ``model`` whose decoder weight matrices are multiplied by ``c`` (biases kept).
+
+    The encoder, hence q(z|x), is unchanged. The copy records its scale relative to the trained
+    model in ``weight_scale`` (scales compose: scaling a copy scaled by 2 by 3 gives 6).
+    """
+    c = check_weight_scale(c)
+    m = copy.deepcopy(model)
+    with torch.no_grad():
+        for layer in m.decoder:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.mul_(c)
+    m.weight_scale = float(getattr(model, "weight_scale", 1.0)) * c
+    return m.eval()
 
 
 class PointAnalysis:
@@ -76,6 +105,12 @@ class PointAnalysis:
         self.mu = self.mu_t.cpu().numpy()
         self.logvar = self.logvar_t.cpu().numpy()
         self.latent_dim = self.model.n_latent
+        self._weights = {}     # importance-weight diagnostics per n_samples (shared by with_samples copies)
+
+    @property
+    def weight_scale(self):
+        """The decoder's weight scale c relative to the trained model (1 unless made by :func:`scale_decoder`)."""
+        return float(getattr(self.model, "weight_scale", 1.0))
 
     @property
     def is_exact(self):
@@ -112,10 +147,43 @@ class PointAnalysis:
 
     # --------------------------------------------------------------- pieces
     def iwae(self, ks=DEFAULT_IWAE_KS):
-        """IWAE free energies ``-L_K`` with standard errors (dict with ``k``, ``bound``, ``stderr``)."""
+        """IWAE free energies ``-L_K`` with standard errors.
+
+        Returns
+        -------
+        dict
+            ``k``, ``bound`` (-L_K), ``stderr``, ``groups`` (groups of K in the pool),
+            ``variance_finite`` (λ* > 2: the importance weights have a finite variance) and
+            ``stderr_valid`` (per K). Where the weights' variance is infinite the spread of the
+            groups' log-mean-exps says nothing about the error (one rare huge weight decides a
+            group), so ``stderr`` is NaN for every K > 1; K = 1 is the mean of ln w, whose variance
+            is always finite, and keeps its standard error.
+        """
         lj, lq = self._pool
         bound, se, groups = iwae_bounds(lj - lq, ks)
-        return {"k": [int(k) for k in np.atleast_1d(ks)], "bound": bound, "stderr": se, "groups": groups}
+        k = [int(v) for v in np.atleast_1d(ks)]
+        finite = bool(self.lam_critical > 2.0)
+        valid = np.array([finite or v == 1 for v in k], dtype=bool)
+        se = np.where(valid, se, np.nan)
+        return {"k": k, "bound": bound, "stderr": se, "groups": groups, "variance_finite": finite,
+                "stderr_valid": valid}
+
+    def importance_weights(self):
+        """The importance weights' tail and what it says about the sampling estimates.
+
+        Returns
+        -------
+        dict
+            See :func:`~explorer.vae.estimators.importance_weight_diagnostics`: ``log_w`` (the first
+            ``n_samples`` draws' ln w = ln p(x, z) - ln q(z|x)), ``lam_critical`` (λ*),
+            ``pareto_k_exact`` (1/λ*), ``pareto_k_hat`` (PSIS, ArviZ), ``k_threshold``, ``reliable``,
+            ``ess``, ``psis_ess``, ``raw_free_energy``, ``psis_free_energy``, ``variance_finite``, ``n``.
+        """
+        hit = self._weights.get(self.n_samples)
+        if hit is None:
+            hit = importance_weight_diagnostics(self.log_w, self.lam_critical)
+            self._weights[self.n_samples] = hit
+        return hit
 
     @cached_property
     def reference(self):
@@ -157,11 +225,14 @@ class PointAnalysis:
         """F(λ) exact (quadrature) and Monte Carlo with standard errors, for λ in [0, 1.5].
 
         ``exact`` is -inf (JSON null) for λ >= ``lam_critical``, where E_q[w^λ] diverges.
+        ``mc_variance_finite`` is 2λ < λ* (Var(w^λ) finite); elsewhere ``mc_stderr`` is NaN
+        (the estimate ``mc`` is kept: finite, but its error bar would be meaningless).
         """
         lams = check_array_1d(lams, "lam", lo=0.0, hi=LAM_MAX)
         mc, se = free_energy_lambda_mc(self.log_w, lams)
-        out = {"lam": lams, "mc": mc, "mc_stderr": se, "exact": None, "error": None, "edge_fraction": None,
-               "lam_critical": self.lam_critical}
+        finite = 2.0 * lams < self.lam_critical
+        out = {"lam": lams, "mc": mc, "mc_stderr": np.where(finite, se, np.nan), "mc_variance_finite": finite,
+               "exact": None, "error": None, "edge_fraction": None, "lam_critical": self.lam_critical}
         if self.is_exact:
             out["exact"], out["error"], out["edge_fraction"] = self.exact.free_energy_lambda(lams)
         return out
@@ -219,9 +290,12 @@ class PointAnalysis:
         ser = self.series([lam], order)
         temp = self.temperature([t])
         it = self.iwae()
+        wd = self.importance_weights()
+        lam_finite = bool(curve["mc_variance_finite"][0])
         rep = {
             "x": [int(v) for v in self.x_np],
             "latent_dim": self.latent_dim,
+            "weight_scale": self.weight_scale,
             "exact_free_energy": f,
             "exact_method": method,
             "quadrature_error": ferr if self.is_exact else None,
@@ -233,12 +307,19 @@ class PointAnalysis:
             "kl_posterior": parts["kl_posterior"],
             "mc": parts["mc"],
             "q": {"mu": self.mu, "logvar": self.logvar},
-            "iwae": {"k": it["k"], "bound": it["bound"], "stderr": it["stderr"], "pool": self.n_iwae},
+            "iwae": {"k": it["k"], "bound": it["bound"],
+                     "stderr": [float(v) if ok else None for v, ok in zip(it["stderr"], it["stderr_valid"])],
+                     "pool": self.n_iwae, "variance_finite": it["variance_finite"]},
             "lam": {"lam": lam, "exact": None if curve["exact"] is None else float(curve["exact"][0]),
                     "error": None if curve["error"] is None else float(curve["error"][0]),
-                    "mc": float(curve["mc"][0]), "mc_stderr": float(curve["mc_stderr"][0]),
+                    "mc": float(curve["mc"][0]),
+                    "mc_stderr": float(curve["mc_stderr"][0]) if lam_finite else None,
+                    "mc_variance_finite": lam_finite,
                     "edge_fraction": None if curve["edge_fraction"] is None else float(curve["edge_fraction"][0]),
                     "lam_critical": curve["lam_critical"], "diverges": bool(lam >= curve["lam_critical"])},
+            "weights": {key: wd[key] for key in ("lam_critical", "pareto_k_exact", "pareto_k_hat", "ess",
+                                                 "psis_ess", "k_threshold", "reliable", "raw_free_energy",
+                                                 "psis_free_energy", "variance_finite", "n")},
             "cumulants": {
                 "order": order, "lam": lam,
                 "kappa": cum["kappa"], "kappa_mc": cum["kappa_mc"], "kappa_mc_stderr": cum["kappa_mc_stderr"],
@@ -284,8 +365,10 @@ class PointAnalysis:
             ``report`` (as :meth:`report` at λ = 1, T = 1), ``posterior`` (grid; 2-D only),
             ``q`` (``mu``, ``logvar``, ``sigma``, ``draws`` (n_q_draws, 2)), ``reconstruction``
             (decoder mean at z = μ, flat), ``reference`` (F, error, method), ``elbo_parts``,
-            ``lam_curve``, ``renyi`` (the VR bound F(λ)/λ along ``lams``; None without the
-            exact curve), ``series``, ``temperature``, ``iwae``.
+            ``lam_curve``, ``renyi`` (the VR curve F(λ)/λ along ``lams``; None without the
+            exact curve), ``renyi_bound_range`` ((0, 1): only there is it an upper bound on
+            -ln p(x); past λ = 1 it is not a bound), ``series``, ``temperature``, ``iwae``,
+            ``weights`` (:meth:`importance_weights`), ``weight_scale`` (the decoder's c).
         """
         lams = np.linspace(0.0, LAM_MAX, 61) if lams is None else np.asarray(lams, dtype=float)
         temperatures = np.geomspace(0.25, 4.0, 17) if temperatures is None else temperatures
@@ -309,9 +392,12 @@ class PointAnalysis:
             "elbo_parts": self.elbo_parts(),
             "lam_curve": lc,
             "renyi": renyi,
+            "renyi_bound_range": RENYI_BOUND_RANGE,
             "series": self.series(lams, order),
             "temperature": self.temperature(temperatures),
             "iwae": self.iwae(ks),
+            "weights": self.importance_weights(),
+            "weight_scale": self.weight_scale,
         }
 
     def with_samples(self, n_samples):
@@ -328,12 +414,15 @@ class PointAnalysis:
 
         Returns
         -------
-        dict with ``n`` (samples used), ``lam`` / ``stderr`` (F(λ) along ``lams``) and ``elbo_parts``
-        (the ``mc`` entry of :meth:`elbo_parts`).
+        dict with ``n`` (samples used), ``lam`` / ``stderr`` (F(λ) along ``lams``; the stderr is NaN
+        where ``variance_finite`` (2λ < λ*) is False), ``elbo_parts`` (the ``mc`` entry of
+        :meth:`elbo_parts`) and ``weights`` (:meth:`importance_weights` of those draws).
         """
         pa = self if n_samples is None else self.with_samples(n_samples)
         lc = pa.lam_curve(lams)
-        return {"n": pa.n_samples, "lam": lc["mc"], "stderr": lc["mc_stderr"], "elbo_parts": pa.elbo_parts()["mc"]}
+        return {"n": pa.n_samples, "lam": lc["mc"], "stderr": lc["mc_stderr"],
+                "variance_finite": lc["mc_variance_finite"], "elbo_parts": pa.elbo_parts()["mc"],
+                "weights": pa.importance_weights()}
 
 
 class VAESession:
@@ -351,6 +440,11 @@ class VAESession:
         Passed to :class:`PointAnalysis`.
     cache_size : int
         How many analysed indices to keep.
+
+    Notes
+    -----
+    :meth:`scaled` gives the same session with the decoder's weight matrices multiplied by c
+    (``weight_scale``); everything it computes is for that decoder, with the encoder's q unchanged.
     """
 
     def __init__(self, checkpoint=None, device="cpu", data=None, *, n_samples=DEFAULT_SAMPLES,
@@ -364,6 +458,90 @@ class VAESession:
         self.n_samples, self.n_iwae, self.seed = n_samples, n_iwae, seed
         self._cache = OrderedDict()
         self._cache_size = int(cache_size)
+        #: decoder weight scale c relative to the checkpoint (1: the trained model)
+        self.weight_scale = 1.0
+        self._root = self                  # the unscaled session (scaled copies point back to it)
+        self._scaled = OrderedDict()       # c -> scaled session (kept by the root only)
+        self._curves = OrderedDict()       # (index, scales) -> weight_scale_curve result
+
+    # ------------------------------------------------------------ weight scale
+    def scaled(self, c):
+        """This session with every decoder weight matrix multiplied by ``c`` (biases kept).
+
+        Same dataset, same encoder (so the same q(z|x)), a scaled decoder in its own float64 model,
+        its own per-index cache of :class:`PointAnalysis`. ``c`` is relative to the trained model
+        whichever session it is asked of; ``scaled(1.0)`` is the unscaled session itself. The
+        unscaled session keeps the last few scaled sessions (``MAX_SCALED_SESSIONS``).
+        """
+        c = check_weight_scale(c)
+        root = self._root
+        if c == 1.0:
+            return root
+        hit = root._scaled.get(c)
+        if hit is not None:
+            root._scaled.move_to_end(c)
+            return hit
+        child = copy.copy(root)
+        child.model = scale_decoder(root.model, c)
+        child.model64 = scale_decoder(root.model64, c)
+        child.weight_scale = c
+        child._cache = OrderedDict()
+        child._cache_size = min(root._cache_size, SCALED_CACHE_SIZE)
+        child._scaled = child._curves = None           # asked of a scaled session, these go to the root
+        root._scaled[c] = child
+        if len(root._scaled) > MAX_SCALED_SESSIONS:
+            root._scaled.popitem(last=False)
+        return child
+
+    def weight_scale_curve(self, index, scales=None):
+        """-ln p(x), -ELBO with the encoder's q, and their gap along the decoder weight scale c.
+
+        Parameters
+        ----------
+        index : int
+            Test image.
+        scales : array-like, optional
+            Values of c (> 0, finite); default 13 log-spaced on [0.25, 4].
+
+        Returns
+        -------
+        dict
+            ``scale``; ``exact`` (-ln p(x) per c, quadrature; for a latent space above 2-D the
+            IWAE K = 5000 estimate); ``neg_elbo`` (-ELBO with the encoder's unchanged q);
+            ``gap`` = neg_elbo - exact = KL(q‖p(z|x)); ``error`` (quadrature error of ``exact``);
+            ``method``. Cached per (index, scales).
+        """
+        root = self._root
+        i = self.check_index(index)
+        cs = np.geomspace(*WEIGHT_SCALE_RANGE, 13) if scales is None else \
+            check_array_1d(scales, "weight_scale", positive=True)
+        key = (i, tuple(float(c) for c in cs))
+        hit = root._curves.get(key)
+        if hit is not None:
+            root._curves.move_to_end(key)
+            return hit
+        x, _ = self.test_image(i)
+        exact, neg_elbo, error = [], [], []
+        method = None
+        for c in cs:
+            cached = root if c == 1.0 else root._scaled.get(float(c))
+            if cached is not None and i in cached._cache:
+                pa = cached._cache[i]
+            else:
+                # exact parts only: the Monte Carlo pool is never drawn (2-D), and nothing is cached
+                pa = PointAnalysis(root.model64 if c == 1.0 else scale_decoder(root.model64, c), x,
+                                   n_samples=self.n_samples, n_iwae=self.n_iwae, seed=self.seed)
+            f, ferr, method = pa.reference
+            exact.append(f)
+            error.append(ferr)
+            neg_elbo.append(pa.exact.neg_elbo_only() if pa.is_exact else pa.elbo_parts()["neg_elbo"])
+        exact, neg_elbo = np.array(exact), np.array(neg_elbo)
+        out = {"scale": np.asarray(cs, dtype=np.float64), "exact": exact, "neg_elbo": neg_elbo,
+               "gap": neg_elbo - exact, "error": np.array(error), "method": method}
+        root._curves[key] = out
+        if len(root._curves) > CURVE_CACHE_SIZE:
+            root._curves.popitem(last=False)
+        return out
 
     @property
     def n_test(self):
@@ -410,12 +588,14 @@ class VAESession:
         rep["checkpoint"] = self.model.checkpoint_path
         rep["seed"] = self.seed
         rep["n_test"] = self.n_test
+        rep["weight_scale"] = self.weight_scale
         return rep
 
     def explore(self, index, lams=None, order=6, temperatures=None, **kwargs):
         """:meth:`PointAnalysis.explore` for test image ``index``, plus the image and its label.
 
-        ``image`` and ``reconstruction`` come shaped as the dataset's images (8 × 8 digits).
+        ``image`` and ``reconstruction`` come shaped as the dataset's images (8 × 8 digits);
+        ``weight_scale`` is this session's decoder scale c.
         """
         i = self.check_index(index)
         x, lab = self.test_image(i)

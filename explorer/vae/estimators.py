@@ -19,6 +19,7 @@ from .free_energy import MAX_ORDER, cumulants_from_moments
 
 DEFAULT_IWAE_KS = (1, 10, 100, 1000, 5000)
 CHUNK = 16384
+PSIS_K_MAX = 0.7        # Vehtari et al.: importance sampling is unreliable for k-hat above min(1 - 1/log10 S, 0.7)
 
 
 @torch.no_grad()
@@ -140,3 +141,89 @@ def sample_cumulants(values, order=4, n_boot=100, seed=0):
     rng = np.random.default_rng(seed)
     boots = np.array([_sample_cumulants(v[rng.integers(0, v.size, v.size)], order) for _ in range(n_boot)])
     return kappa, boots.std(axis=0, ddof=1)
+
+
+def pareto_k_threshold(n_samples):
+    """The k-hat above which an importance-sampling estimate from ``n_samples`` draws is unreliable.
+
+    ``min(1 - 1/log10(S), 0.7)`` (Vehtari, Simpson, Gelman, Yao, Gabry, "Pareto smoothed importance
+    sampling", JMLR 2024): 0.7 from S ≈ 2154 draws on, stricter below.
+    """
+    n = int(n_samples)
+    return float(min(1.0 - 1.0 / math.log10(n), PSIS_K_MAX)) if n > 10 else 0.0
+
+
+def psis(log_w):
+    """Pareto-smoothed importance sampling of the weights ``exp(log_w)`` (ArviZ's implementation).
+
+    Fits a generalized Pareto law to the largest ``3 sqrt(S)`` weights (``r_eff = 1``: independent
+    draws) and replaces them by its quantiles; its shape is k-hat.
+
+    Returns
+    -------
+    dict
+        ``k_hat`` (NaN when too few draws to fit a tail), ``log_mean`` (ln of the mean smoothed weight:
+        the PSIS estimate of ln E_q[w]; the raw one where no tail was fitted), ``ess`` (effective sample
+        size of the smoothed normalised weights) and ``log_weights`` (smoothed, normalised).
+    """
+    # lazy: about 1 s of imports (scipy.signal) that a kernel may never need
+    from arviz_stats.base import array_stats
+
+    lw = np.asarray(log_w, dtype=np.float64).reshape(-1)
+    top = float(lw.max())
+    try:
+        # arviz-stats takes minus the log ratios (a log-likelihood, as in PSIS-LOO)
+        smoothed, k_hat = array_stats.psislw(-lw, r_eff=1.0)
+    except ValueError:                            # fewer than 5 tail draws, or a flat tail
+        smoothed, k_hat = lw - logsumexp(lw), math.nan
+    smoothed = np.asarray(smoothed, dtype=np.float64)
+    k_hat = float(k_hat)
+    # smoothed = (lw - max) - C below the tail (the fit replaces only the largest draws), where
+    # C = ln Σ exp(smoothed shifted weights): recover it from the lower half to undo the normalisation
+    low = lw <= np.median(lw)
+    c = float(np.median((lw[low] - top) - smoothed[low]))
+    return {"k_hat": k_hat, "log_mean": top + c - math.log(lw.size),
+            "ess": float(1.0 / np.sum(np.exp(2.0 * smoothed))), "log_weights": smoothed}
+
+
+def importance_weight_diagnostics(log_w, lam_critical=math.inf):
+    """What the importance weights ``w = p(x, z)/q(z|x)`` of draws z ~ q say about their own estimates.
+
+    Parameters
+    ----------
+    log_w : array-like
+        ln w of independent draws from q.
+    lam_critical : float
+        λ* (E_q[w^s] is finite exactly for s < λ*), known exactly for the VAE; inf for a light tail.
+
+    Returns
+    -------
+    dict
+        ``log_w``; ``n``; ``lam_critical``; ``pareto_k_exact`` = 1/λ* (the exact Pareto shape of the
+        weights' tail, 0 when λ* is infinite); ``pareto_k_hat`` (PSIS estimate from the draws);
+        ``k_threshold`` (see :func:`pareto_k_threshold`); ``reliable`` (k-hat <= threshold);
+        ``ess`` (Kish's effective sample size ``1/Σ w̄²`` of the normalised raw weights) and
+        ``psis_ess`` (of the smoothed ones); ``raw_free_energy`` = -ln mean(w) and
+        ``psis_free_energy`` (the same from the smoothed weights), both estimates of -ln E_q[w];
+        ``variance_finite`` (λ* > 2: the weights have a finite variance).
+    """
+    lw = np.asarray(log_w, dtype=np.float64).reshape(-1)
+    lam = float(lam_critical)
+    total = logsumexp(lw)
+    ps = psis(lw)
+    k_hat = ps["k_hat"]
+    threshold = pareto_k_threshold(lw.size)
+    return {
+        "log_w": lw,
+        "n": int(lw.size),
+        "lam_critical": lam,
+        "pareto_k_exact": 0.0 if math.isinf(lam) else 1.0 / lam,
+        "pareto_k_hat": k_hat,
+        "k_threshold": threshold,
+        "reliable": bool(math.isfinite(k_hat) and k_hat <= threshold),
+        "ess": float(1.0 / np.sum(np.exp(2.0 * (lw - total)))),
+        "psis_ess": ps["ess"],
+        "raw_free_energy": -float(total - math.log(lw.size)),
+        "psis_free_energy": -ps["log_mean"],
+        "variance_finite": bool(lam > 2.0),
+    }

@@ -1,6 +1,6 @@
 """The VAE: MLP encoder -> diagonal Gaussian q(z|x), MLP decoder -> Bernoulli logits, prior N(0, I).
 
-Energies follow PHYSICS.md (VAE): ``H(z) = -ln p(x, z) = -ln p(x|z) - ln p(z)`` and
+Energies follow docs/physics.md (VAE): ``H(z) = -ln p(x, z) = -ln p(x|z) - ln p(z)`` and
 ``V = ln q(z|x) - ln p(x, z)``. The hidden activations are tanh, not ReLU: the
 integrand ``exp(-H)`` is then analytic in z, which is what makes the quadrature of
 :mod:`explorer.vae.quadrature` converge exponentially fast under refinement.

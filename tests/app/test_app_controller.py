@@ -227,7 +227,7 @@ def _npz(**arrays):
 def _upload(app, name, content):
     app.w_upload.value = ({"name": name, "type": "application/octet-stream", "size": len(content),
                            "content": memoryview(content),
-                           "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
+                           "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)},)
 
 
 def test_bad_uploads_show_a_message_and_keep_the_plots(app):

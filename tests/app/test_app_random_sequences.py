@@ -55,7 +55,7 @@ def _default_view(app):
 def _upload(app, content):
     app.w_upload.value = ({"name": "student.npz", "type": "application/octet-stream",
                            "size": len(content), "content": memoryview(content),
-                           "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
+                           "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)},)
 
 
 actions = st.one_of(

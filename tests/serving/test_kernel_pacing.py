@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def test_voila_json_uses_the_paced_manager():
 def test_culling_skips_a_kernel_that_is_still_starting(monkeypatch):
     """A kernel without ``last_activity`` yet is left alone (no traceback in the server log);
     one that has it goes through jupyter_server's normal idle check."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
 
@@ -129,7 +130,7 @@ def test_culling_skips_a_kernel_that_is_still_starting(monkeypatch):
     monkeypatch.setattr(AsyncMappingKernelManager, "cull_kernel_if_idle", parent_check)
     km = manager(1.0)
     starting, running = ServerKernelManager(), ServerKernelManager()
-    running.last_activity = datetime.now(timezone.utc)
+    running.last_activity = datetime.now(UTC)
     km._kernels["starting"], km._kernels["running"] = starting, running
     with pytest.raises(TraitError):
         _ = starting.last_activity   # what jupyter_server's own check tripped over

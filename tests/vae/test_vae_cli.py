@@ -77,6 +77,67 @@ def test_report_bad_input_in_process(capsys, args, match):
     assert err.startswith("error: ") and match in err and err.count("\n") == 1
 
 
+@pytest.fixture(scope="module")
+def scaled_report_json():
+    p = run_cli("vae-report", "--index", "16", "--lam", "1", "--weight-scale", "2", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "NaN" not in p.stdout and "Infinity" not in p.stdout      # strict JSON: null, never NaN
+    return json.loads(p.stdout)
+
+
+def test_report_weight_keys(report_json):
+    r = report_json
+    assert r["weight_scale"] == 1.0
+    w = r["weights"]
+    assert set(w) >= {"lam_critical", "pareto_k_exact", "pareto_k_hat", "ess"}
+    assert w["pareto_k_exact"] == pytest.approx(1 / w["lam_critical"])
+    assert w["lam_critical"] == r["lam"]["lam_critical"] and 1 <= w["ess"] <= r["mc"]["n_samples"]
+    # λ = 0.5 < λ*/2 for digit 3: a finite variance and a standard error
+    assert r["lam"]["mc_variance_finite"] is True and r["lam"]["mc_stderr"] > 0
+    # λ* < 2: the weights' variance is infinite, IWAE keeps its error bar at K = 1 only
+    assert r["iwae"]["variance_finite"] is False
+    assert r["iwae"]["stderr"][0] > 0 and r["iwae"]["stderr"][1:] == [None] * 4
+
+
+def test_report_weight_scale(scaled_report_json, shipped_session):
+    r = scaled_report_json
+    assert r["weight_scale"] == 2.0 and r["index"] == 16
+    pa = shipped_session.scaled(2.0).point(16)
+    # every number is for the scaled decoder
+    assert r["exact_free_energy"] == pytest.approx(pa.exact.free_energy, abs=1e-9)
+    assert r["neg_elbo"] == pytest.approx(pa.exact.neg_elbo, abs=1e-9)
+    assert r["temperature"]["exact"] == pytest.approx(pa.exact.free_energy, abs=1e-9)
+    assert r["exact_free_energy"] > shipped_session.point(16).exact.free_energy + 1
+    # λ = 1 >= λ*/2: no standard error, but the estimate is kept
+    assert r["lam"]["mc_variance_finite"] is False and r["lam"]["mc_stderr"] is None
+    assert r["lam"]["mc"] == pytest.approx(r["weights"]["raw_free_energy"], rel=1e-12)
+    # q is the encoder's, unchanged by the decoder's scale
+    assert r["q"]["mu"] == pytest.approx(list(shipped_session.point(16).mu), abs=1e-6)
+    assert r["weights"]["reliable"] is False and r["weights"]["pareto_k_hat"] > 0.7
+
+
+def test_report_table_weights_line(capsys):
+    assert main(["vae-report", "--index", "16", "--weight-scale", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "decoder weight scale c = 0.5" in out
+    assert "importance weights" in out and "PSIS k-hat" in out and "UNRELIABLE" in out
+    assert "variance infinite" in out and "nan" not in out
+
+
+@pytest.mark.parametrize("value, match", [("0", "--weight-scale must be > 0"), ("-2", "--weight-scale must be > 0"),
+                                          ("nan", "finite"), ("inf", "finite"), ("big", "must be a number")])
+def test_report_bad_weight_scale(capsys, value, match):
+    assert main(["vae-report", "--index", "0", "--weight-scale", value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and err.count("\n") == 1
+
+
+def test_report_bad_weight_scale_subprocess_has_no_traceback():
+    p = run_cli("vae-report", "--index", "0", "--weight-scale", "-1", "--json")
+    assert p.returncode == 2 and p.stdout == ""
+    assert "Traceback" not in p.stderr and p.stderr == "error: --weight-scale must be > 0, got -1.0\n"
+
+
 class _Evil:
     def __init__(self, path):
         self.path = path
