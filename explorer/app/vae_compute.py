@@ -13,7 +13,7 @@ from the first N of the cached draws, cached per (index, N)).
 from __future__ import annotations
 
 from .core.cache import LRU
-from .vae_state import K_GRID, LAM_GRID, MAX_ORDER, T_GRID
+from .vae_state import K_GRID, LAM_GRID, MAX_ORDER, SCALE_GRID, T_GRID
 
 #: Points per axis of the posterior heat map and draws from q shown on it.
 POSTERIOR_GRID_POINTS = 129
@@ -27,20 +27,28 @@ class VAECompute:
         self.session = session
         self._points = LRU(32)
         self._mc = LRU(64)
+        self._curves = LRU(16)
 
-    def point(self, index):
-        """Everything exact (and the default Monte Carlo) for test digit ``index``."""
+    def point(self, index, scale=1.0):
+        """Everything exact (and the default Monte Carlo) for test digit ``index`` under the decoder
+        with its weights scaled by ``scale`` (1: the trained model)."""
         i = self.session.check_index(index)
-        return self._points.get_or(i, lambda: self.session.explore(
+        return self._points.get_or((i, scale), lambda: self.session.scaled(scale).explore(
             i, lams=LAM_GRID.values, order=MAX_ORDER, temperatures=T_GRID.values,
             ks=[int(k) for k in K_GRID.values], max_grid_points=POSTERIOR_GRID_POINTS,
             n_q_draws=POSTERIOR_SAMPLES))
 
-    def monte_carlo(self, index, samples):
-        """Monte Carlo F(λ) and ELBO parts from the first ``samples`` cached draws."""
+    def monte_carlo(self, index, samples, scale=1.0):
+        """Monte Carlo F(λ), ELBO parts and the weights' tail diagnostics from the first ``samples``
+        cached draws."""
         i = self.session.check_index(index)
-        return self._mc.get_or((i, int(samples)), lambda: self.session.point(i).monte_carlo(LAM_GRID.values,
-                                                                                            int(samples)))
+        return self._mc.get_or((i, int(samples), scale), lambda: self.session.scaled(scale).point(i).monte_carlo(
+            LAM_GRID.values, int(samples)))
+
+    def weight_scale_curve(self, index):
+        """Exact −ln p(x), −ELBO and the gap along the decoder weight scale grid."""
+        i = self.session.check_index(index)
+        return self._curves.get_or(i, lambda: self.session.weight_scale_curve(i, SCALE_GRID.values))
 
     def latents(self):
         return self.session.latent_means()

@@ -24,7 +24,16 @@ import ipywidgets as W
 import numpy as np
 
 from ..views.html import escape, fmt, readout_html
-from ..views.vae_explorer import ElboView, IwaeView, LatentView, PosteriorLambdaView, TemperatureView, TrainingView
+from ..views.vae_explorer import (
+    ElboView,
+    ImportanceWeightView,
+    IwaeView,
+    LatentView,
+    PosteriorLambdaView,
+    TemperatureView,
+    TrainingView,
+    WeightScaleView,
+)
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
 from .vae_compute import VAECompute
@@ -37,6 +46,10 @@ from .vae_state import (
     MAX_ORDER,
     PRESETS,
     SAMPLE_GRID,
+    SCALE_EXP_MAX,
+    SCALE_EXP_MIN,
+    SCALE_EXP_STEP,
+    SCALE_GRID,
     T_EXP_MAX,
     T_EXP_MIN,
     T_EXP_STEP,
@@ -130,20 +143,25 @@ class VAEExplorer(ExplorerShell):
         self.w_samples = W.SelectionSlider(options=[int(n) for n in SAMPLE_GRID.values], value=DEFAULT.samples,
                                            description="Monte Carlo samples", continuous_update=False,
                                            layout=wide(), style=style)
-        for w, cls in ((self.w_temperature, "vae-temperature"), (self.w_lam, "vae-lambda"),
+        # the decoder's weight scale recomputes every exact integral: report on release only
+        self.w_scale = W.FloatLogSlider(value=1.0, base=2, min=SCALE_EXP_MIN, max=SCALE_EXP_MAX,
+                                        step=SCALE_EXP_STEP, description="Decoder weight scale c",
+                                        readout_format=".3g", continuous_update=False, layout=wide(), style=style)
+        for w, cls in ((self.w_temperature, "vae-temperature"), (self.w_lam, "vae-lambda"), (self.w_scale, "vae-scale"),
                        (self.w_order, "vae-order"), (self.w_k, "vae-k"), (self.w_samples, "vae-samples"),
                        (self.w_index, "vae-index")):
             w.add_class(cls)
         self.bind(self.w_index, "index", "point", convert=int)
         self.bind(self.w_samples, "samples", "mc", convert=int)
+        self.bind(self.w_scale, "scale", "point")
         self.bind(self.w_temperature, "T", "T")
         self.bind(self.w_lam, "lam", "lam")
         self.bind(self.w_order, "order", "order", convert=int)
         self.bind(self.w_k, "K", "K", convert=int)
         self.w_model_name = W.HTML(layout=W.Layout(width="310px"))
         self._build_training_widgets()
-        return [self.w_model_name, W.HBox([self.w_index, self.w_reset]), self.w_temperature, self.w_lam,
-                self.w_order, self.w_k, self.w_samples]
+        return [self.w_model_name, W.HBox([self.w_index, self.w_reset]), self.w_scale, self.w_temperature,
+                self.w_lam, self.w_order, self.w_k, self.w_samples]
 
     def _build_training_widgets(self):
         self.w_epochs = W.BoundedIntText(value=DEFAULT_TRAIN_EPOCHS, min=1, max=2000, description="Epochs",
@@ -169,8 +187,8 @@ class VAEExplorer(ExplorerShell):
                                + ("" if str(dev).startswith(("cuda", "mps")) else " (no GPU found)") + "</div>")
 
     def hideable(self):
-        return {"index": self.w_index, "temperature": self.w_temperature, "lam": self.w_lam, "order": self.w_order,
-                "K": self.w_k, "samples": self.w_samples, "training": self._train_box}
+        return {"index": self.w_index, "scale": self.w_scale, "temperature": self.w_temperature, "lam": self.w_lam,
+                "order": self.w_order, "K": self.w_k, "samples": self.w_samples, "training": self._train_box}
 
     def show_state(self, state):
         self.w_index.value = int(state.index)
@@ -179,6 +197,7 @@ class VAEExplorer(ExplorerShell):
         self.w_order.value = int(state.order)
         self.w_k.value = int(state.K)
         self.w_samples.value = int(state.samples)
+        self.w_scale.value = state.scale
 
     def select(self, index):
         """Select test digit ``index`` (what a tap in the scatter does)."""
@@ -191,6 +210,9 @@ class VAEExplorer(ExplorerShell):
                 lam_range=(LAM_GRID[0], LAM_GRID[-1])), self._render_core, core=True),
             Panel("latent", "Latent space", LatentView, self._render_latent),
             Panel("elbo", "ELBO parts", ElboView, self._render_elbo),
+            Panel("weights", "Weights' tail", ImportanceWeightView, self._render_weights),
+            Panel("scale", "Weight scale", lambda: WeightScaleView(c_range=(SCALE_GRID[0], SCALE_GRID[-1])),
+                  self._render_scale),
             Panel("temperature", "Temperature", lambda: TemperatureView(t_range=(T_GRID[0], T_GRID[-1])),
                   self._render_temperature),
             Panel("iwae", "IWAE", lambda: IwaeView(k_range=(K_GRID[0], K_GRID[-1])), self._render_iwae),
@@ -210,8 +232,8 @@ class VAEExplorer(ExplorerShell):
         return bool(dirty & (POINT_STALE | {"mc"}))
 
     def _render_core(self, v, state, dirty):
-        b = self.compute.point(state.index)
-        mc = self.compute.monte_carlo(state.index, state.samples)
+        b = self.compute.point(state.index, state.scale)
+        mc = self.compute.monte_carlo(state.index, state.samples, state.scale)
         lc, kappa = b["lam_curve"], self.compute.series_rows(b)
         if dirty & POINT_STALE and b["posterior"] is not None:
             g = b["posterior"]
@@ -235,14 +257,14 @@ class VAEExplorer(ExplorerShell):
             lat = self.compute.latents()
             v.show_latents(lat["mu"], lat["labels"], np.arange(self.session.n_test))
         if dirty & POINT_STALE:
-            b = self.compute.point(state.index)
+            b = self.compute.point(state.index, state.scale)
             lab = "" if b["label"] is None else f" (a {b['label']})"
             v.show_selected(b["q"]["mu"], f"<b>Test digit #{b['index']}{lab}</b>", b["image"], b["reconstruction"])
 
     def _render_elbo(self, v, state, dirty):
         if dirty & (POINT_STALE | {"mc"}):
-            b = self.compute.point(state.index)
-            p, m = b["elbo_parts"], self.compute.monte_carlo(state.index, state.samples)["elbo_parts"]
+            b = self.compute.point(state.index, state.scale)
+            p, m = b["elbo_parts"], self.compute.monte_carlo(state.index, state.samples, state.scale)["elbo_parts"]
             v.show({"expected_energy": p["expected_energy"], "minus_entropy": -p["entropy"],
                     "neg_elbo": p["neg_elbo"], "free_energy": b["reference"][0], "kl_posterior": p["kl_posterior"]},
                    {"expected_energy": (m["expected_energy"], m["expected_energy_stderr"]),
@@ -250,15 +272,29 @@ class VAEExplorer(ExplorerShell):
                     "neg_elbo": (m["neg_elbo"], m["neg_elbo_stderr"]),
                     "kl_posterior": (m["kl_posterior"], m["kl_posterior_stderr"])})
 
+    def _render_weights(self, v, state, dirty):
+        if dirty & (POINT_STALE | {"mc"}):
+            w = self.compute.monte_carlo(state.index, state.samples, state.scale)["weights"]
+            f_exact = self.compute.point(state.index, state.scale)["reference"][0]
+            v.show(w["log_w"], w["lam_critical"], w["pareto_k_exact"], w["pareto_k_hat"], w["ess"],
+                   w["raw_free_energy"], w["psis_free_energy"], f_exact, reliable=w["reliable"],
+                   k_threshold=w["k_threshold"])
+
+    def _render_scale(self, v, state, dirty):
+        if dirty & POINT_STALE:
+            c = self.compute.weight_scale_curve(state.index)
+            v.show(c["scale"], c["exact"], c["neg_elbo"])
+        v.show_cursor(state.scale)
+
     def _render_temperature(self, v, state, dirty):
-        t = self.compute.point(state.index)["temperature"]
+        t = self.compute.point(state.index, state.scale)["temperature"]
         if dirty & POINT_STALE:
             v.show_curves(t["T"], t["exact"] if t["exact"] is not None else np.full(t["T"].size, np.nan), t["bound"])
         k = T_GRID.index(state.T)
         v.show_cursor(state.T, t["exact"][k] if t["exact"] is not None else t["bound"][k])
 
     def _render_iwae(self, v, state, dirty):
-        b = self.compute.point(state.index)
+        b = self.compute.point(state.index, state.scale)
         iw = b["iwae"]
         if dirty & POINT_STALE:
             lam_star = b["lam_curve"]["lam_critical"]
@@ -279,7 +315,8 @@ class VAEExplorer(ExplorerShell):
         ex = b["lam_curve"]["exact"]
         temp, p, iw = b["temperature"], b["elbo_parts"], b["iwae"]
         lab = "" if b["label"] is None else f" (a {b['label']})"
-        heading = f"Test digit <b>#{b['index']}</b>{lab}, in nats:"
+        scaled = "" if state.scale == 1.0 else f", decoder weights × {state.scale:.3g}"
+        heading = f"Test digit <b>#{b['index']}</b>{lab}{scaled}, in nats:"
         cells = [
             ("exact −ln p(x)", fmt(b["reference"][0], 4), None),
             ("−ELBO (bound)", fmt(p["neg_elbo"], 4), None),
@@ -301,8 +338,8 @@ class VAEExplorer(ExplorerShell):
     def csv(self):
         """The curves of the selected digit as CSV (long format: curve, x, value, stderr)."""
         st = self.shown or self.state
-        b = self.compute.point(st.index)
-        mc = self.compute.monte_carlo(st.index, st.samples)
+        b = self.compute.point(st.index, st.scale)
+        mc = self.compute.monte_carlo(st.index, st.samples, st.scale)
         rows = []
         ex = b["lam_curve"]["exact"]
         kappa = self.compute.series_rows(b)
@@ -326,7 +363,8 @@ class VAEExplorer(ExplorerShell):
         w.writerow(["curve", "x", "value", "stderr"])
         for name, x, y, se in rows:
             yv = "-inf" if y == -np.inf else f"{y:.12g}"
-            w.writerow([name, f"{x:.12g}", yv, "" if se == "" else f"{se:.12g}"])
+            # no standard error where the variance is infinite (NaN): an empty cell, never "nan"
+            w.writerow([name, f"{x:.12g}", yv, "" if se == "" or not np.isfinite(se) else f"{se:.12g}"])
         return buf.getvalue()
 
     # ------------------------------------------------------------------ model / session

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from .core.state import Grid, QueryError, parse_float, parse_int, parse_positive, parse_state, query_from_fields
 
 MAX_ORDER = 8
@@ -19,19 +21,24 @@ T_EXP_MIN, T_EXP_MAX, T_EXP_STEP = -0.6, 0.6, 0.03
 T_GRID = Grid.log10(T_EXP_MIN, T_EXP_MAX, T_EXP_STEP)              # T in [0.25, 4]
 K_GRID = Grid([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000], log=True)
 SAMPLE_GRID = Grid([100, 300, 1000, 5000], log=True)                  # Monte Carlo sample counts
+#: Decoder weight scale c: 2^(k/4) from 1/4 to 4 (c = 1 is the trained model).
+SCALE_EXP_MIN, SCALE_EXP_MAX, SCALE_EXP_STEP = -2.0, 2.0, 0.25
+SCALE_GRID = Grid(2.0 ** np.linspace(SCALE_EXP_MIN, SCALE_EXP_MAX, 17), log=True)
 #: Controls a teacher can hide (``?teacher=1&hide=order,samples``).
-CONTROL_NAMES = ("preset", "index", "temperature", "lam", "order", "K", "samples", "training", "link", "csv")
+CONTROL_NAMES = ("preset", "index", "scale", "temperature", "lam", "order", "K", "samples", "training", "link",
+                 "csv")
 
 
 @dataclass(frozen=True)
 class VAEState:
-    """Everything a URL encodes: ``?index=3&T=1&lam=0.5&order=4&K=100&samples=1000``."""
+    """Everything a URL encodes: ``?index=3&T=1&lam=0.5&order=4&K=100&samples=1000&scale=2``."""
     index: int = 3
     T: float = 1.0
     lam: float = 1.0
     order: int = 4
     K: int = 100
     samples: int = 5000
+    scale: float = 1.0
 
     def copy(self, **changes):
         return replace(self, **changes)
@@ -62,7 +69,7 @@ def snap(state):
     """``state`` with every value on its slider's grid."""
     return state.copy(T=T_GRID.snap(state.T), lam=LAM_GRID.snap(state.lam),
                       order=int(min(max(state.order, 1), MAX_ORDER)), K=int(K_GRID.snap(state.K)),
-                      samples=int(SAMPLE_GRID.snap(state.samples)))
+                      samples=int(SAMPLE_GRID.snap(state.samples)), scale=SCALE_GRID.snap(state.scale))
 
 
 def state_from_query(query, n_test=None):
@@ -83,7 +90,7 @@ def state_from_query(query, n_test=None):
 
     parsers = {"index": index, "T": lambda s: parse_positive("T", s), "lam": lambda s: parse_float("lam", s),
                "order": lambda s: parse_int("order", s), "K": positive_count("K"),
-               "samples": positive_count("samples")}
+               "samples": positive_count("samples"), "scale": lambda s: parse_positive("scale", s)}
     st, problems = parse_state(query, DEFAULT, PRESETS, parsers, aliases=PRESET_ALIASES)
     return snap(st), problems
 

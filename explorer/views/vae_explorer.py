@@ -50,6 +50,13 @@ EXPLANATIONS = {
              "weights' variance is finite (λ* > 2)."),
     "bars": ("<b>−ELBO = expected energy − entropy</b>, and the gap between −ELBO and the exact "
              "free energy: KL(q‖p(z|x)) ≥ 0. Whiskers: Monte Carlo estimates ±2 standard errors."),
+    "weight_scale": ("<b>Decoder weight scale c</b>: every weight matrix of the decoder multiplied by c, "
+                     "biases kept, the encoder unchanged. The exact −ln p(x) (quadrature) and −ELBO with the "
+                     "encoder's q: a stronger decoder sharpens the posterior, q no longer fits, the gap grows."),
+    "weights": ("<b>Importance weights w = p(x, z)/q(z|x)</b> under q. Their right tail decides whether "
+                "sampling estimates can be trusted: with a bounded (tanh) decoder E<sub>q</sub>[w<sup>s</sup>] is "
+                "infinite for s ≥ λ*, so the weights' variance is infinite when λ* ≤ 2 and error bars lie. "
+                "PSIS (Vehtari, Simpson, Gelman, Yao, Gabry) estimates the tail's Pareto shape k̂ from the samples."),
     "training": ("<b>Training</b>: the loss (−ELBO per image, nats) on the training and validation "
                  "sets after each epoch."),
 }
@@ -342,3 +349,80 @@ class TrainingView(SourceRegistry):
 
     def show(self, epoch, train, val):
         self.sources["train_loss"].data = finite_rows({"epoch": epoch, "train": train, "val": val})
+
+
+class WeightScaleView(SourceRegistry):
+    """Exact −ln p(x) and −ELBO (the encoder's q) along the decoder weight scale c, the gap shaded."""
+
+    def __init__(self, c_range=(0.25, 4.0), width=560, height=300):
+        super().__init__()
+        ex, bd = self.source("scale_exact", "x", "y"), self.source("scale_neg_elbo", "x", "y")
+        gap = self.source("scale_gap", "x", "exact", "bound", "gap")
+        cur = self.source("scale_cursor", "x")
+        f = _fig("fig_weight_scale", "Free energies vs decoder weight scale c", width=width, height=height,
+                 x_axis_type="log", x_range=Range1d(*c_range), x_axis_label="decoder weight scale c (log axis)",
+                 y_axis_label="nats")
+        f.varea("x", "exact", "bound", source=gap, fill_color="#1f77b4", fill_alpha=0.15,
+                legend_label="gap KL(q‖p(z|x))")
+        f.line("x", "y", source=bd, color="#1f77b4", line_width=2, legend_label="−ELBO with the encoder's q")
+        f.line("x", "y", source=ex, color="black", line_width=3, legend_label="exact −ln p(x)")
+        f.add_tools(HoverTool(renderers=[f.renderers[0]], tooltips=[("c", "@x{0.000}"), ("gap", "@gap{0.0000}")]))
+        f.vspan("x", source=cur, line_color="#444444", line_width=1.5, line_dash="dashed")
+        f.legend.location = "top_left"
+        f.legend.label_text_font_size = "8pt"
+        self.fig_weight_scale = f
+        self.layout = explained(EXPLANATIONS["weight_scale"], width, f)
+
+    def show(self, scale, exact, neg_elbo):
+        scale, exact, neg_elbo = (np.asarray(a, float) for a in (scale, exact, neg_elbo))
+        self.sources["scale_exact"].data = finite_rows({"x": scale, "y": exact}, positive=("x",))
+        self.sources["scale_neg_elbo"].data = finite_rows({"x": scale, "y": neg_elbo}, positive=("x",))
+        self.sources["scale_gap"].data = finite_rows({"x": scale, "exact": exact, "bound": neg_elbo,
+                                                      "gap": neg_elbo - exact}, positive=("x",))
+
+    def show_cursor(self, scale):
+        self.sources["scale_cursor"].data = {"x": [float(scale)]}
+
+
+class ImportanceWeightView(SourceRegistry):
+    """The distribution of ln w under q, and whether an importance-sampling estimate can be trusted."""
+
+    def __init__(self, width=560, height=280, bins=60):
+        super().__init__()
+        self.bins = int(bins)
+        hist = self.source("log_w_hist", "left", "right", "count")
+        mark = self.source("log_w_marks", "x", "label", "color")
+        f = _fig("fig_log_w", "Distribution of ln w under q (Monte Carlo samples)", width=width, height=height,
+                 x_axis_label="ln w = ln p(x, z) − ln q(z|x)", y_axis_label="samples")
+        f.quad(left="left", right="right", top="count", bottom=0, source=hist, fill_color="#9467bd", fill_alpha=0.6,
+               line_color=None)
+        f.vspan("x", source=mark, line_color="color", line_width=2, line_dash="dashed")
+        f.add_tools(HoverTool(tooltips=[("ln w from", "@left{0.000}"), ("to", "@right{0.000}"), ("samples", "@count")]))
+        self.fig_log_w = f
+        self.diagnostics = Div(text="", width=width, name="weights_diagnostics", styles={"font-size": "13px"})
+        self.layout = explained(EXPLANATIONS["weights"], width, f, self.diagnostics)
+
+    def show(self, log_w, lam_critical, pareto_k_exact, pareto_k_hat, ess, raw_free_energy, psis_free_energy,
+             exact_free_energy, reliable, k_threshold):
+        """The histogram of ``log_w`` and the tail diagnostics; ``reliable`` and ``k_threshold`` are
+        PSIS's verdict for this sample size (k̂ ≤ min(1 − 1/log10 S, 0.7))."""
+        lw = np.asarray(log_w, float)
+        lw = lw[np.isfinite(lw)]
+        if lw.size:
+            count, edges = np.histogram(lw, bins=self.bins)
+            self.sources["log_w_hist"].data = {"left": edges[:-1], "right": edges[1:], "count": count.astype(float)}
+        else:
+            self.sources["log_w_hist"].data = {"left": [], "right": [], "count": []}
+        # −ln p(x) sits at ln w = ln p(x): every estimator averages w = e^{ln w} towards it
+        self.sources["log_w_marks"].data = small(finite_rows({"x": [-exact_free_energy]}) | {"label": ["ln p(x)"],
+                                                                                               "color": ["black"]})
+        verdict = (f"k̂ ≤ {k_threshold:.2f}: the estimate is usable" if reliable else
+                   f"<b style='color:#b00020'>importance-sampling estimate unreliable</b> (k̂ > {k_threshold:.2f})")
+        lam = "∞" if not np.isfinite(lam_critical) else f"{lam_critical:.4f}"
+        self.diagnostics.text = (
+            f"<div class='vae-weights'>Tail index λ* = {lam} (exact): E<sub>q</sub>[w<sup>s</sup>] is finite only "
+            f"for s &lt; λ*; the weights' Pareto shape k = 1/λ* = {pareto_k_exact:.3f} (exact). "
+            f"PSIS estimate from the samples: k̂ = {pareto_k_hat:.3f} — {verdict}. "
+            f"Effective sample size {ess:.0f}. "
+            f"−ln p(x): exact {exact_free_energy:.4f}, raw importance sampling {raw_free_energy:.4f}, "
+            f"PSIS-smoothed {psis_free_energy:.4f}.</div>")

@@ -222,3 +222,42 @@ def test_failed_training_says_why_and_keeps_the_model(session):
     assert "Training failed" in app.w_train_status.value and "vae-train-status" in app.w_train_status.value
     assert app.trained is None and app.session is session
     assert not app.w_train.disabled and app.w_shipped.disabled
+
+
+def test_decoder_weight_scale_recomputes_everything_exactly(session):
+    """?scale=c: every exact number is for the decoder with its weights × c (the encoder's q kept)."""
+    app = VAEExplorer(query="index=7&scale=2", page_url=PAGE, session=session)
+    scaled = session.scaled(2.0)
+    rep = scaled.report(7, lam=1.0, order=4, temperature=1.0)
+    assert app.state.scale == 2.0 and "scale=2" in app.w_link.value
+    assert f"{rep['exact_free_energy']:.4f}" in app.w_readout.value and "decoder weights × 2" in app.w_readout.value
+    np.testing.assert_allclose(data(app, "posterior")["image"][0], scaled.point(7).posterior_grid(129)["density"],
+                               rtol=1e-12)
+    # the weight-scale tab: the session's curve along c, the cursor at the slider
+    curve = session.weight_scale_curve(7, app.compute.weight_scale_curve(7)["scale"])
+    app.open_panel("scale")
+    np.testing.assert_allclose(data(app, "scale_exact")["y"], curve["exact"], rtol=1e-12)
+    assert np.all(curve["neg_elbo"] >= curve["exact"] - 1e-9)       # −ELBO is a bound for every c
+    assert data(app, "scale_cursor")["x"] == [2.0]
+    # the slider: back to the trained model, the numbers of the shipped checkpoint
+    app.w_scale.value = 1.0
+    assert data(app, "scale_cursor")["x"] == [1.0] and "decoder weights" not in app.w_readout.value
+    assert f"{session.report(7)['exact_free_energy']:.4f}" in app.w_readout.value
+
+
+def test_weights_tab_reports_the_tail_and_no_error_bar_where_the_variance_is_infinite(session):
+    app = VAEExplorer(query="index=16&samples=1000", page_url=PAGE, session=session)
+    w = session.point(16).monte_carlo([1.0], 1000)["weights"]
+    text = app.open_panel("weights").diagnostics.text
+    assert f"λ* = {w['lam_critical']:.4f}" in text and f"k̂ = {w['pareto_k_hat']:.3f}" in text
+    assert ("unreliable" in text) == (not w["reliable"])
+    assert int(sum(data(app, "log_w_hist")["count"])) == 1000
+    # λ* < 2 for this model: Monte Carlo error bars stop at λ*/2, IWAE has none past K = 1
+    lam_err = data(app, "lam_mc_err")["x"]
+    assert lam_err.max() < w["lam_critical"] / 2 and len(data(app, "lam_mc")["x"]) == LAM_GRID.size
+    assert "no error bar" in app.views["posterior_lambda"].mc_note.text
+    assert "variance infinite: no error bar" in app.w_readout.value
+    app.open_panel("iwae")
+    assert data(app, "iwae_err")["x"].tolist() == [1.0] and "no error bars" in app.views["iwae"].note.text
+    rows = [r for r in csv.reader(io.StringIO(app.csv())) if r[0] == "F_lambda_monte_carlo"]
+    assert all(r[3] == "" for r in rows if float(r[1]) >= w["lam_critical"] / 2) and "nan" not in app.csv()

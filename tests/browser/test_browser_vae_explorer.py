@@ -26,6 +26,8 @@ QUERY = "index=5&T=0.5&lam=0.5&order=6"
 CORE_FIGURES = ["fig_posterior", "fig_lambda"]
 TABS = [("Latent space", "latent", ["fig_latent", "fig_digit", "fig_reconstruction"]),
         ("ELBO parts", "elbo_bars", ["fig_bars"]),
+        ("Weights' tail", "log_w_hist", ["fig_log_w"]),
+        ("Weight scale", "scale_exact", ["fig_weight_scale"]),
         ("Temperature", "t_cursor", ["fig_temperature"]),
         ("IWAE", "iwae_cursor", ["fig_iwae"]),
         ("Training", "train_loss", ["fig_training"])]
@@ -84,13 +86,17 @@ def test_renders_every_plot_from_the_url_state(session):
     assert page.locator("canvas").count() >= len(CORE_FIGURES) + sum(len(f) for *_, f in TABS)
 
 
-@pytest.mark.parametrize("cls, source, check", [
-    ("vae-temperature", "t_cursor", lambda old, new: new["x"][0] == pytest.approx(old["x"][0] * 10 ** 0.03)),
-    ("vae-lambda", "lam_cursor", lambda old, new: new["x"][0] == pytest.approx(old["x"][0] + 0.025)),
-    ("vae-order", "lam_series", lambda old, new: len(new["order"]) == len(old["order"]) + 1),
+@pytest.mark.parametrize("cls, source, tab, check", [
+    ("vae-temperature", "t_cursor", "Temperature",
+     lambda old, new: new["x"][0] == pytest.approx(old["x"][0] * 10 ** 0.03)),
+    ("vae-lambda", "lam_cursor", None, lambda old, new: new["x"][0] == pytest.approx(old["x"][0] + 0.025)),
+    ("vae-order", "lam_series", None, lambda old, new: len(new["order"]) == len(old["order"]) + 1),
 ])
-def test_sliders_change_the_plot_data(session, artifacts, cls, source, check):
+def test_sliders_change_the_plot_data(session, artifacts, cls, source, tab, check):
+    """A slider patches the plots on screen: the first screen's, and the tab that is shown."""
     page = session["page"]
+    if tab is not None:
+        open_tab(page, "vae", tab, source)
     old = src(page, source)
     before = change_count(page, source)
     page.locator(f".{cls} .noUi-handle").focus()
@@ -134,16 +140,19 @@ def test_training_panel_trains_in_the_background_and_switches_the_model(session,
     # the loss curve grows epoch by epoch ...
     page.wait_for_function("() => (window.__changes.train_loss || []).length >= 2", timeout=120_000)
     # ... and the kernel still answers a slider while the model trains (a background thread)
-    before = change_count(page, "t_cursor")
-    page.locator(".vae-temperature .noUi-handle").focus()
+    before = change_count(page, "lam_cursor")
+    page.locator(".vae-lambda .noUi-handle").focus()
     page.keyboard.press("ArrowRight")
-    wait_for_change(page, "t_cursor", before)
+    wait_for_change(page, "lam_cursor", before)
     assert "trained here" not in page.locator(".vae-model").inner_text(), "training ended before the slider moved"
     # then the explorer switches to the new model: new latent means, the shipped one can come back
     page.wait_for_function("() => document.querySelector('.vae-model').innerText.includes('trained here')",
                            timeout=300_000)
-    wait_for_change(page, "latent", before_latent)
     assert len(src(page, "train_loss")["epoch"]) == epochs
+    # the latent scatter sits in a hidden tab: it shows the new model's latent means once shown
+    open_tab(page, "vae", "Latent space", "latent")
+    wait_for_change(page, "latent", before_latent)
+    open_tab(page, "vae", "Training", "train_loss")
     page.wait_for_function("() => document.querySelector('.vae-train-status').innerText"
                            ".startsWith('Done: exploring the new model')", timeout=120_000)
     assert page.locator(".vae-training button", has_text="Back to the shipped model").is_enabled()
@@ -153,3 +162,16 @@ def test_training_panel_trains_in_the_background_and_switches_the_model(session,
 def test_no_javascript_errors(session):
     assert js_errors(session["messages"], session["failed"], session["base"]) == []
     assert all(not u.startswith(session["base"]) for u in session["failed"])
+
+
+def test_weight_scale_slider_updates_the_posterior_and_the_readout(session, artifacts):
+    page = session["page"]
+    page.evaluate(WATCH_SOURCES_JS, ["posterior"])
+    before = change_count(page, "posterior")
+    page.locator(".vae-scale .noUi-handle").focus()
+    page.keyboard.press("ArrowRight")                       # c = 1 -> 2^(1/4)
+    wait_for_change(page, "posterior", before, timeout=180_000)
+    page.wait_for_function("() => document.querySelector('.vae-readout').innerText.includes('decoder weights × 1.19')",
+                           timeout=60_000)
+    assert readout(page, "vae-scale") == "1.19"
+    page.screenshot(path=str(artifacts / "vae_explorer_weight_scale.png"), full_page=True)
