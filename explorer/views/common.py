@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Div
+from bokeh.models import ColumnDataSource, CustomJSTickFormatter, Div, FixedTicker
 from bokeh.plotting import figure
 
 TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
@@ -92,3 +92,24 @@ def invisible_tap_markers(fig, x, y, source, name=None):
                     nonselection_fill_alpha=0.0, nonselection_line_alpha=0.0, name=name)
     fig.add_tools(TapTool(renderers=[r]))
     return r
+
+
+def temperature_axis(fig, t_range):
+    """Labelled ticks a student can read on a log T axis (Bokeh labels only the decades)."""
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if t_range[0] <= t <= t_range[1]]
+    fig.xaxis.ticker = FixedTicker(ticks=ticks, minor_ticks=[m * 10.0 ** d for d in range(-2, 2)
+                                                             for m in range(1, 10)])
+    fig.xaxis.formatter = CustomJSTickFormatter(code="return tick.toString();")
+
+
+def legend_style(fig, location, font="8pt"):
+    """A legend that hides a curve on click, half transparent, small."""
+    fig.legend.click_policy = "hide"
+    fig.legend.label_text_font_size = font
+    fig.legend.background_fill_alpha = 0.6
+    fig.legend.location = location
+
+
+def cursor_line(fig, source):
+    """The slider's position as a dashed vertical line (``source`` has one ``x``)."""
+    fig.vspan("x", source=source, line_color="#444444", line_width=1.5, line_dash="dashed")

@@ -16,31 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import CustomJSTickFormatter, DataRange1d, FixedTicker, HoverTool, Range1d, Span
+from bokeh.models import DataRange1d, HoverTool, Range1d, Span
 from bokeh.palettes import Viridis256
 
 from .common import SourceRegistry, explained, finite_rows, plot, small
+from .common import cursor_line as _cursor
+from .common import legend_style as _legend
+from .common import temperature_axis as _temperature_axis
 from .rbm_explorer import COLORS, CURVES
 
 _FMT = "{0.0000}"
 
 
-def _temperature_axis(fig, t_range):
-    """Labelled ticks on a log T axis (Bokeh labels only the decades)."""
-    fig.xaxis.ticker = FixedTicker(ticks=[t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if t_range[0] <= t <= t_range[1]],
-                                   minor_ticks=[m * 10.0 ** d for d in range(-2, 2) for m in range(1, 10)])
-    fig.xaxis.formatter = CustomJSTickFormatter(code="return tick.toString();")
-
-
-def _legend(fig, location, font="8pt"):
-    fig.legend.click_policy = "hide"
-    fig.legend.label_text_font_size = font
-    fig.legend.background_fill_alpha = 0.6
-    fig.legend.location = location
-
-
-def _cursor(fig, source):
-    fig.vspan("x", source=source, line_color="#444444", line_width=1.5, line_dash="dashed")
 
 #: Line colours of the training methods (lesson 4).
 METHOD_COLORS = {"exact": "black", "cd1": "#ff7f0e", "cd5": "#8c564b", "pcd": "#9467bd",

@@ -17,10 +17,8 @@ from bokeh.layouts import row
 from bokeh.models import (
     BasicTicker,
     ColorBar,
-    CustomJSTickFormatter,
     DataRange1d,
     Div,
-    FixedTicker,
     HoverTool,
     LinearColorMapper,
     Range1d,
@@ -29,6 +27,9 @@ from bokeh.models import (
 from bokeh.palettes import RdBu11, Viridis256
 
 from .common import SourceRegistry, empty, explained, finite_rows, invisible_tap_markers, plot, small
+from .common import cursor_line as _cursor
+from .common import legend_style as _legend
+from .common import temperature_axis as _temperature_axis
 
 #: Curves of the F-vs-T plot a user can switch on and off (key -> label a student reads).
 CURVES = {
@@ -91,25 +92,6 @@ EXPLANATIONS = {
 
 def _series_colors(n):
     return [Viridis256[int(i)] for i in np.linspace(20, 230, n)]
-
-
-def _temperature_axis(fig, t_range):
-    """Labelled ticks a student can read on a log T axis (Bokeh labels only decades)."""
-    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if t_range[0] <= t <= t_range[1]]
-    fig.xaxis.ticker = FixedTicker(ticks=ticks, minor_ticks=[m * 10.0 ** d for d in range(-2, 2)
-                                                             for m in range(1, 10)])
-    fig.xaxis.formatter = CustomJSTickFormatter(code="return tick.toString();")
-
-
-def _legend(fig, location, font="8pt"):
-    fig.legend.click_policy = "hide"
-    fig.legend.label_text_font_size = font
-    fig.legend.background_fill_alpha = 0.6
-    fig.legend.location = location
-
-
-def _cursor(fig, source):
-    fig.vspan("x", source=source, line_color="#444444", line_width=1.5, line_dash="dashed")
 
 
 class FreeEnergyView(SourceRegistry):
