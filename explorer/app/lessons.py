@@ -259,26 +259,16 @@ class TrialLawFigure(LessonFigure):
         self.observe(self.w_t)
 
     def render(self):
-        from scipy.special import expit, logit
-
-        from ..rbm import free_energy
-        from ..rbm.meanfield import gbf_free_energy, mean_field
+        from ..rbm.explore import random_trial_laws
 
         rbm = _lesson_rbm(self.norm)
         t = T_GRID[_t_index(self.w_t.value)]
-        mf = mean_field(rbm, t)
-        best = np.concatenate([mf.visible, mf.hidden])
-        rng = np.random.default_rng(self.seed)
-        # product laws scattered around the optimum: its logits plus noise of random size
-        spread = rng.uniform(0.0, 4.0, size=(self.n_laws, 1))
-        m = expit(logit(np.clip(best, 1e-12, 1 - 1e-12)) + spread * rng.standard_normal((self.n_laws, best.size)))
-        nv = rbm.n_visible
-        fq = np.array([gbf_free_energy(rbm, mi[:nv], mi[nv:], t) for mi in m])
-        dist = np.sqrt(np.mean((m - best) ** 2, axis=1))
-        exact = free_energy(rbm, t)
-        self.views[0].show(dist, fq, exact, mf.free_energy)
+        laws = random_trial_laws(rbm, t, self.n_laws, self.seed)
+        fq, exact = laws["free_energy"], laws["exact"]
+        self.views[0].show(laws["distance"], fq, exact, laws["mean_field"])
         below = int(np.sum(fq < exact - 1e-9))
-        return (f"At $T = {t:.3g}$: exact $F = {_num(exact)}$; mean field (lowest $F_q$) $= {_num(mf.free_energy)}$; "
+        return (f"At $T = {t:.3g}$: exact $F = {_num(exact)}$; "
+                f"mean field (lowest $F_q$) $= {_num(laws['mean_field'])}$; "
                 f"lowest of the {self.n_laws} random laws $= {_num(fq.min())}$; laws below the exact $F$: "
                 f"<b>{below}</b>.")
 

@@ -79,3 +79,17 @@ def test_sweep_tap_reports_points_newton_cannot_solve():
     assert fast.tap2[1] == pytest.approx(full.tap2[1], abs=1e-9)
     assert not fast.tap2_converged[0]
     assert full.tap2[0] == pytest.approx(tap(rbm, 0.2, order=2).free_energy, abs=1e-8)
+
+
+def test_random_trial_laws_never_beat_the_exact_free_energy():
+    """Gibbs–Bogoliubov–Feynman for arbitrary product laws: F_q >= F, mean field the lowest."""
+    from explorer.rbm import RBM
+    from explorer.rbm.explore import random_trial_laws
+
+    rbm = RBM.random(6, 5, seed=1).with_weight_norm(4.0)
+    for t in (0.3, 1.0, 3.0):
+        laws = random_trial_laws(rbm, t, n_laws=80, seed=2)
+        assert np.all(laws["free_energy"] >= laws["exact"] - 1e-9)
+        assert laws["mean_field"] >= laws["exact"] - 1e-9
+        assert laws["mean_field"] <= laws["free_energy"].min() + 1e-9
+        assert laws["distance"].shape == (80,)
