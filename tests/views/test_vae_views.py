@@ -36,3 +36,11 @@ def test_views_drop_non_finite_values_and_keep_their_models():
     e.show({"neg_elbo": 5.0, "free_energy": np.nan}, {"neg_elbo": (5.1, 0.1)})
     assert e.sources["elbo_bars"].data["value"] == [5.0]
     assert {id(m) for v in (p, lat, t, k, e) for m in v.layout.references()} == before
+
+
+def test_labels_call_a_bound_a_bound_only_where_it_is_one():
+    p = PosteriorLambdaView()
+    labels = [it.label.value for it in p.fig_lambda.legend[0].items]
+    assert "Rényi (VR) bound F(λ)/λ, 0 < λ ≤ 1" in labels
+    assert "F(λ)/λ past λ = 1: not a bound" in labels
+    assert not any("bound" in lab and "past" not in lab and "0 < λ" not in lab and "Rényi" in lab for lab in labels)
