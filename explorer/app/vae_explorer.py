@@ -145,7 +145,7 @@ class VAEExplorer(ExplorerShell):
                                            layout=wide(), style=style)
         # the decoder's weight scale recomputes every exact integral: report on release only
         self.w_scale = W.FloatLogSlider(value=1.0, base=2, min=SCALE_EXP_MIN, max=SCALE_EXP_MAX,
-                                        step=SCALE_EXP_STEP, description="Decoder weight scale c",
+                                        step=SCALE_EXP_STEP, description="Decoder scale c",
                                         readout_format=".3g", continuous_update=False, layout=wide(), style=style)
         for w, cls in ((self.w_temperature, "vae-temperature"), (self.w_lam, "vae-lambda"), (self.w_scale, "vae-scale"),
                        (self.w_order, "vae-order"), (self.w_k, "vae-k"), (self.w_samples, "vae-samples"),
