@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.voila_server import ROOT, voila_server
+from tests.browser.voila_server import ROOT, serve, voila_server, write_preheat_config
 
 # `chromium` and `browser` come from tests/conftest.py (shared with tests/security).
 
@@ -25,3 +25,14 @@ def artifacts():
 def server(chromium, artifacts):
     with voila_server() as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def pooled_server(chromium, tmp_path_factory):
+    """Voila with the repo's configuration, preheating on, two pooled explorer kernels (one
+    server per test module); yields ``(base_url, log_path)``."""
+    conf_dir = tmp_path_factory.mktemp("voila-pool")
+    write_preheat_config(conf_dir, {"rbm_explorer.ipynb": 2, "vae_explorer.ipynb": 0}, fill_delay=1)
+    log = conf_dir / "voila.log"
+    with serve("notebooks/", log, f"--Voila.config_file_paths={conf_dir}", timeout=180) as (base, _):
+        yield base, log

@@ -19,7 +19,13 @@ import pytest
 
 from tests.browser.jupyterlab_server import jupyterlab_server
 from tests.browser.layout_checks import clipping, report, wait_for_layout
-from tests.browser.voila_server import READ_SOURCE_JS, WATCH_SOURCES_JS, change_count, wait_for_change
+from tests.browser.voila_server import (
+    READ_SOURCE_JS,
+    SOURCES_HAVE_DATA_JS,
+    WATCH_SOURCES_JS,
+    change_count,
+    wait_for_change,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -66,15 +72,6 @@ OUTCOME_JS = """sel => {
     + '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
   if (err && /Error|Traceback/.test(err.textContent)) return 'error: ' + err.textContent;
   return panel.querySelector(sel + ' .noUi-handle') ? 'ready' : null;
-}"""
-
-#: True once every named source exists in a BokehJS document and has a non-empty column.
-SOURCES_HAVE_DATA_JS = """names => {
-  const docs = (window.Bokeh && window.Bokeh.documents) || [];
-  return names.every(n => docs.some(d => {
-    const s = d.get_model_by_name(n);
-    return s && Object.values(s.data).some(c => c && c.length > 0);
-  }));
 }"""
 
 #: Names of the named ColumnDataSources in the page and whether they hold data (for failure messages).

@@ -21,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser.voila_server import WAIT_SOURCE_JS, serve, write_preheat_config
+from tests.browser.voila_server import WAIT_SOURCE_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -148,16 +148,6 @@ def test_page_left_for_another_notebook_frees_its_kernel(visitor, server):
 
 
 # The preheated pool (make classroom) ---------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def pooled_server(chromium, tmp_path_factory):
-    """Voila with the repo's configuration, preheating on, a pool of two explorer kernels."""
-    conf_dir = tmp_path_factory.mktemp("voila-pool-shutdown")
-    write_preheat_config(conf_dir, {"rbm_explorer.ipynb": 2, "vae_explorer.ipynb": 0}, fill_delay=1)
-    log = conf_dir / "voila.log"
-    with serve("notebooks/", log, f"--Voila.config_file_paths={conf_dir}", timeout=180) as (base, _):
-        yield base, log
-
 
 def started_kernels(log):
     return set(re.findall(r"Kernel started: ([0-9a-f-]{36})", log.read_text()))

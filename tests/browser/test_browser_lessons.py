@@ -19,7 +19,7 @@ import pytest
 
 from tests.browser.jupyterlab_server import jupyterlab_server
 from tests.browser.test_browser_jupyterlab import KERNEL_IDLE_JS
-from tests.browser.voila_server import ROOT, js_errors, new_page
+from tests.browser.voila_server import ROOT, SOURCES_HAVE_DATA_JS, js_errors, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,15 +40,6 @@ MATH_JS = """() => {
   const typeset = cells.reduce((n, c) => n + c.querySelectorAll('mjx-container').length, 0);
   const raw = cells.some(c => c.innerText.includes('$'));
   return typeset > 0 && !raw;
-}"""
-
-#: True once every named source is in a BokehJS document with a non-empty column.
-SOURCES_HAVE_DATA_JS = """names => {
-  const docs = (window.Bokeh && window.Bokeh.documents) || [];
-  return names.every(n => docs.some(d => {
-    const s = d.get_model_by_name(n);
-    return s && Object.values(s.data).some(c => c && c.length > 0);
-  }));
 }"""
 
 

@@ -11,19 +11,9 @@ import re
 
 import pytest
 
-from tests.browser.voila_server import EXPLORER, js_errors, new_page, open_explorer, serve, write_preheat_config
+from tests.browser.voila_server import EXPLORER, js_errors, new_page, open_explorer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def pooled_server(chromium, tmp_path_factory):
-    """Voila with the repo's configuration, preheating on, two pooled explorer kernels."""
-    conf_dir = tmp_path_factory.mktemp("voila-preheat")
-    write_preheat_config(conf_dir, {"rbm_explorer.ipynb": 2, "vae_explorer.ipynb": 0}, fill_delay=1)
-    log = conf_dir / "voila.log"
-    with serve("notebooks/", log, f"--Voila.config_file_paths={conf_dir}", timeout=180) as (base, _):
-        yield base, log
 
 
 def readout(page, cls):

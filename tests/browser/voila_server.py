@@ -170,6 +170,15 @@ WAIT_SOURCE_JS = """name => {
   return false;
 }"""
 
+#: True once every named source exists in a BokehJS document and has a non-empty column.
+SOURCES_HAVE_DATA_JS = """names => {
+  const docs = (window.Bokeh && window.Bokeh.documents) || [];
+  return names.every(n => docs.some(d => {
+    const s = d.get_model_by_name(n);
+    return s && Object.values(s.data).some(c => c && c.length > 0);
+  }));
+}"""
+
 #: Returns the columns of a named source as plain arrays.
 READ_SOURCE_JS = """name => {
   for (const d of window.Bokeh.documents) {
