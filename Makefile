@@ -9,7 +9,7 @@ PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt
 # dozens of processes cost ~30 % more CPU (measured); the explorers' own thread pool stays.
 KERNEL_ENV := OPENBLAS_NUM_THREADS=1
 
-.PHONY: app classroom test venv browser benchmarks clean
+.PHONY: app classroom hub test venv browser benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ $(VENV)/.test-installed: $(VENV)/.app-installed
 	$(PIP_INSTALL) -e '.[test]'
 	touch $@
 
+# JupyterHub and its idle culler from PyPI; the proxy (configurable-http-proxy) from npm into
+# deploy/hub/node_modules, at the versions of deploy/hub/package-lock.json (never global).
+$(VENV)/.hub-installed: $(VENV)/.app-installed deploy/hub/package.json deploy/hub/package-lock.json
+	$(PIP_INSTALL) -e '.[hub]'
+	cd deploy/hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 venv: $(VENV)/.app-installed
 
 app: $(VENV)/.app-installed
@@ -40,6 +47,13 @@ classroom: $(VENV)/.app-installed
 	@echo "Preheating kernels (pools in voila.json); start page: http://127.0.0.1:$(PORT)/"
 	$(KERNEL_ENV) $(VENV)/bin/voila notebooks/ --port=$(PORT) --preheat_kernel=True
 
+# A course through JupyterHub at http://127.0.0.1:8000 (deploy/hub/jupyterhub_config.py, docs/hub.md):
+# any user name + the class password HUB_PASSWORD (generated and printed when unset); HUB_ADMIN names
+# the teacher's admin account (password HUB_ADMIN_PASSWORD, 32+ characters, generated when unset).
+hub: $(VENV)/.hub-installed
+	@echo "JupyterHub: http://127.0.0.1:$${HUB_PORT:-8000}/  (state, passwords and students' folders in $${HUB_STATE_DIR:-.hub/})"
+	$(KERNEL_ENV) $(VENV)/bin/jupyterhub -f deploy/hub/jupyterhub_config.py
+
 # Browser tests drive Debian's Chromium; install it when missing and we may (root with apt-get).
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -47,7 +61,7 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(VENV)/.test-installed browser
+test: $(VENV)/.test-installed $(VENV)/.hub-installed browser
 	$(PY) -m pytest -q
 
 # Speed targets, run on demand (not part of make test: timings need a quiet machine).
@@ -60,4 +74,4 @@ benchmarks: $(VENV)/.test-installed
 	$(PY) -m benchmarks.vae_app_latency
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis deploy/hub/node_modules

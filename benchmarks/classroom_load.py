@@ -525,9 +525,10 @@ def kernel_message(session, msg_type, content, metadata=None, msg_id=None):
                        "channel": "shell", "buffers": []})
 
 
-def fetch_widget_states(base, kernel_id, timeout):
+def fetch_widget_states(base, kernel_id, timeout, headers=None):
     """Ask a page's kernel for every widget's state, as the page's widget manager does.
 
+    ``headers``: extra HTTP headers of the websocket handshake (e.g. a hub login's cookies).
     Opens the kernel's websocket, a ``jupyter.widget.control`` comm and sends
     ``request_states``; returns ``(widgets, bytes, states)`` of the ``update_states`` reply.
     """
@@ -538,7 +539,8 @@ def fetch_widget_states(base, kernel_id, timeout):
     session = uuid.uuid4().hex
     comm_id = uuid.uuid4().hex
     end = time.monotonic() + timeout
-    with connect(kernel_ws_url(base, kernel_id, session), open_timeout=timeout, max_size=None) as ws:
+    with connect(kernel_ws_url(base, kernel_id, session), open_timeout=timeout, max_size=None,
+                 additional_headers=headers) as ws:
         # ipywidgets' control comm checks the protocol version (ipywidgets 8: 1.0.0)
         ws.send(kernel_message(session, "comm_open", {"comm_id": comm_id, "target_name": "jupyter.widget.control",
                                                       "data": {}}, metadata={"version": "1.0.0"}))

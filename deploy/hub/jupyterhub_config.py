@@ -1,0 +1,156 @@
+"""JupyterHub for a course on one machine: ``make hub`` (http://127.0.0.1:8000).
+
+What a student sees: a login page; any user name with the class password; then the start page
+in Voila, in their own single-user server. What a teacher gets: an admin user (``HUB_ADMIN``)
+with the hub's admin page (``/hub/admin``: who is on, stop or start servers).
+
+Settings come from the environment (``make hub`` passes them through):
+
+``HUB_PASSWORD``        the class password (8+ characters). Unset: one is generated once, kept in
+                        the state folder (mode 0600) and printed at every start.
+``HUB_ADMIN``           the admin's user name (optional). The admin logs in with
+                        ``HUB_ADMIN_PASSWORD`` (32+ characters; generated and printed like the class
+                        password when unset), never with the class password.
+``HUB_STATE_DIR``       where the hub keeps its database, secrets and the students' home folders
+                        (default ``.hub/`` in the repository).
+``HUB_PORT``            the public port (default 8000); the hub binds 127.0.0.1 only.
+``HUB_IDLE_TIMEOUT``    seconds before an idle student's server is stopped (default 3600).
+``HUB_MAX_SERVERS``     how many servers may run at once (default 60; the 61st student is told to
+                        wait instead of the machine running out of memory).
+
+Everything here is JupyterHub's own: its SharedPasswordAuthenticator, its
+SimpleLocalProcessSpawner (each student's server is a local process of the user running the hub,
+with a home folder of its own: no system accounts are needed, but there is no isolation between
+students' processes either — a course that needs isolation runs the Kubernetes set-up in
+``deploy/k8s/``), the idle culler service (jupyterhub-idle-culler) and the proxy
+(configurable-http-proxy, installed into ``deploy/hub/node_modules`` by ``make hub``).
+
+Voila's preheated kernel pool exists only in the standalone ``voila`` server; in a hub each
+student has a server of their own (Voila runs as its extension), so the explorers are built when
+the student opens them, as with ``make app`` (docs/hub.md has the measurements).
+"""
+
+import hashlib
+import os
+import secrets
+import tempfile
+import shutil
+import sys
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+STATE = Path(os.environ.get("HUB_STATE_DIR") or ROOT / ".hub").resolve()
+STATE.mkdir(parents=True, exist_ok=True, mode=0o700)
+HOMES = STATE / "home"
+PORT = int(os.environ.get("HUB_PORT") or 8000)
+# Kernels talk over IPC sockets (no port collisions when a class opens the explorer at once), and a
+# socket path must fit in 107 bytes: the students' runtime folders live under a short path.
+RUNTIME = Path(tempfile.gettempdir()) / f"fee-hub-{hashlib.sha256(str(STATE).encode()).hexdigest()[:8]}"
+BIN = Path(sys.executable).parent
+
+
+def _secret(env_name, file_name, nbytes, what):
+    """A password from the environment, or one generated once and kept in the state folder."""
+    value = os.environ.get(env_name, "")
+    if value:
+        return value, False
+    path = STATE / file_name
+    if path.is_file():
+        return path.read_text().strip(), True
+    value = secrets.token_urlsafe(nbytes)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value, True
+
+
+class_password, generated = _secret("HUB_PASSWORD", "class_password", 9, "class password")
+if len(class_password) < 8:
+    sys.exit("HUB_PASSWORD must have at least 8 characters")
+if generated:
+    print(f"[make hub] class password (HUB_PASSWORD unset; kept in {STATE / 'class_password'}): {class_password}",
+          file=sys.stderr, flush=True)
+
+# -- who may log in ---------------------------------------------------------------------------
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = class_password
+c.Authenticator.allow_all = True            # any user name, with the class password
+# one folder per user name: keep names to what a path and a URL carry unchanged
+c.Authenticator.username_pattern = r"^[a-z0-9][a-z0-9._-]{0,31}$"
+admin = os.environ.get("HUB_ADMIN", "").strip().lower()
+if admin:
+    admin_password, generated = _secret("HUB_ADMIN_PASSWORD", "admin_password", 32, "admin password")
+    if len(admin_password) < 32:
+        sys.exit("HUB_ADMIN_PASSWORD must have at least 32 characters")
+    c.Authenticator.admin_users = {admin}
+    c.SharedPasswordAuthenticator.admin_password = admin_password
+    if generated:
+        print(f"[make hub] admin {admin!r} logs in with (kept in {STATE / 'admin_password'}): {admin_password}",
+              file=sys.stderr, flush=True)
+
+# -- the hub and its proxy, loopback only -----------------------------------------------------
+c.JupyterHub.bind_url = f"http://127.0.0.1:{PORT}"
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(os.environ.get("HUB_API_PORT") or 8081)
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{int(os.environ.get('HUB_PROXY_API_PORT') or 8001)}"
+c.ConfigurableHTTPProxy.command = [str(HERE / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
+c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
+c.JupyterHub.cleanup_servers = True         # stopping the hub stops every student's server
+
+# -- each student's server --------------------------------------------------------------------
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = str(HOMES / "{username}")
+c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
+if os.geteuid() == 0:   # a container or a lab machine run as root: Jupyter refuses root otherwise
+    c.Spawner.args = ["--allow-root"]
+# after login: the start page, in Voila (the notebooks are copied into the student's home)
+c.Spawner.default_url = "/voila/render/notebooks/index.ipynb"
+c.Spawner.environment = {
+    # Voila's settings for the hub (template, no sources, kernel culling): deploy/hub/jupyter
+    "JUPYTER_CONFIG_PATH": str(HERE / "jupyter"),
+    # one BLAS thread per kernel: dozens of kernels share the cores (measured: docs/classroom.md)
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "JUPYTER_RUNTIME_DIR": lambda spawner: str(RUNTIME / spawner.user.name),
+}
+c.Spawner.start_timeout = 120               # 30 students logging in at once on 2 cores
+c.Spawner.http_timeout = 120
+# Advertised to the server (MEM_LIMIT / CPU_LIMIT); a local process spawner cannot enforce them,
+# KubeSpawner does (deploy/k8s/config.yaml).
+c.Spawner.mem_limit = os.environ.get("HUB_MEM_LIMIT", "1G")
+c.Spawner.cpu_limit = float(os.environ.get("HUB_CPU_LIMIT") or 1.0)
+# limits the hub itself enforces
+c.JupyterHub.active_server_limit = int(os.environ.get("HUB_MAX_SERVERS") or 60)
+c.JupyterHub.concurrent_spawn_limit = 40
+
+
+def copy_notebooks(spawner):
+    """A student's own copy of the notebooks: edits in JupyterLab change no one else's."""
+    home = Path(spawner.home_dir)
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "notebooks"
+    (RUNTIME / spawner.user.name).mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not target.exists():
+        shutil.copytree(ROOT / "notebooks", target,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+
+
+c.Spawner.pre_spawn_hook = copy_notebooks
+
+# -- the idle culler: servers nobody has used for HUB_IDLE_TIMEOUT seconds are stopped ----------
+idle_timeout = int(os.environ.get("HUB_IDLE_TIMEOUT") or 3600)
+c.JupyterHub.services = [{
+    "name": "idle-culler",
+    "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_timeout}",
+                "--cull-every=60"],
+}]
+c.JupyterHub.load_roles = [{
+    "name": "idle-culler",
+    "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+    "services": ["idle-culler"],
+}]

@@ -1,0 +1,85 @@
+"""A JupyterHub for tests: the project's ``deploy/hub/jupyterhub_config.py`` on free loopback ports.
+
+Everything it starts is stopped at the end: the hub by its process group, and the students'
+single-user servers (JupyterHub starts each in a session of its own) by their working folder,
+which lies inside the hub's temporary state folder — only processes this harness caused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.browser.voila_server import ROOT, free_port, stop_process_group
+
+HUB_CONFIG = ROOT / "deploy" / "hub" / "jupyterhub_config.py"
+PROXY = ROOT / "deploy" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+
+
+def processes_under(folder):
+    """Processes whose working folder lies inside ``folder`` (a student's server and kernels)."""
+    import psutil
+
+    folder = str(Path(folder).resolve())
+    found = []
+    for p in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            if p.cwd().startswith(folder):
+                found.append(p)
+    return found
+
+
+def stop_servers_under(folder, timeout=15):
+    import psutil
+
+    procs = processes_under(folder)
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+
+
+@contextlib.contextmanager
+def hub_server(state_dir, password, admin=None, admin_password=None, log_path=None, timeout=120, env=None):
+    """Run the project's hub with its state in ``state_dir``; yields ``(base_url, Popen)``."""
+    port = free_port()
+    environ = {**os.environ, "HUB_STATE_DIR": str(state_dir), "HUB_PASSWORD": password,
+               "HUB_PORT": str(port), "HUB_API_PORT": str(free_port()), "HUB_PROXY_API_PORT": str(free_port()),
+               **(env or {})}
+    if admin:
+        environ["HUB_ADMIN"] = admin
+    if admin_password:
+        environ["HUB_ADMIN_PASSWORD"] = admin_password
+    hub = Path(sys.executable).with_name("jupyterhub")
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen([str(hub), "-f", str(HUB_CONFIG)], cwd=ROOT, env=environ, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                tail = Path(log_path).read_text()[-3000:] if log_path else ""
+                raise RuntimeError(f"jupyterhub exited with code {proc.returncode}: {tail}")
+            try:
+                with urllib.request.urlopen(base + "hub/login", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"jupyterhub did not answer within {timeout} s") from None
+                time.sleep(0.3)
+        yield base, proc
+    finally:
+        # the hub stops its students' servers on SIGTERM (cleanup_servers); what is left is killed
+        stop_process_group(proc, timeout=30)
+        stop_servers_under(state_dir)
+        if hasattr(log, "close"):
+            log.close()

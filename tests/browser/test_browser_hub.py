@@ -1,0 +1,134 @@
+"""`make hub`: a course through JupyterHub, as students and a teacher meet it in a browser.
+
+One hub (the project's deploy/hub/jupyterhub_config.py, state in a temporary folder) per module:
+two students log in with the class password and each gets the start page and the RBM explorer in
+Voila in a server of their own; a wrong password is refused; a student cannot open another
+student's server; the admin logs in with the admin password only.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests.browser.hub_server import hub_server, processes_under
+from tests.browser.voila_server import SOURCES_HAVE_DATA_JS, console_text, js_errors
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "class-" + secrets.token_hex(4)
+ADMIN, ADMIN_PASSWORD = "teacher", secrets.token_urlsafe(32)
+START_PAGE = "voila/render/notebooks/index.ipynb"
+RBM_PAGE = "voila/render/notebooks/rbm_explorer.ipynb"
+
+
+@pytest.fixture(scope="module")
+def hub(chromium, artifacts, tmp_path_factory):
+    state = tmp_path_factory.mktemp("hub-state")
+    with hub_server(state, PASSWORD, admin=ADMIN, admin_password=ADMIN_PASSWORD,
+                    log_path=artifacts / "hub-test.log", timeout=180) as (base, _proc):
+        yield base, state
+
+
+def log_in(browser, base, user, password, messages=None, failed=None):
+    """A fresh browser context (its own cookies) that submitted the hub's login form."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.set_default_timeout(180_000)
+    # nothing but the local hub may be reached
+    context.route(lambda url: not url.startswith(base), lambda route: route.abort())
+    page = context.new_page()
+    if messages is not None:
+        page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+        page.on("console", lambda msg: messages.append(console_text(msg)) if msg.type == "error" else None)
+        page.on("requestfailed", lambda req: failed.append(req.url))
+    page.goto(base + "hub/login", wait_until="domcontentloaded")
+    page.fill("#username_input", user)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    return context, page
+
+
+@pytest.mark.parametrize("user", ["alice", "bob"])
+def test_a_student_logs_in_and_gets_the_start_page_and_the_explorer(hub, browser, artifacts, user):
+    base, state = hub
+    messages, failed = [], []
+    context, page = log_in(browser, base, user, PASSWORD, messages, failed)
+    try:
+        # after login: the hub spawns the student's server and lands on the start page in Voila
+        page.wait_for_url(f"**/user/{user}/{START_PAGE}*", timeout=180_000)
+        page.wait_for_selector("a[href*='rbm_explorer.ipynb']")
+        assert (state / "home" / user / "notebooks" / "index.ipynb").is_file()   # the student's own copy
+        page.goto(base + f"user/{user}/{RBM_PAGE}", wait_until="commit")
+        page.wait_for_selector(".explorer-temperature .noUi-handle")
+        page.wait_for_function(SOURCES_HAVE_DATA_JS, arg=["f_exact", "t_cursor"])
+        page.screenshot(path=str(artifacts / f"hub-{user}-rbm-explorer.png"))
+        assert js_errors(messages, failed, base) == []
+    finally:
+        context.close()
+    # the student's server runs in their own home folder
+    assert processes_under(state / "home" / user)
+
+
+def test_a_wrong_password_is_refused(hub, browser):
+    base, state = hub
+    context, page = log_in(browser, base, "mallory", PASSWORD + "x")
+    try:
+        page.wait_for_selector(".login_error")
+        assert "/hub/login" in page.url
+        assert not (state / "home" / "mallory").exists()
+    finally:
+        context.close()
+
+
+def test_a_student_cannot_open_another_students_server(hub, browser):
+    base, _ = hub
+    context, page = log_in(browser, base, "carol", PASSWORD)
+    try:
+        page.wait_for_url(f"**/user/carol/{START_PAGE}*", timeout=180_000)
+        response = page.goto(base + f"user/alice/{START_PAGE}", wait_until="domcontentloaded")
+        # the hub answers for alice's server: carol is refused, and nothing of alice's page is shown
+        assert response.status == 403, (response.status, page.url)
+        assert "/user/alice/" not in page.url
+        assert page.locator("a[href*='rbm_explorer.ipynb']").count() == 0
+    finally:
+        context.close()
+
+
+def _login_status(base, user, password):
+    """HTTP status of a login POST (302: logged in, 403: refused), without a browser."""
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    opener.open(base + "hub/login", timeout=60).read()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    body = urllib.parse.urlencode({"username": user, "password": password, "_xsrf": xsrf}).encode()
+    try:
+        with opener.open(base + "hub/login?next=/hub/admin", data=body, timeout=60) as resp:
+            return resp.status, opener
+    except urllib.error.HTTPError as exc:
+        return exc.code, opener
+
+
+def test_the_admin_logs_in_with_the_admin_password_only(hub):
+    base, _ = hub
+    assert _login_status(base, ADMIN, PASSWORD)[0] == 403
+    status, opener = _login_status(base, ADMIN, ADMIN_PASSWORD)
+    assert status == 302
+    with opener.open(base + "hub/admin", timeout=60) as resp:
+        assert resp.status == 200
+    # the admin page lists the students who logged in (the hub's own REST API, as the page uses it)
+    with opener.open(base + "hub/api/users", timeout=60) as resp:
+        names = {u["name"] for u in json.loads(resp.read())}
+    assert {ADMIN} <= names
+
