@@ -1,0 +1,185 @@
+"""First render of each explorer against a minimal Voila page, side by side in one run.
+
+Serves the repository root with Voila (the project's voila.json and template), so the RBM explorer,
+the VAE explorer and a minimal reference page (``benchmarks/minimal_page.ipynb``: one FloatSlider and
+one BokehModel line plot, the same stack and nothing else) come from one server. Loads the pages in
+turn (reference, RBM, VAE, reference, ...; each in a fresh browser context of one headless Chromium)
+and reports for each, as medians of ``--loads`` loads with min/max:
+
+* request → first slider (a widget slider handle on screen),
+* request → first Bokeh data (a ColumnDataSource with data in the page),
+* the ratio of each explorer's median to the reference page's,
+* the browser's CPU-seconds per page (all Chromium processes, from the request to the first data
+  plus one second of settling).
+
+``--pool`` repeats it on a second Voila with the preheated pool on (``make classroom``), sized so
+that every load takes a pooled kernel, after the pool has filled and the machine is quiet again;
+the ratios of that block are to the reference page *without* pool (issue targets).
+
+Usage (repository root)::
+
+    .venv/bin/python -m benchmarks.first_render --loads 5
+    .venv/bin/python -m benchmarks.first_render --loads 5 --pool --json artifacts/first_render.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+from tests.browser.voila_server import (
+    chromium_path,
+    launch_browser,
+    serve,
+    write_preheat_config,
+)
+
+PAGES = {
+    "reference": "voila/render/benchmarks/minimal_page.ipynb",
+    "rbm": "voila/render/notebooks/rbm_explorer.ipynb",
+    "vae": "voila/render/notebooks/vae_explorer.ipynb",
+}
+SLIDER = ".widget-slider .noUi-handle, .widget-slider .slider-container"
+#: Data, not only a model: a source whose first column has at least one value.
+DATA_JS = """() => {
+  const docs = (window.Bokeh && window.Bokeh.documents) || [];
+  for (const d of docs) for (const m of d.all_models) {
+    if (String(m.type).endsWith('ColumnDataSource')) {
+      const cols = Object.values(m.data || {});
+      if (cols.length && cols[0] && cols[0].length > 0) return true;
+    }
+  }
+  return false;
+}"""
+
+
+def browser_cpu_seconds():
+    """CPU-seconds so far of every Chromium process started by this process (Playwright's)."""
+    import psutil
+
+    total = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in p.name().lower() or "headless_shell" in p.name().lower():
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def load_once(browser, base, path, timeout_s=240):
+    """One fresh page load; seconds to the first slider and to the first Bokeh data, browser CPU-s."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.route(lambda url: not url.startswith(base), lambda route: route.abort())
+    page = context.new_page()
+    page.set_default_timeout(timeout_s * 1000)
+    cpu0 = browser_cpu_seconds()
+    t0 = time.monotonic()
+    try:
+        page.goto(base + path, wait_until="commit")
+        page.wait_for_selector(SLIDER, state="attached")
+        t_slider = time.monotonic() - t0
+        page.wait_for_function(DATA_JS, polling=50)
+        t_data = time.monotonic() - t0
+        page.wait_for_timeout(1000)
+        cpu = browser_cpu_seconds() - cpu0
+    finally:
+        context.close()     # Voila's template frees the kernel when the page goes
+    return t_slider, t_data, cpu
+
+
+def stats(xs):
+    return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3), "max": round(max(xs), 3)}
+
+
+def measure(browser, base, loads, warmup=True):
+    results = {k: {"slider": [], "data": [], "cpu": []} for k in PAGES}
+    if warmup:   # first imports and template compilation on the server: not what a student sees
+        for path in PAGES.values():
+            load_once(browser, base, path)
+    for _ in range(loads):
+        for key, path in PAGES.items():      # interleaved: load drifts reach every page alike
+            s, d, c = load_once(browser, base, path)
+            results[key]["slider"].append(s)
+            results[key]["data"].append(d)
+            results[key]["cpu"].append(c)
+    return {k: {m: stats(v) for m, v in r.items()} | {"raw": r} for k, r in results.items()}
+
+
+def wait_quiet(seconds=5, threshold=0.5, timeout=300):
+    """Wait until the 1-minute load average stays under cores x threshold (a pool has filled)."""
+    import psutil
+
+    end = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < end:
+        busy = psutil.cpu_percent(interval=1.0)
+        quiet = quiet + 1 if busy < 100 * threshold else 0
+        if quiet >= seconds:
+            return True
+    return False
+
+
+def print_block(title, res, reference):
+    ref = reference["data"]["median"]
+    print(title)
+    for key in PAGES:
+        r = res[key]
+        sl = r["slider"]
+        print(f"  {key:9s} first slider {sl['median']:6.2f} s [{sl['min']:.2f}–{sl['max']:.2f}]"
+              f"  first data {r['data']['median']:6.2f} s [{r['data']['min']:.2f}–{r['data']['max']:.2f}]"
+              f"  ratio {r['data']['median'] / ref:4.2f}  browser {r['cpu']['median']:.2f} CPU-s"
+              f" (ratio {r['cpu']['median'] / reference['cpu']['median']:.2f})")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--loads", type=int, default=5, help="loads per page (default 5)")
+    ap.add_argument("--pool", action="store_true", help="also measure with the preheated pool (make classroom)")
+    ap.add_argument("--json", default=None, help="write the results to this file")
+    args = ap.parse_args(argv)
+    if not 1 <= args.loads <= 50:
+        ap.error("--loads must be between 1 and 50")
+    if chromium_path() is None:
+        print("first_render: Chromium not found (/usr/bin/chromium)", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    out = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "loads": args.loads,
+           "load_before": [round(x, 2) for x in os.getloadavg()]}
+    with sync_playwright() as p:
+        browser = launch_browser(p)
+        with serve(".", None, "--strip_sources=True", timeout=180) as (base, _):
+            out["no_pool"] = measure(browser, base, args.loads)
+        out["load_after_no_pool"] = [round(x, 2) for x in os.getloadavg()]
+        if args.pool:
+            conf = tempfile.mkdtemp(prefix="first-render-pool-")
+            size = args.loads + 2
+            # pools are keyed by the notebook's path relative to the served root
+            write_preheat_config(conf, {"notebooks/rbm_explorer.ipynb": size, "notebooks/vae_explorer.ipynb": size,
+                                        "benchmarks/minimal_page.ipynb": size}, fill_delay=1)
+            with serve(".", None, "--strip_sources=True", f"--Voila.config_file_paths={conf}",
+                       timeout=180) as (base, _):
+                wait_quiet()
+                out["pool"] = measure(browser, base, args.loads, warmup=False)
+            out["load_after_pool"] = [round(x, 2) for x in os.getloadavg()]
+        browser.close()
+    ref = out["no_pool"]["reference"]
+    print(f"first render, {args.loads} loads per page, {out['cpus']} CPUs, load before {out['load_before']}")
+    print_block("without pool (make app):", out["no_pool"], ref)
+    if args.pool:
+        print_block("with the preheated pool (make classroom); ratios to the reference WITHOUT pool:", out["pool"], ref)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
