@@ -33,9 +33,9 @@ the student opens them, as with ``make app`` (docs/hub.md has the measurements).
 import hashlib
 import os
 import secrets
-import tempfile
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
