@@ -11,11 +11,9 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from tests.browser.voila_server import ROOT, free_port, stop_process_group
+from tests.browser.voila_server import ROOT, free_port, stop_process_group, wait_until_answering
 
 HUB_CONFIG = ROOT / "deploy" / "hub" / "jupyterhub_config.py"
 PROXY = ROOT / "deploy" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -64,18 +62,7 @@ def hub_server(state_dir, password, admin=None, admin_password=None, log_path=No
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                tail = Path(log_path).read_text()[-3000:] if log_path else ""
-                raise RuntimeError(f"jupyterhub exited with code {proc.returncode}: {tail}")
-            try:
-                with urllib.request.urlopen(base + "hub/login", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"jupyterhub did not answer within {timeout} s") from None
-                time.sleep(0.3)
+        wait_until_answering(proc, base + "hub/login", timeout, log_path, "jupyterhub")
         yield base, proc
     finally:
         # the hub stops its students' servers on SIGTERM (cleanup_servers); what is left is killed

@@ -53,23 +53,28 @@ def serve(notebook_dir, log_path=None, *extra_args, timeout=120):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                tail = Path(log_path).read_text()[-2000:] if log_path else ""
-                raise RuntimeError(f"voila exited with code {proc.returncode}: {tail}")
-            try:
-                with urllib.request.urlopen(base, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("voila did not answer within %d s" % timeout) from None
-                time.sleep(0.2)
+        wait_until_answering(proc, base, timeout, log_path, "voila")
         yield base, proc
     finally:
         stop_process_group(proc, timeout=15)
         if hasattr(log, "close"):
             log.close()
+
+
+def wait_until_answering(proc, url, timeout, log_path=None, name="server"):
+    """Wait until ``url`` answers; a server that exits first raises with the end of its log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            tail = Path(log_path).read_text()[-3000:] if log_path else ""
+            raise RuntimeError(f"{name} exited with code {proc.returncode}: {tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer within {timeout} s") from None
+            time.sleep(0.2)
 
 
 def stop_process_group(proc, timeout=15):
