@@ -14,6 +14,8 @@ and only by :mod:`explorer.vae`.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import csv
 import io
 import os
@@ -37,6 +39,7 @@ from ..views.vae_explorer import (
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
 from .vae_compute import VAECompute
+from .vae_q import HoldQ
 from .vae_state import (
     CONTROL_NAMES,
     DEFAULT,
@@ -217,6 +220,7 @@ class VAEExplorer(ExplorerShell):
                   self._render_temperature),
             Panel("iwae", "IWAE", lambda: IwaeView(k_range=(K_GRID[0], K_GRID[-1])), self._render_iwae),
             Panel("training", "Training", TrainingView, self._render_training, widgets=[self._train_box]),
+            HoldQ(self).panel(),
         ]
 
     def before_render(self, state, dirty):
@@ -454,6 +458,12 @@ class VAEExplorer(ExplorerShell):
             self.w_train.disabled = False
 
     def _use_trained(self, path, res, session):
+        # The checkpoint file stays while its model can be explored (its bytes key the disk cache of
+        # the Hold q tab); the one it replaces goes now, and the last one when the kernel exits, so a
+        # class training models all afternoon leaves nothing behind in the temporary folder.
+        if self.trained is not None:
+            _remove_quietly(self.trained[0])
+        atexit.register(_remove_quietly, path)
         self.trained = (path, res)
         if self._shipped_session is None:
             self._shipped_session = self.session
@@ -471,6 +481,11 @@ class VAEExplorer(ExplorerShell):
         session, self._shipped_session = self._shipped_session, None
         self._set_session(session, "shipped checkpoint")
         self.w_shipped.disabled = True
+
+
+def _remove_quietly(path):
+    with contextlib.suppress(OSError):
+        os.remove(path)
 
 
 def _with_error(value, stderr):

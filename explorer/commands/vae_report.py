@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._output import print_json
 
 
@@ -30,6 +32,16 @@ def add_parser(subparsers):
                         "(on the CPU when the model is on MPS, which has no float64)")
     p.add_argument("--data", default=None, metavar="FILE.npz",
                    help="the .npz the checkpoint was trained on, if it moved")
+    p.add_argument("--optimise-q", action="store_true",
+                   help="also fit q to this image: the exact -ELBO minimised over a diagonal, then a full-covariance "
+                        "Gaussian (adds q_optimal and the gaps amortisation, approximation, full_covariance; "
+                        "2-D latent only)")
+    p.add_argument("--q", default=None, metavar="MU1,MU2,SIGMA1,SIGMA2,RHO",
+                   help="also every exact term for this Gaussian q (the explorer's Hold q tab): -ELBO(q), E_q[H], "
+                        "S[q], KL(q || p(z|x)), cumulants of V and F(lam) at --lam (adds q_held)")
+    p.add_argument("--split-gaps", action="store_true",
+                   help="also the gaps of every test digit (the Hold q tab's histograms; minutes the first time, "
+                        "then cached on disk per checkpoint; adds split_gaps)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -46,14 +58,56 @@ def run(args):
     check_int(args.order, "--order", lo=1, hi=MAX_ORDER)
     check_int(args.samples, "--samples", lo=10, hi=50000)
     scale = check_weight_scale(args.weight_scale, "--weight-scale")
+    held = None if args.q is None else _parse_q(args.q)
     session = VAESession(args.checkpoint, device=args.device, data=args.data, n_samples=args.samples,
                          seed=args.seed).scaled(scale)
     rep = session.report(args.index, lam=args.lam, order=args.order, temperature=args.temperature)
+    if args.optimise_q:
+        from ..vae.variational import VariationalPoint
+
+        rep.update(VariationalPoint(session.point(rep["index"])).report())
+    if held is not None:
+        rep["q_held"] = _held_q_report(session, rep["index"], held, args.lam, args.order)
+    if args.split_gaps:
+        from ..vae.variational import split_gaps
+
+        g = split_gaps(session, progress=_quiet if args.json else None)   # a tqdm bar on stderr for people
+        rep["split_gaps"] = {k: np.asarray(v).tolist() for k, v in g.items()}
     if args.json:
         print_json(rep)
     else:
         print_table(rep)
     return 0
+
+
+def _quiet(done, total):
+    """No progress bar in --json output (stdout is the JSON); tqdm's bar goes to stderr otherwise."""
+
+
+def _parse_q(text):
+    from ..errors import InputError
+    from ..vae.variational import GaussianQ
+
+    try:
+        values = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise InputError(f"--q must be five numbers MU1,MU2,SIGMA1,SIGMA2,RHO, got {text!r}") from None
+    if len(values) != 5:
+        raise InputError(f"--q must be five numbers MU1,MU2,SIGMA1,SIGMA2,RHO, got {text!r}")
+    return GaussianQ.from_sigmas(values[:2], values[2], values[3], values[4])
+
+
+def _held_q_report(session, index, q, lam, order):
+    from ..vae.variational import VariationalPoint
+
+    vp = VariationalPoint(session.point(index))
+    t = vp.terms(q, order=order)
+    return {"mu": q.mu.tolist(), "cov": q.cov.tolist(), "neg_elbo": t["neg_elbo"],
+            "expected_energy": t["expected_energy"], "entropy": t["entropy"], "kl_posterior": t["kl_posterior"],
+            "free_energy": t["free_energy"], "quadrature_error": t["quadrature_error"],
+            "cumulants": t["cumulants"].tolist(), "lam": float(lam),
+            "lam_exact": float(vp.lam_curve(q, [lam])[0]),
+            "series": vp.series(q, [lam], order)[:, 0].tolist()}
 
 
 def _f(v, nd=4):
@@ -117,3 +171,35 @@ def print_table(rep):
         print(f"{n + 1:>4}{_f(ke):>14}{_f(cum['kappa_mc'][n]):>14}{_f(cum['kappa_mc_stderr'][n]):>12}{_f(se):>14}")
     t = rep["temperature"]
     print(f"\nT = {t['T']}: F_T exact {_f(t['exact'])}, bound E_q[H] - T S[q] {_f(t['bound'])}")
+    if "q_optimal" in rep:
+        print_optimal_q(rep)
+    if "q_held" in rep:
+        h = rep["q_held"]
+        print(f"\nyour q: mu {_vec(h['mu'])}, cov {_vec(h['cov'][0])} {_vec(h['cov'][1])} (exact, nats)")
+        print(f"  -ELBO(q) = E_q[H] - S[q]  {_f(h['neg_elbo']):>12}  = {_f(h['expected_energy'])} - "
+              f"({_f(h['entropy'])})")
+        print(f"  KL(q || p(z|x))           {_f(h['kl_posterior']):>12}")
+        print(f"  F(lambda = {h['lam']}) exact     {_f(h['lam_exact']):>12}; series to order {len(h['series'])}: "
+              f"{_f(h['series'][-1])}")
+    if "split_gaps" in rep:
+        g = rep["split_gaps"]
+        print(f"\ngaps over the {len(g['index'])} test digits (nats): amortisation median "
+              f"{np.median(g['amortisation']):.4f} (max {np.max(g['amortisation']):.4f}), approximation median "
+              f"{np.median(g['approximation']):.4f} (max {np.max(g['approximation']):.4f})")
+
+
+def print_optimal_q(rep):
+    d, full, g = rep["q_optimal"]["diagonal"], rep["q_optimal"]["full"], rep["gaps"]
+    print("\nq fitted to this image (exact -ELBO minimised; every value exact by quadrature, nats)")
+    print(f"  -ln p(x)              {_f(rep['exact_free_energy']):>12}")
+    print(f"  -ELBO(q*_full)        {_f(full['neg_elbo']):>12}   mu {_vec(full['mu'])}, cov {_vec(full['cov'][0])} "
+          f"{_vec(full['cov'][1])}")
+    print(f"  -ELBO(q*_diagonal)    {_f(d['neg_elbo']):>12}   mu {_vec(d['mu'])}, logvar {_vec(d['logvar'])}")
+    print(f"  -ELBO(q_encoder)      {_f(rep['neg_elbo']):>12}")
+    print(f"  amortisation gap      {_f(g['amortisation']):>12}   (encoder - best diagonal q)")
+    print(f"  approximation gap     {_f(g['approximation']):>12}   (best diagonal q - exact)")
+    print(f"  full-covariance gain  {_f(g['full_covariance']):>12}   (best diagonal q - best full q)")
+
+
+def _vec(v):
+    return "(" + ", ".join(f"{x:.4f}" for x in v) + ")"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 
 import numpy as np
 import pytest
@@ -214,6 +215,15 @@ def test_training_panel_trains_and_switches_the_explorer(session):
     app.use_shipped()
     np.testing.assert_allclose(data(app, "latent")["z1"], lat_before)
     assert "shipped checkpoint" in app.w_model_name.value
+    # a second model replaces the first one's temporary checkpoint (kept only while explorable)
+    first = app.trained[0]
+    assert os.path.isfile(first)
+    app.train(epochs=1, background=False)
+    second = app.trained[0]
+    try:
+        assert second != first and os.path.isfile(second) and not os.path.exists(first)
+    finally:
+        os.remove(second)
 
 
 def test_failed_training_says_why_and_keeps_the_model(session):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.browser.layout_checks import clipping, report, wait_for_layout
 from tests.browser.voila_server import (
     DATA_TO_CLIENT_JS,
     READ_SOURCE_JS,
+    SOURCES_HAVE_DATA_JS,
     WAIT_SOURCE_JS,
     WATCH_SOURCES_JS,
     change_count,
@@ -175,3 +177,63 @@ def test_weight_scale_slider_updates_the_posterior_and_the_readout(session, arti
                            timeout=60_000)
     assert readout(page, "vae-scale") == "1.19"
     page.screenshot(path=str(artifacts / "vae_explorer_weight_scale.png"), full_page=True)
+
+
+def test_hold_q_drag_slider_and_fit_show_the_bound_and_the_gaps(session, artifacts):
+    """Issue 14: in the "Hold q" tab, dragging q's mean and a slider change −ELBO(q); "Fit q" ends with the
+    gaps in the readout. (Whatever model and digit the earlier tests left: every q is a bound for any.)"""
+    page = session["page"]
+    open_tab(page, "vae", "Hold q", "q_terms")
+    page.wait_for_function(SOURCES_HAVE_DATA_JS, arg=["q_terms", "q_held_mean", "q_posterior"], timeout=180_000)
+    page.evaluate(WATCH_SOURCES_JS, ["q_terms", "q_held_mean"])
+
+    def neg_elbo():
+        d = src(page, "q_terms")
+        return d["value"][d["name"].index("−ELBO(q)")]
+
+    wait_for_layout(page, ".vae-explorer")
+    first, mean = neg_elbo(), src(page, "q_held_mean")
+    x, y = page.evaluate(DATA_TO_CLIENT_JS, ["fig_q_map", mean["z1"][0], mean["z2"][0]])
+    before = change_count(page, "q_terms")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y - 30, steps=8)
+    page.mouse.up()
+    wait_for_change(page, "q_terms", before)
+    moved = src(page, "q_held_mean")
+    assert moved["z1"][0] > mean["z1"][0] and moved["z2"][0] > mean["z2"][0]       # right and up
+    dragged = neg_elbo()
+    assert dragged != first
+    page.wait_for_function("v => document.querySelector('.vae-q-readout').innerText.includes(v)",
+                           arg=f"{dragged:.4f}", timeout=60_000)
+    # the correlation slider changes the bound too
+    before = change_count(page, "q_terms")
+    page.locator(".vae-q-rho .noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_change(page, "q_terms", before)
+    assert neg_elbo() != dragged
+    # the fit: diagonal then full covariance, then the chain and the gaps
+    page.locator("button.vae-q-fit").click()
+    page.wait_for_function("() => document.querySelector('.vae-q-chain') && "
+                           "document.querySelector('.vae-q-chain').innerText.includes('amortisation gap')",
+                           timeout=180_000)
+    assert len(src(page, "q_fit_ellipses")["width"]) == 4 and len(src(page, "q_fit_path")["z1"]) > 5
+    # the Play widget steps through the iterates in the browser: the held q moves to the full optimum
+    last = len(src(page, "q_fit_path")["z1"]) - 1
+    page.wait_for_function("n => document.querySelector('.vae-q-step .widget-readout').innerText === String(n)",
+                           arg=last, timeout=120_000)
+    page.wait_for_function("() => { const c = document.querySelector('.vae-q-chain').innerText;"
+                           " const m = c.match(/ELBO\\(q\\*full\\) = ([0-9.]+)/);"
+                           " return m && document.querySelector('.vae-q-readout').innerText.includes(m[1]); }",
+                           timeout=60_000)
+    page.set_viewport_size({"width": 1280, "height": 720})
+    try:
+        wait_for_layout(page, ".vae-explorer")
+        page.locator(".vae-hold-q").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "vae_explorer_hold_q_1280x720.png"))
+        problems = clipping(page, ".vae-explorer") + clipping(page, ".vae-explorer", readouts=[".vae-q-readout"],
+                                                              fit=False)
+        assert problems == [], report(problems)
+    finally:
+        page.set_viewport_size({"width": 1500, "height": 2700})
+    assert js_errors(session["messages"], session["failed"], session["base"]) == []

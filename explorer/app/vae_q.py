@@ -1,0 +1,532 @@
+"""The VAE explorer's "Hold q" tab: the student moves a Gaussian q, fits it, and sees the exact gaps.
+
+One compute model (:class:`HoldQCompute`: cached calls into :mod:`explorer.vae.variational`), one view
+(:class:`explorer.views.vae_q.HoldQView`) and this small controller (:class:`HoldQ`). The held q is plain
+values (mean, σ1, σ2, ρ) that each control passes on as arguments; nothing reads a widget back.
+
+The tab follows the explorer's digit and decoder scale c (a new digit or c: q starts from the encoder's
+q again) and its temperature (the readout adds the bound E_q[H] − T·S[q] on the exact F_T).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+
+import ipywidgets as W
+import numpy as np
+
+from ..views.html import escape, fmt, readout_html
+from ..views.vae_q import HoldQView
+from .core import ALL, Panel
+from .core.cache import LRU
+from .core.scheduling import Coalescer, running_loop
+from .vae_state import T_GRID
+
+POINT_STALE = {ALL, "point"}
+SIGMA_EXP_MIN, SIGMA_EXP_MAX, SIGMA_EXP_STEP = -2.0, 0.5, 0.01     # σ in [0.01, 3.16]
+RHO_MAX = 0.99
+PLAY_INTERVAL_MS = 150
+#: Quiet time before the exact F(λ) of a moved q is computed (s).
+LAM_EXACT_DELAY_S = 0.25
+#: The Play widget's buttons carry only Font Awesome icons, which the offline pages do not load: words instead.
+_PLAY_CSS = """<style>
+.vae-q-play button { width: auto !important; padding: 0 8px; }
+.vae-q-play button i { display: none; }
+.vae-q-play button:nth-of-type(1)::after { content: "Play"; }
+.vae-q-play button:nth-of-type(1):has(.fa-pause)::after { content: "Pause"; }
+.vae-q-play button:nth-of-type(2)::after { content: "Stop"; }
+</style>"""
+
+
+class HoldQCompute:
+    """Numbers of the tab for the explorer's session (no widgets, no torch: :mod:`explorer.vae` computes).
+
+    Parameters
+    ----------
+    session_of : callable
+        ``session_of() -> VAESession`` (the explorer's current one: training may replace it).
+    """
+
+    def __init__(self, session_of):
+        self._session_of = session_of
+        self._points = LRU(8)
+        self._fits = LRU(16)
+        self._splits = LRU(4)
+        self._lams = LRU(64)
+        self._posteriors = LRU(4)
+
+    def _session(self, scale):
+        return self._session_of().scaled(scale)
+
+    def variational(self, index, scale=1.0):
+        """The :class:`~explorer.vae.variational.VariationalPoint` of test digit ``index`` under decoder scale c."""
+        from ..vae.variational import VariationalPoint
+        session = self._session(scale)
+        i = session.check_index(index)
+        return self._points.get_or((id(self._session_of()), i, scale),
+                                   lambda: VariationalPoint(session.point(i)))
+
+    @staticmethod
+    def _gaussian(mu, sigma1, sigma2, rho):
+        from ..vae.variational import GaussianQ
+        return GaussianQ.from_sigmas(mu, sigma1, sigma2, rho)
+
+    def posterior(self, index, scale, box):
+        """p(z|x) on a fine grid over the view's ``box`` (cached per digit and box)."""
+        key = (id(self._session_of()), index, scale, tuple(float(v) for v in box))
+        return self._posteriors.get_or(key, lambda: self.variational(index, scale).posterior_density(box))
+
+    def encoder(self, index, scale=1.0):
+        """The encoder's q as ``(mu, sigma1, sigma2, rho = 0)``."""
+        q = self.variational(index, scale).encoder_q
+        return q.mu.copy(), float(q.sigma[0]), float(q.sigma[1]), 0.0
+
+    def terms(self, index, scale, mu, sigma1, sigma2, rho, lam=1.0, order=4):
+        """Every exact term for q = N(mu, [[σ1², ρσ1σ2], [ρσ1σ2, σ2²]]) (see ``VariationalPoint.terms``),
+        its 1σ and 2σ ``ellipses``, its cumulants κ_1..κ_order of V and ``series`` (orders 1..order at λ)."""
+        from ..vae.free_energy import series_free_energy
+        q = self._gaussian(mu, sigma1, sigma2, rho)
+        out = dict(self.variational(index, scale).terms(q, order=order))
+        out["ellipses"] = [q.ellipse(1.0), q.ellipse(2.0)]
+        out["series"] = series_free_energy(out["cumulants"], [lam])[:, 0]
+        return out
+
+    def lam_exact(self, index, scale, mu, sigma1, sigma2, rho, lam):
+        """Exact F(λ) = −ln E_q[w^λ] for this q (adaptive quadrature; 0.05-0.3 s; −inf past λ*)."""
+        q = self._gaussian(mu, sigma1, sigma2, rho)
+        key = (id(self._session_of()), index, scale, q.mu.tobytes(), q.scale_tril.tobytes(), float(lam))
+        return self._lams.get_or(key, lambda: float(self.variational(index, scale).lam_curve(q, [lam])[0]))
+
+    def fit(self, index, scale=1.0):
+        """Both fits and the gaps, as plain arrays: ``path`` (mean, σ1, σ2, ρ per iterate: the diagonal
+        fit's, then the full one's), ``path_kind``, ``ellipses`` and ``ellipse_kinds`` of the fitted q's (1σ, 2σ),
+        ``gaps``."""
+        vp = self.variational(index, scale)
+
+        def make():
+            fits, gaps = vp.fit(), vp.gaps()
+            rows, kinds = [], []
+            for kind in ("diagonal", "full"):
+                f = fits[kind]
+                for mu, L in zip(f.path_mu, f.path_scale_tril):
+                    cov = L @ L.T
+                    s1, s2 = math.sqrt(cov[0, 0]), math.sqrt(cov[1, 1])
+                    rows.append((mu[0], mu[1], s1, s2, cov[0, 1] / (s1 * s2)))
+                    kinds.append(kind)
+            ell, ell_kinds = [], []
+            for kind in ("diagonal", "full"):
+                for level in (1.0, 2.0):
+                    ell.append(fits[kind].q.ellipse(level))
+                    ell_kinds.append(kind)
+            return {"path": np.array(rows), "path_kind": kinds, "ellipses": ell, "ellipse_kinds": ell_kinds,
+                    "gaps": gaps,
+                    "grad_norm": {k: fits[k].grad_norm for k in fits}, "n_iter": {k: fits[k].n_iter for k in fits}}
+        return self._fits.get_or((id(self._session_of()), vp.analysis.x_np.tobytes(), scale), make)
+
+    def has_fit(self, index, scale=1.0):
+        vp = self.variational(index, scale)
+        return (id(self._session_of()), vp.analysis.x_np.tobytes(), scale) in self._fits
+
+    def cached_split(self, scale=1.0):
+        """The split's gaps when already computed (memory or disk), else None."""
+        from ..vae.variational import load_split_gaps
+        session = self._session(scale)
+        key = (id(self._session_of()), scale)
+        if key in self._splits:
+            return self._splits[key]
+        hit = load_split_gaps(session)
+        if hit is not None:
+            self._splits[key] = hit
+        return hit
+
+    def split(self, scale=1.0, progress=None):
+        """Both gaps for every test digit (``explorer.vae.variational.split_gaps``, cached on disk)."""
+        from ..vae.variational import split_gaps
+        session = self._session(scale)
+        out = split_gaps(session, progress=progress or (lambda done, total: None))
+        self._splits[(id(self._session_of()), scale)] = out
+        return out
+
+
+class HoldQ:
+    """The "Hold q" tab of a :class:`~explorer.app.vae_explorer.VAEExplorer` (:meth:`panel`)."""
+
+    def __init__(self, explorer):
+        self.explorer = explorer
+        self.compute = HoldQCompute(lambda: explorer.session)
+        self.view = None
+        self.state = None            # the explorer's state last rendered here
+        self.held = None             # (mu (2,), sigma1, sigma2, rho)
+        self.terms = None
+        self.fit_result = None       # HoldQCompute.fit of the shown digit, once fitted
+        self._syncing = False
+        self._fit_thread = self._split_thread = None
+        self.lam_exact = None        # exact F(λ) of the held q at the explorer's λ (None: not yet)
+        self._lam_handle = None
+        # a drag sends many positions: one update per event-loop turn, with the latest one
+        self._coalescer = Coalescer(self._show_held)
+        self._build_widgets()
+
+    # ------------------------------------------------------------------ widgets
+    def _build_widgets(self):
+        style = {"description_width": "70px"}
+
+        def sigma_slider(name):
+            return W.FloatLogSlider(value=0.3, base=10, min=SIGMA_EXP_MIN, max=SIGMA_EXP_MAX, step=SIGMA_EXP_STEP,
+                                    description=name, readout_format=".3f", style=style,
+                                    layout=W.Layout(width="280px"))
+        self.w_sigma1, self.w_sigma2 = sigma_slider("σ₁ of q"), sigma_slider("σ₂ of q")
+        self.w_rho = W.FloatSlider(value=0.0, min=-RHO_MAX, max=RHO_MAX, step=0.01, description="ρ of q",
+                                   readout_format=".2f", style=style, layout=W.Layout(width="280px"))
+        self.w_encoder = W.Button(description="Start from the encoder's q", layout=W.Layout(width="210px"))
+        self.w_fit = W.Button(description="Fit q to this digit", button_style="primary",
+                              layout=W.Layout(width="170px"))
+        self.w_play = W.Play(value=0, min=0, max=0, step=1, interval=PLAY_INTERVAL_MS, description="play the fit",
+                             show_repeat=False, layout=W.Layout(width="130px"))
+        self.w_step = W.IntSlider(value=0, min=0, max=0, description="fit step", style=style,
+                                  layout=W.Layout(width="280px"))
+        # the Play drives the step slider in the browser: the animation needs no kernel thread
+        W.jslink((self.w_play, "value"), (self.w_step, "value"))
+        self.w_readout = W.HTML(layout=W.Layout(width="100%", min_height="80px", margin="0"))
+        self.w_split = W.Button(description="Compute the gaps over the test split", layout=W.Layout(width="290px"))
+        self.w_split_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="260px"))
+        self.w_split_status = W.HTML(layout=W.Layout(width="270px"))
+        for w, cls in ((self.w_sigma1, "vae-q-sigma1"), (self.w_sigma2, "vae-q-sigma2"), (self.w_rho, "vae-q-rho"),
+                       (self.w_encoder, "vae-q-encoder"), (self.w_fit, "vae-q-fit"), (self.w_play, "vae-q-play"),
+                       (self.w_step, "vae-q-step"), (self.w_split, "vae-q-split"),
+                       (self.w_split_progress, "vae-q-split-progress")):
+            w.add_class(cls)
+        self.w_sigma1.observe(lambda c: self._on_shape(sigma1=c["new"]), "value")
+        self.w_sigma2.observe(lambda c: self._on_shape(sigma2=c["new"]), "value")
+        self.w_rho.observe(lambda c: self._on_shape(rho=c["new"]), "value")
+        self.w_step.observe(lambda c: self.show_step(c["new"]), "value")
+        self.w_encoder.on_click(lambda _b: self.start_from_encoder())
+        self.w_fit.on_click(lambda _b: self.fit())
+        self.w_split.on_click(lambda _b: self.compute_split())
+        self.box = W.VBox([
+            W.HBox([W.VBox([self.w_sigma1, self.w_sigma2, self.w_rho]),
+                    W.VBox([W.HBox([self.w_encoder, self.w_fit]), W.HBox([self.w_play, self.w_step])])]),
+            self.w_readout,
+            W.HBox([self.w_split, self.w_split_progress, self.w_split_status]),
+            W.HTML(_PLAY_CSS, layout=W.Layout(display="none")),
+        ], layout=W.Layout(width="100%", margin="0"))
+        self.box.add_class("vae-hold-q")
+
+    def panel(self):
+        return Panel("q", "Hold q", self._build_view, self.render, widgets=[self.box])
+
+    def _build_view(self):
+        view = HoldQView()
+        view.mean_source.on_change("data", self._on_drag)
+        self.view = view
+        return view
+
+    # ------------------------------------------------------------------ render (the explorer's update)
+    def render(self, view, state, dirty):
+        self.view = view
+        new_point = bool(dirty & POINT_STALE) or self.state is None or \
+            (state.index, state.scale) != (self.state.index, self.state.scale)
+        self.state = state
+        if new_point:
+            b = self.explorer.compute.point(state.index, state.scale)
+            g = b["posterior"]
+            # the quadrature's grid finds where the mass is; a finer picture of just that box is drawn
+            box = view.show_posterior(g["z1"], g["z2"], g["density"], b["q"]["mu"], b["q"]["sigma"])
+            fine = self.compute.posterior(state.index, state.scale, box)
+            view.show_posterior(fine["z1"], fine["z2"], fine["density"], b["q"]["mu"], b["q"]["sigma"])
+            mu, s1, s2, rho = self.compute.encoder(state.index, state.scale)
+            enc = self.compute.terms(state.index, state.scale, mu, s1, s2, rho)
+            view.show_encoder(enc["ellipses"])
+            self.fit_result = self.compute.fit(state.index, state.scale) \
+                if self.compute.has_fit(state.index, state.scale) else None
+            self._show_fit()
+            self._set_play(0)
+            self.set_q(mu, s1, s2, rho, render=False)
+            self._show_split()
+        elif not dirty & {"T", "lam", "order"}:
+            return                        # K, the sample count: nothing here changes
+        self._show_held()
+
+    # ------------------------------------------------------------------ the held q
+    def set_q(self, mu, sigma1, sigma2, rho, render=True):
+        """Hold q = N(mu, Σ(σ1, σ2, ρ)) (what dragging, the sliders and the fit's steps do)."""
+        rho = float(min(max(rho, -RHO_MAX), RHO_MAX))
+        self.held = (np.asarray(mu, dtype=np.float64).copy(), float(sigma1), float(sigma2), rho)
+        self._syncing = True
+        try:   # the sliders show the held q (their range clips what they cannot show)
+            self.w_sigma1.value, self.w_sigma2.value, self.w_rho.value = float(sigma1), float(sigma2), rho
+        finally:
+            self._syncing = False
+        if render:
+            self._coalescer.request()
+
+    def move_mean(self, z1, z2):
+        """Move q's mean to (z1, z2), keeping its shape (a drag, or a tap on the map: the view's draw tool
+        keeps one point, so a tap replaces the mean)."""
+        _, s1, s2, rho = self.held
+        self.set_q([float(z1), float(z2)], s1, s2, rho)
+
+    def start_from_encoder(self):
+        st = self.state
+        self.set_q(*self.compute.encoder(st.index, st.scale))
+
+    def _on_shape(self, sigma1=None, sigma2=None, rho=None):
+        if self._syncing or self.held is None:
+            return
+        mu, s1, s2, r = self.held
+        self.set_q(mu, s1 if sigma1 is None else sigma1, s2 if sigma2 is None else sigma2, r if rho is None else rho)
+
+    def _on_drag(self, attr, old, new):
+        if self._syncing or self.held is None:
+            return
+        # the mean's source after a drag or a tap (the draw tool keeps one point: the last one is the new mean)
+        z1, z2 = list(new.get("z1", []))[-1:], list(new.get("z2", []))[-1:]
+        if not (len(z1) and len(z2) and np.isfinite(z1[0]) and np.isfinite(z2[0])):
+            return
+        if float(z1[0]) == self.held[0][0] and float(z2[0]) == self.held[0][1]:
+            return                   # our own update coming back (a held document fires its callbacks late)
+        self.move_mean(z1[0], z2[0])
+
+    def _show_held(self):
+        if self.view is None or self.held is None or self.state is None:
+            return
+        st = self.state
+        mu, s1, s2, rho = self.held
+        self.terms = self.compute.terms(st.index, st.scale, mu, s1, s2, rho, st.lam, st.order)
+        self.lam_exact = self.terms["free_energy"] if st.lam == 1.0 else (0.0 if st.lam == 0.0 else None)
+        doc = self.view.layout.document
+        if doc is not None:
+            doc.hold("combine")
+        self._syncing = True            # the mean's source is set here: not a drag
+        try:
+            self.view.show_held(mu, self.terms["ellipses"])
+            t = self.terms
+            self.view.show_terms({"expected_energy": t["expected_energy"], "minus_entropy": -t["entropy"],
+                                  "neg_elbo": t["neg_elbo"], "free_energy": t["free_energy"],
+                                  "kl_posterior": t["kl_posterior"]})
+        finally:
+            if doc is not None:
+                doc.unhold()         # held callbacks fire here: still syncing
+            self._syncing = False
+        self.w_readout.value = self.readout()
+        if self.lam_exact is None:
+            self._request_lam_exact()
+
+    def _request_lam_exact(self):
+        """Exact F(λ) for the held q, once q has rested for a moment (an adaptive quadrature: too slow for
+        every step of a drag); at once without an event loop."""
+        loop = running_loop()
+        if self._lam_handle is not None:
+            self._lam_handle.cancel()
+            self._lam_handle = None
+        if loop is None:
+            self._show_lam_exact()
+        else:
+            self._lam_handle = loop.call_later(LAM_EXACT_DELAY_S, self._show_lam_exact)
+
+    def _show_lam_exact(self):
+        self._lam_handle = None
+        if self.held is None or self.state is None:
+            return
+        st = self.state
+        mu, s1, s2, rho = self.held
+        self.lam_exact = self.compute.lam_exact(st.index, st.scale, mu, s1, s2, rho, st.lam)
+        self.w_readout.value = self.readout()
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, background=True):
+        """Fit q to the digit (diagonal, then full covariance), then play the iterates on the map.
+
+        The fit runs in a thread in the app (a few seconds), so that the page keeps answering.
+        """
+        if self._fit_thread is not None and self._fit_thread.is_alive():
+            return None
+        st = self.state
+        post = _poster(background)
+        self.w_fit.disabled = True
+        self.w_fit.description = "Fitting…"
+
+        def work():
+            try:
+                res = self.compute.fit(st.index, st.scale)
+            except Exception as exc:      # shown in the app: the kernel must survive a failed fit
+                msg = f"The fit failed: {exc}"
+                post(lambda: self._fit_done(None, st, msg))
+                return
+            post(lambda: self._fit_done(res, st))
+
+        if background and post is not _now:
+            self._fit_thread = threading.Thread(target=work, name="vae-hold-q-fit", daemon=True)
+            self._fit_thread.start()
+            return self._fit_thread
+        work()
+        return None
+
+    def _fit_done(self, res, st, error=None):
+        self.w_fit.disabled = False
+        self.w_fit.description = "Fit q to this digit"
+        if error is not None:
+            self.w_split_status.value = f"<span style='color:#b00020'>{escape(error)}</span>"
+            return
+        if self.state is None or (st.index, st.scale) != (self.state.index, self.state.scale):
+            return                       # another digit was chosen meanwhile
+        self.fit_result = res
+        self._show_fit()
+        last = len(res["path"]) - 1
+        self._set_play(last)
+        self.show_step(0)
+        self.w_play.playing = True        # the browser steps through the iterates
+
+    def _set_play(self, last):
+        self._syncing = True
+        try:
+            self.w_play.playing = False
+            self.w_play.value = self.w_step.value = 0
+            self.w_play.max = self.w_step.max = int(last)
+        finally:
+            self._syncing = False
+
+    def show_step(self, k):
+        """Hold the fit's iterate ``k`` (the diagonal fit's, then the full one's)."""
+        if self._syncing or self.fit_result is None:
+            return
+        path = self.fit_result["path"]
+        k = int(min(max(k, 0), len(path) - 1))
+        z1, z2, s1, s2, rho = path[k]
+        self.set_q([z1, z2], s1, s2, rho)
+
+    def _show_fit(self):
+        if self.view is None:
+            return
+        r = self.fit_result
+        if r is None:
+            self.view.show_fit([], [], np.zeros((0, 2)))
+        else:
+            self.view.show_fit(r["ellipses"], r["ellipse_kinds"], r["path"][:, :2])
+        self._show_marks()
+
+    # ------------------------------------------------------------------ the split
+    def compute_split(self, background=True):
+        """Both gaps for every test digit, in a thread with a progress bar (cached on disk)."""
+        if self._split_thread is not None and self._split_thread.is_alive():
+            return None
+        scale = self.state.scale if self.state is not None else 1.0
+        post = _poster(background)
+        self.w_split.disabled = True
+        n = self.explorer.session.n_test
+        self.w_split_progress.max, self.w_split_progress.value = n, 0
+        self.w_split_status.value = f"0 of {n} digits…"
+
+        def progress(done, total):
+            post(lambda: self._split_progress(done, total))
+
+        def work():
+            try:
+                out = self.compute.split(scale, progress)
+            except Exception as exc:      # shown in the app
+                msg = f"Failed: {exc}"
+                post(lambda: self._split_done(None, msg))
+                return
+            post(lambda: self._split_done(out))
+
+        if background and post is not _now:
+            self._split_thread = threading.Thread(target=work, name="vae-hold-q-split", daemon=True)
+            self._split_thread.start()
+            return self._split_thread
+        work()
+        return None
+
+    def _split_progress(self, done, total):
+        self.w_split_progress.max, self.w_split_progress.value = total, done
+        self.w_split_status.value = f"{done} of {total} digits…"
+
+    def _split_done(self, out, error=None):
+        self.w_split.disabled = False
+        if error is not None:
+            self.w_split_status.value = f"<span style='color:#b00020'>{escape(error)}</span>"
+            return
+        self.w_split_status.value = (f"{out['index'].size} digits: median amortisation gap "
+                                     f"{np.median(out['amortisation']):.3f}, approximation gap "
+                                     f"{np.median(out['approximation']):.3f} nats")
+        self._show_split()
+
+    def _show_split(self):
+        if self.view is None or self.state is None:
+            return
+        split = self.compute.cached_split(self.state.scale)
+        if split is None:
+            self.view.show_histograms([], [])
+        else:
+            self.view.show_histograms(split["amortisation"], split["approximation"])
+            n = split["index"].size
+            self.w_split_progress.max, self.w_split_progress.value = n, n
+        self._show_marks()
+
+    def _show_marks(self):
+        if self.view is None or self.state is None:
+            return
+        g = None
+        if self.fit_result is not None:
+            g = self.fit_result["gaps"]
+        else:
+            split = self.compute.cached_split(self.state.scale)
+            if split is not None:
+                hit = np.nonzero(split["index"] == self.state.index)[0]
+                if hit.size:
+                    g = {k: float(split[k][hit[0]]) for k in ("amortisation", "approximation")}
+        self.view.show_marks(None if g is None else g["amortisation"], None if g is None else g["approximation"])
+
+    # ------------------------------------------------------------------ readout
+    def readout(self):
+        st, t = self.state, self.terms
+        mu, s1, s2, rho = self.held
+        err = max(t["quadrature_error"], 1e-12)
+        heading = (f"Your q for digit <b>#{st.index}</b>: mean ({mu[0]:.3f}, {mu[1]:.3f}), σ = ({s1:.3f}, {s2:.3f}), "
+                   f"ρ = {rho:.2f}. Exact (quadrature), in nats:")
+        cells = [
+            ("−ELBO(q) (bound)", fmt(t["neg_elbo"], 4), None),
+            ("E_q[H]", fmt(t["expected_energy"], 4), None),
+            ("S[q]", fmt(t["entropy"], 4), None),
+            ("KL(q‖p(z|x))", fmt(t["kl_posterior"], 4), None),
+            ("−ln p(x)", fmt(t["free_energy"], 4), None),
+        ]
+        lam_text = "…" if self.lam_exact is None else fmt(self.lam_exact, 4)
+        cells.append((f"exact F(λ = {st.lam:.3f}) for this q", lam_text, None))
+        cells.append((f"series, order {st.order}", fmt(t["series"][st.order - 1], 4), None))
+        if st.T != 1.0:
+            b = self.explorer.compute.point(st.index, st.scale)["temperature"]
+            k = T_GRID.index(st.T)
+            cells.append((f"E_q[H] − T·S[q], T = {st.T:.3g}", fmt(t["expected_energy"] - st.T * t["entropy"], 4),
+                          None))
+            cells.append((f"exact F_T, T = {st.T:.3g}", fmt(None if b["exact"] is None else b["exact"][k], 4), None))
+        note = (f"Estimated quadrature errors: {err:.1e} nats (E_q[H], Gauss–Hermite), "
+                f"{t['free_energy_error']:.1e} (−ln p(x), adaptive grid).")
+        html = readout_html("vae-q", heading, cells, note=note)
+        r = self.fit_result
+        if r is not None:
+            g = r["gaps"]
+            html += ("<div class='vae-q-chain' style='font-size:13px;line-height:1.5'>"
+                     f"−ln p(x) = {fmt(g['free_energy'], 4)} ≤ −ELBO(q*<sub>full</sub>) = {fmt(g['neg_elbo_full'], 4)}"
+                     f" ≤ −ELBO(q*<sub>diag</sub>) = {fmt(g['neg_elbo_diagonal'], 4)} ≤ −ELBO(q<sub>encoder</sub>) = "
+                     f"{fmt(g['neg_elbo_encoder'], 4)}<br>"
+                     f"<span class='vae-q-gaps'>amortisation gap {fmt(g['amortisation'], 4)}, approximation gap "
+                     f"{fmt(g['approximation'], 4)}, full covariance gains {fmt(g['full_covariance'], 4)} nats"
+                     "</span></div>")
+        return html
+
+
+def _now(fn):
+    fn()
+
+
+def _poster(background):
+    """How a worker thread hands a function to the kernel's event loop (at once without a loop)."""
+    if not background:
+        return _now
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _now
+    return lambda fn: loop.call_soon_threadsafe(fn)
