@@ -21,7 +21,7 @@ report("temperature_sweep, 200 points, order 8", median_seconds(lambda: temperat
 print("  parts:")
 report("    exact (F, U, C)", median_seconds(lambda: exact_batch(rbm, temps, moments=True)))
 mf = mean_field_batch(rbm, temps)
-report("    mean field (8 starts)", median_seconds(lambda: mean_field_batch(rbm, temps)))
+report("    mean field (6 starts per layer)", median_seconds(lambda: mean_field_batch(rbm, temps)))
 report("    TAP2", median_seconds(lambda: tap_batch(rbm, temps, order=2, start=mf, max_iter=0, fallback=False)))
 report("    TAP3", median_seconds(lambda: tap_batch(rbm, temps, order=3, start=mf, max_iter=0, fallback=False)))
 th = reference_logits(rbm, temps, mean_field=mf)

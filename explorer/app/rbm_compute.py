@@ -67,11 +67,18 @@ class RBMCompute:
         self.run_ais = run_ais
         self.upload = None           # (name, bytes) of the uploaded file the state's "upload" means
         self.good_upload = None      # ... and of the last one that loaded
+        self.trained = None          # (name, RBM) the state's "trained" means (the Learning tab's)
+        self._trained_serial = 0
         self._models = LRU(4)
         self._curves = LRU(8)
         self._points = LRU(512)
         self._extras = LRU(8)
         self._norm_curves = LRU(64)
+
+    def set_trained(self, name, rbm):
+        """The model the state's ``model="trained"`` means from now on (each one cached apart)."""
+        self.trained = (name, rbm)
+        self._trained_serial += 1
 
     # ------------------------------------------------------------------ the model
     def model_key(self, state):
@@ -79,6 +86,8 @@ class RBMCompute:
             return ("random", state.nv, state.nh, state.seed)
         if state.model == "upload":
             return ("upload",) if self.upload is None else ("upload", self.upload[0], hash(self.upload[1]))
+        if state.model == "trained":
+            return ("trained",) if self.trained is None else ("trained", self._trained_serial)
         return (state.model,)
 
     def base_model(self, state):
@@ -97,6 +106,10 @@ class RBMCompute:
             if not BARS_STRIPES_PATH.is_file():
                 raise InputError("the bars-and-stripes model is not available in this installation")
             rbm = RBM.load(BARS_STRIPES_PATH)
+        elif state.model == "trained":
+            if self.trained is None:
+                raise InputError("train a model in the Learning tab first, then press Explore this model")
+            rbm = self.trained[1]
         else:
             rbm = self._load_upload()
         check_app_size(rbm.n_visible, rbm.n_hidden)

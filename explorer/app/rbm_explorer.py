@@ -33,6 +33,8 @@ from ..views.rbm_explorer import (
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
 from .rbm_compute import AIS_CHAINS, AIS_STEPS, BARS_STRIPES_PATH, RBMCompute
+from .rbm_learning import LearningTab
+from .rbm_playground import playground_panel
 from .rbm_state import (
     CONTROL_NAMES,
     CURVE_KEYS,
@@ -128,7 +130,8 @@ class RBMExplorer(ExplorerShell):
                                      layout=W.Layout(width="150px")) for k in CURVE_KEYS}
         self.w_model = W.Dropdown(options=[("random RBM (size, seed)", "random"),
                                            ("trained on bars and stripes", "bars-stripes"),
-                                           ("uploaded .npz file", "upload")],
+                                           ("uploaded .npz file", "upload"),
+                                           ("trained in the Learning tab", "trained")],
                                   description="RBM", layout=wide, style=style)
         small = W.Layout(width="100px")
         self.w_nv = W.BoundedIntText(value=12, min=1, max=MAX_UNITS, description="visible", layout=small,
@@ -167,10 +170,12 @@ class RBMExplorer(ExplorerShell):
     def hideable(self):
         return {"temperature": self.w_temperature, "norm": self.w_norm, "lam": self.w_lam, "order": self.w_order,
                 "reference": self.w_reference, "curves": [self._curves_label, self._curves_grid],
-                "model": [self._model_label, self.w_model, *self._model_rows]}
+                "model": [self._model_label, self.w_model, *self._model_rows],
+                "learning": self.learning.settings_controls}   # the Learning tab's settings (build_panels)
 
     def show_state(self, state):
-        self.w_model.value = state.model if state.model != "upload" or self.compute.upload else "random"
+        loaded = {"upload": self.compute.upload, "trained": self.compute.trained}
+        self.w_model.value = state.model if loaded.get(state.model, True) else "random"
         self.w_nv.value, self.w_nh.value, self.w_seed.value = state.nv, state.nh, state.seed
         self.w_temperature.value = state.T
         self.w_lam.value = state.lam
@@ -211,6 +216,20 @@ class RBMExplorer(ExplorerShell):
                     self._syncing = False
             self.state = self.state.copy(model="upload", norm=None)
             self._dirty.add("model")
+
+    def use_trained_model(self, rbm, name):
+        """Explore ``rbm`` (trained in the Learning tab) in every plot: the model becomes ``"trained"``."""
+        self.compute.set_trained(name, rbm)
+        with self._batch():
+            self._syncing = True
+            try:
+                self.w_model.value = "trained"
+            finally:
+                self._syncing = False
+            self.state = self.state.copy(model="trained", norm=None)
+            self._dirty.add("model")
+        self._message(f"Exploring the model trained by {name}. A link cannot carry its weights: it opens "
+                      f"the default model.")
 
     def apply_preset(self, key):
         if PRESETS[key][1].get("model") == "bars-stripes" and not BARS_STRIPES_PATH.is_file():
@@ -274,6 +293,8 @@ class RBMExplorer(ExplorerShell):
             Panel("norm", "Along ‖W‖", WeightNormView, self._render_norm),
             Panel("sampling", "Sampling", lambda: SamplingView(t_range=_t_range()), self._render_sampling),
             Panel("scaling", "Rescaling", lambda: ScalingView(t_range=_t_range()), self._render_scaling),
+            LearningTab(self).panel(),      # also sets self.learning
+            playground_panel(self),         # also sets self.playground
         ]
 
     # ------------------------------------------------------------------ panels

@@ -32,11 +32,13 @@ MAX_ORDER = 12
 NORM_MAX = 12.0
 NORM_STEP = 0.1
 REFERENCES = {"mean-field": "mean field", "independent": "independent units"}
-MODELS = ("random", "bars-stripes", "upload")
+MODELS = ("random", "bars-stripes", "upload", "trained")   # trained: in the Learning tab
 CURVE_KEYS = ("exact", "mean_field", "tap2", "tap3", "series")
 MAX_UNITS = 64  # largest layer the size boxes accept (the enumeration check gives the message)
 #: Controls a teacher can hide (``?teacher=1&hide=order,reference``).
-CONTROL_NAMES = ("preset", "temperature", "norm", "lam", "order", "reference", "curves", "model", "link", "csv")
+#: ``learning``: the Learning tab's settings and methods (Start, Stop and its plots stay).
+CONTROL_NAMES = ("preset", "temperature", "norm", "lam", "order", "reference", "curves", "model", "link", "csv",
+                 "learning")
 
 
 def t_index(temperature):
@@ -134,6 +136,9 @@ def _parse_ref(s):
 
 
 def _parse_model(s):
+    if s == "trained":
+        raise QueryError("URL parameter model=trained: a model trained in the Learning tab lives only in "
+                         "the kernel that trained it (a link cannot carry its weights); showing the default model")
     if s not in ("random", "bars-stripes"):
         raise QueryError(f"URL parameter model={s!r}: use random or bars-stripes")
     return s

@@ -14,15 +14,7 @@ def add_parser(subparsers):
         help="exact free energy, thermodynamics, mean field, TAP and the cumulant series of an RBM",
         description="Exact ln Z, F, U, S, C of an RBM by enumeration, next to the mean-field "
                     "bound, TAP2/TAP3 and the cumulant series at perturbation strength lambda.")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--weights", metavar="FILE.npz",
-                     help="RBM parameters: keys weights (nv x nh), visible_bias, hidden_bias")
-    src.add_argument("--random", metavar="NVxNH",
-                     help="a random RBM of this size instead, e.g. 12x12 (see --seed)")
-    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
-    p.add_argument("--temperature", type=float, default=1.0, help="temperature T > 0 (default 1)")
-    p.add_argument("--weight-norm", type=float, default=None,
-                   help="rescale W to this Frobenius norm before everything")
+    add_model_arguments(p)
     p.add_argument("--order", type=int, default=4, help="highest cumulant order K (default 4)")
     p.add_argument("--lam", type=float, default=1.0, help="perturbation strength lambda (default 1)")
     p.add_argument("--reference", choices=["mean-field", "independent"], default="mean-field",
@@ -36,6 +28,28 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
     return p
+
+
+def add_model_arguments(p):
+    """The model source (``--weights`` or ``--random`` with ``--seed``), ``--temperature`` and
+    ``--weight-norm``: shared by the RBM commands that take one model (see :func:`load_model`)."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--weights", metavar="FILE.npz",
+                     help="RBM parameters: keys weights (nv x nh), visible_bias, hidden_bias")
+    src.add_argument("--random", metavar="NVxNH",
+                     help="a random RBM of this size instead, e.g. 12x12 (see --seed)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    p.add_argument("--temperature", type=float, default=1.0, help="temperature T > 0 (default 1)")
+    p.add_argument("--weight-norm", type=float, default=None,
+                   help="rescale W to this Frobenius norm before everything")
+
+
+def load_model(args):
+    """The RBM the arguments of :func:`add_model_arguments` name, with ``--weight-norm`` applied."""
+    rbm = _load(args)
+    if args.weight_norm is not None:
+        rbm = rbm.with_weight_norm(args.weight_norm)
+    return rbm
 
 
 def _load(args):
@@ -164,9 +178,7 @@ def _table(rep):
 
 def run(args):
 
-    rbm = _load(args)
-    if args.weight_norm is not None:
-        rbm = rbm.with_weight_norm(args.weight_norm)
+    rbm = load_model(args)
     data = _load_data(args.data, rbm.n_visible) if args.data else None
     rep = report(rbm, temperature=args.temperature, order=args.order, lam=args.lam,
                  reference=args.reference, ais_chains=args.ais_chains, ais_steps=args.ais_steps,

@@ -244,3 +244,84 @@ def test_weight_norm_tab_follows_the_norm_slider(session, artifacts):
     assert float(readout(page, "explorer-norm")) == pytest.approx(norm + 0.1, abs=0.006)
     assert len(page.evaluate(READ_SOURCE_JS, "norm_exact")["x"]) == 61
     page.screenshot(path=str(artifacts / "explorer_weight_norm_tab.png"), full_page=True)
+
+
+def test_hold_q_tab_drag_fallback_step_and_play(session, artifacts):
+    """Issue 14: the student moves q (a handle dragged with the mouse, then the keyboard's unit +
+    m slider): F[q] changes and stays above the exact F; Step and Play grow the path."""
+    from tests.browser.layout_checks import clipping, report, wait_for_layout
+    from tests.browser.voila_server import SOURCES_HAVE_DATA_JS
+
+    page = session["page"]
+    open_tab(page, "explorer", "Hold q", "pg_handles")
+    page.wait_for_function(SOURCES_HAVE_DATA_JS, arg=["pg_handles", "pg_path", "pg_basins"], timeout=120_000)
+    page.evaluate(WATCH_SOURCES_JS, ["pg_handles", "pg_bars", "pg_path"])
+
+    def numbers():
+        text = page.locator(".pg-readout").inner_text()
+        return (float(page.locator(".pg-readout .pg-fq").inner_text()),
+                float(page.locator(".pg-readout .pg-exact").inner_text()), text)
+
+    fq0, exact, _ = numbers()
+    assert fq0 >= exact
+    # drag the handle of unit v2 from 1/2 up to 0.9 with the mouse
+    unit = 1
+    before = change_count(page, "pg_bars")
+    x0, y0 = page.evaluate(DATA_TO_CLIENT_JS, ["fig_pg_bars", unit, 0.5])
+    x1, y1 = page.evaluate(DATA_TO_CLIENT_JS, ["fig_pg_bars", unit + 0.1, 0.9])
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
+    wait_for_change(page, "pg_bars", before)
+    page.wait_for_function("() => Math.abs(window.Bokeh.documents.map(d => d.get_model_by_name('pg_bars'))"
+                           ".filter(Boolean)[0].data.m[1] - 0.9) < 0.03", timeout=60_000)
+    handles = page.evaluate(READ_SOURCE_JS, "pg_handles")
+    assert handles["x"][unit] == 1.0                               # snapped back onto its unit
+    page.wait_for_function("v => document.querySelector('.pg-readout .pg-fq').innerText !== v",
+                           arg=f"{fq0:.6f}", timeout=60_000)
+    fq1, exact1, _ = numbers()
+    assert fq1 != fq0 and exact1 == exact and fq1 >= exact
+    # the keyboard's way: pick unit h2 and press the m slider's arrow keys
+    page.locator(".pg-unit select").select_option(label="h2")
+    page.wait_for_function("() => document.querySelector('.pg-m .widget-readout').innerText === '0.50'")
+    page.locator(".pg-m .noUi-handle").focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowDown")
+    page.wait_for_function("v => document.querySelector('.pg-readout .pg-fq').innerText !== v",
+                           arg=f"{fq1:.6f}", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('.pg-m .widget-readout').innerText === '0.45'")
+    fq2, exact2, _ = numbers()
+    assert fq2 != fq1 and fq2 >= exact2 == exact
+    # Step: one more point on the path, F[q] lower; Play: the browser counts on
+    assert len(page.evaluate(READ_SOURCE_JS, "pg_path")["it"]) == 1
+    page.locator(".pg-step").click()
+    page.wait_for_function("() => window.Bokeh.documents.map(d => d.get_model_by_name('pg_path'))"
+                           ".filter(Boolean)[0].data.it.length === 2", timeout=60_000)
+    path = page.evaluate(READ_SOURCE_JS, "pg_path")
+    assert path["it"] == [0, 1] and path["free_energy"][1] <= path["free_energy"][0]
+    page.locator(".pg-play button").first.click()
+    page.wait_for_function("() => window.Bokeh.documents.map(d => d.get_model_by_name('pg_path'))"
+                           ".filter(Boolean)[0].data.it.length >= 4", timeout=60_000)
+    # offline there is no icon font: the buttons carry words (CSS)
+    labels = page.locator(".pg-play button").evaluate_all(
+        "bs => bs.slice(0, 2).map(b => getComputedStyle(b, '::after').content)")
+    assert labels[0] in ('"Play"', '"Pause"') and labels[1] == '"Stop"'
+    page.locator(".pg-play button").nth(1).click()            # Stop
+    path = page.evaluate(READ_SOURCE_JS, "pg_path")
+    assert all(a >= b - 1e-12 for a, b in zip(path["free_energy"], path["free_energy"][1:]))
+    assert all(f >= e for f, e in zip(path["free_energy"], path["exact"]))
+    # at 1280 x 720 the tab fits: nothing cut off sideways, the readout whole
+    page.set_viewport_size({"width": 1280, "height": 720})
+    try:
+        wait_for_layout(page, ".rbm-explorer")
+        page.locator(".pg-readout").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "explorer_hold_q_1280x720.png"))
+        problems = clipping(page, ".rbm-explorer") + clipping(page, ".rbm-explorer", readouts=[".pg-readout"],
+                                                              fit=False)
+        # the tab bar's labels are the shell's (test_browser_layout checks them): this test checks the tab
+        problems = [p for p in problems if not p.startswith("div.lm-TabBar-tabLabel")]
+        assert problems == [], report(problems)
+    finally:
+        page.set_viewport_size({"width": 1500, "height": 2700})

@@ -238,8 +238,61 @@ def test_screenshot_at_1280x720(notebook, artifacts):
         page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
 
 
+def test_rbm_hold_q_tab_has_its_bokeh_data(notebook):
+    """Issue 14: the RBM's "Hold q" tab opens in JupyterLab with q, its bound along the path and the basins."""
+    page, ex = notebook["page"], notebook["ex"]
+    if notebook["name"] != "rbm":
+        pytest.skip("the Hold q tab is the RBM explorer's")
+    page.locator(f".jp-NotebookPanel {ex.root} .lm-TabBar-tab", has_text="Hold q").first.click()
+    wait_for_sources(page, ["pg_bars", "pg_handles", "pg_path", "pg_exact_f", "pg_basins"])
+    bars, path = page.evaluate(READ_SOURCE_JS, "pg_bars"), page.evaluate(READ_SOURCE_JS, "pg_path")
+    assert len(bars["m"]) == 24 and all(0 <= m <= 1 for m in bars["m"])        # the 12 x 12 default
+    assert path["free_energy"][0] >= page.evaluate(READ_SOURCE_JS, "pg_exact_f")["y"][0]
+    assert sum(page.evaluate(READ_SOURCE_JS, "pg_basins")["count"]) == 50
+    assert page.locator(f".jp-NotebookPanel {ex.root} .pg-readout").is_visible()
+
+
+def test_vae_hold_q_tab_has_its_bokeh_data(notebook):
+    """Issue 14: the VAE's "Hold q" tab opens in JupyterLab with the posterior, the held q and its exact terms."""
+    page, ex = notebook["page"], notebook["ex"]
+    if notebook["name"] != "vae":
+        pytest.skip("the Hold q tab with a Gaussian q is the VAE explorer's")
+    page.locator(f".jp-NotebookPanel {ex.root} .lm-TabBar-tab", has_text="Hold q").first.click()
+    wait_for_sources(page, ["q_posterior", "q_held_mean", "q_held_ellipses", "q_encoder_ellipses", "q_terms"])
+    terms = page.evaluate(READ_SOURCE_JS, "q_terms")
+    v = dict(zip(terms["name"], terms["value"]))
+    # q starts as the encoder's: a bound, the gap its KL
+    assert v["−ELBO(q)"] == pytest.approx(v["E_q[H]"] + v["−S[q]"], abs=1e-9)
+    assert v["KL(q‖p(z|x))"] == pytest.approx(v["−ELBO(q)"] - v["−ln p(x)"], abs=1e-9) and v["KL(q‖p(z|x))"] >= 0
+    assert len(page.evaluate(READ_SOURCE_JS, "q_held_ellipses")["x"]) == 2
+    assert page.locator(f".jp-NotebookPanel {ex.root} .vae-q-readout").is_visible()
+
+
 def test_no_console_errors_and_nothing_fetched_from_outside(notebook):
     errors = [m for m in notebook["messages"] if not any(noise in m for noise in KNOWN_NOISE)]
     assert errors == []
     # offline: neither JupyterLab nor the explorer asked anything beyond the local server
     assert notebook["external"] == []
+
+
+def test_rbm_learning_tab_runs_a_race(notebook):
+    """Issue 16: the RBM's "Learning" tab trains its default race (exact vs CD-1) in JupyterLab."""
+    page, ex = notebook["page"], notebook["ex"]
+    if notebook["name"] != "rbm":
+        pytest.skip("the Learning tab is the RBM explorer's")
+    root = f".jp-NotebookPanel {ex.root}"
+    page.locator(f"{root} .lm-TabBar-tab", has_text="Learning").first.click()
+    # the race's sources exist (empty) once the tab is built
+    page.wait_for_function("() => window.Bokeh.documents.some(d => d.get_model_by_name('learning_ll_exact'))",
+                           timeout=120_000)
+    page.locator(f"{root} .learning-epochs input").fill("30")
+    page.locator(f"{root} .learning-epochs input").press("Enter")
+    page.locator(f"{root} button.learning-start").first.click()
+    page.wait_for_function("sel => (document.querySelector(sel) || {}).innerText?.includes('done')",
+                           arg=f"{root} .learning-status", timeout=120_000)
+    # the plot's patches are separate messages from the status text's: wait for them too
+    for name in ("learning_ll_exact", "learning_ll_cd"):
+        page.wait_for_function("n => window.Bokeh.documents.some(d => { const s = d.get_model_by_name(n);"
+                               " return s && s.data.epoch && s.data.epoch.length === 30; })", arg=name,
+                               timeout=60_000)
+    assert page.locator(f"{root} a.learning-csv").is_visible()

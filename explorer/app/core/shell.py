@@ -51,6 +51,11 @@ _PROJECTOR_CSS = """<style>
 .explorer-size-large .explorer-readout, .explorer-size-large .vae-readout { font-size: 18px !important; }
 .explorer-size-large .explorer-guide-text, .explorer-size-large .vae-guide-text { font-size: 17px !important; }
 .explorer-size-large .lm-TabBar-tabLabel { font-size: 15px; }
+/* Tabs as wide as their titles (equal shares of the bar would cut the long ones), and a second row
+   of tabs where one row does not fit (a narrow page, the projector size): never a cut title. */
+.explorer-shell .jupyter-widget-tab > .lm-TabBar .lm-TabBar-tab { flex: 0 0 auto !important; }
+.explorer-shell .jupyter-widget-tab > .lm-TabBar { height: auto !important; min-height: 0; overflow: visible; }
+.explorer-shell .jupyter-widget-tab > .lm-TabBar .lm-TabBar-content { flex-wrap: wrap; }
 </style>"""
 
 
