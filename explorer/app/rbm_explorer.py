@@ -171,7 +171,7 @@ class RBMExplorer(ExplorerShell):
         return {"temperature": self.w_temperature, "norm": self.w_norm, "lam": self.w_lam, "order": self.w_order,
                 "reference": self.w_reference, "curves": [self._curves_label, self._curves_grid],
                 "model": [self._model_label, self.w_model, *self._model_rows],
-                "learning": self.learning.settings_controls}   # the Learning tab's settings (build_panels)
+                "learning": lambda: self.learning.settings_controls}   # the Learning tab's settings (build_panels)
 
     def show_state(self, state):
         loaded = {"upload": self.compute.upload, "trained": self.compute.trained}

@@ -40,6 +40,7 @@ from ..rbm.learning import (
 from ..views.html import csv_html, escape
 from ..views.rbm_learning import LearningView, method_label
 from .core import ALL, Panel
+from .core.lazy import LazyWidgets
 
 #: Seconds between two updates of the race plot (at least twice a second, as the issue asks).
 CURVE_INTERVAL = 0.25
@@ -72,7 +73,7 @@ METHOD_KEYS = ("exact", "cd", "pcd", "tap2", "tap3")
 METHOD_TITLES = {"exact": "exact", "cd": "CD-k", "pcd": "PCD", "tap2": "TAP2", "tap3": "TAP3"}
 
 
-class LearningTab:
+class LearningTab(LazyWidgets):
     """Controls, the training thread and the renders of the Learning tab of ``explorer``.
 
     Parameters
@@ -80,6 +81,8 @@ class LearningTab:
     explorer : RBMExplorer
         Whose model "Explore this model" replaces.
     """
+
+    LAZY = ("box", "settings_controls")
 
     def __init__(self, explorer):
         self.explorer = explorer
@@ -92,7 +95,7 @@ class LearningTab:
         self._snapshot = None              # (epoch, curves, models, seconds): what the plots show
         self._last_model_plot = 0.0
         self.view = None
-        self._build_widgets()
+        # the widgets are built when the tab is first opened (LazyWidgets)
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self):
@@ -160,7 +163,7 @@ class LearningTab:
         self.box.add_class("learning-controls")
 
     def panel(self):
-        return Panel("learning", "Learning", self._build_view, self.render, widgets=[self.box])
+        return Panel("learning", "Learning", self._build_view, self.render, widgets=lambda: [self.box])
 
     def _build_view(self):
         self.view = LearningView()

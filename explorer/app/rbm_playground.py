@@ -25,6 +25,7 @@ from ..views.html import escape, message_html
 from ..views.rbm_playground import PlaygroundView
 from .core import Panel
 from .core.cache import LRU
+from .core.lazy import LazyWidgets
 from .rbm_state import T_GRID
 
 #: The Play widget's buttons carry only Font Awesome icons, which the offline Voila page does not
@@ -74,7 +75,7 @@ class PlaygroundCompute:
         return pg.functionals(rbm, temperature, visible, hidden)
 
 
-class PlaygroundController:
+class PlaygroundController(LazyWidgets):
     """The "Hold q" tab of an :class:`~explorer.app.rbm_explorer.RBMExplorer`.
 
     Parameters
@@ -82,6 +83,8 @@ class PlaygroundController:
     explorer : RBMExplorer
         Its ``compute`` gives the RBM of a State, the exact free energy and marginals.
     """
+
+    LAZY = ("widgets",)
 
     def __init__(self, explorer):
         self.explorer = explorer
@@ -96,7 +99,7 @@ class PlaygroundController:
         self.minima = []              # the basins of the random starts
         self._slider_shown = None     # the value this code last put on the m slider
         self._syncing = False
-        self._build_widgets()
+        # the widgets are built when the tab is first opened (LazyWidgets)
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self):
@@ -146,7 +149,7 @@ class PlaygroundController:
 
     def panel(self):
         """The explorer's tab."""
-        return Panel("playground", "Hold q", self.build, self.render, widgets=self.widgets)
+        return Panel("playground", "Hold q", self.build, self.render, widgets=lambda: self.widgets)
 
     def _guarded(self, fn, *args):
         if self._syncing or self.state is None:

@@ -21,6 +21,7 @@ from ..views.html import escape, fmt, readout_html
 from ..views.vae_q import HoldQView
 from .core import ALL, Panel
 from .core.cache import LRU
+from .core.lazy import LazyWidgets
 from .core.scheduling import Coalescer, running_loop
 from .vae_state import T_GRID
 
@@ -150,8 +151,10 @@ class HoldQCompute:
         return out
 
 
-class HoldQ:
+class HoldQ(LazyWidgets):
     """The "Hold q" tab of a :class:`~explorer.app.vae_explorer.VAEExplorer` (:meth:`panel`)."""
+
+    LAZY = ("box",)
 
     def __init__(self, explorer):
         self.explorer = explorer
@@ -167,7 +170,7 @@ class HoldQ:
         self._lam_handle = None
         # a drag sends many positions: one update per event-loop turn, with the latest one
         self._coalescer = Coalescer(self._show_held)
-        self._build_widgets()
+        # the widgets are built when the tab is first opened (LazyWidgets)
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self):
@@ -215,7 +218,7 @@ class HoldQ:
         self.box.add_class("vae-hold-q")
 
     def panel(self):
-        return Panel("q", "Hold q", self._build_view, self.render, widgets=[self.box])
+        return Panel("q", "Hold q", self._build_view, self.render, widgets=lambda: [self.box])
 
     def _build_view(self):
         view = HoldQView()

@@ -54,7 +54,8 @@ def classroom_options(query):
 
 
 def hide_controls(controls, hide):
-    """Hide the widgets named in ``hide``; ``controls`` maps a name to a widget or a list of widgets.
+    """Hide the widgets named in ``hide``; ``controls`` maps a name to a widget, a list of widgets,
+    or a function returning them (a tab's widgets are built only when they are to be hidden).
 
     Returns the names in ``hide`` that are not controls (for a readable message).
     """
@@ -62,6 +63,8 @@ def hide_controls(controls, hide):
         ws = controls.get(name)
         if ws is None:
             continue
+        if callable(ws):
+            ws = ws()
         for w in ws if isinstance(ws, (list, tuple)) else [ws]:
             # a fresh Layout: widgets may share one Layout object, and setting display on it
             # would hide them all

@@ -73,8 +73,9 @@ class Panel:
     build: Callable
     render: Callable
     core: bool = False
-    #: Widgets shown above the figures in the panel (e.g. a panel's own buttons).
-    widgets: list = field(default_factory=list)
+    #: Widgets shown above the figures in the panel (e.g. a panel's own buttons), or a function
+    #: returning them, called when the panel is first opened (see :class:`.lazy.LazyWidgets`).
+    widgets: list | Callable = field(default_factory=list)
     view: object = None
     bokeh: object = None
     box: object = field(default=None, repr=False)
@@ -213,7 +214,7 @@ class ExplorerShell(BatchedUpdates):
         core = [p for p in self.panels.values() if p.core]
         tabs = [p for p in self.panels.values() if not p.core]
         for p in core + tabs:
-            p.box = W.VBox(list(p.widgets), layout=W.Layout(width="100%", margin="0"))
+            p.box = W.VBox([] if callable(p.widgets) else list(p.widgets), layout=W.Layout(width="100%", margin="0"))
         self.w_guide = W.HTML(self.GUIDE, layout=W.Layout(width="100%", margin="0"))
         self.w_guide.add_class(f"{self.PREFIX}-guide")
         self.w_tabs = W.Tab(children=[self.w_guide] + [p.box for p in tabs],
@@ -384,6 +385,8 @@ class ExplorerShell(BatchedUpdates):
         from jupyter_bokeh.widgets import BokehModel  # Bokeh's Jupyter glue, only needed here
 
         t0 = time.perf_counter()
+        if callable(p.widgets):          # a tab's own widgets, built now that it is opened
+            p.widgets = list(p.widgets())
         p.view = p.build()
         actions = self.tap_actions()
         for kind, targets in getattr(p.view, "tap_sources", {}).items():
