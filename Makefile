@@ -62,7 +62,7 @@ browser:
 	fi
 
 test: $(VENV)/.test-installed $(VENV)/.hub-installed browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 # Speed targets, run on demand (not part of make test: timings need a quiet machine).
 # Each is a module of the benchmarks package, run from the repository root (they import tests.browser etc.).

@@ -8,6 +8,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI names
 CONDA_TO_PYPI = {"pytorch": "torch"}
 NOT_PACKAGES = {"python", "pip"}
+# Extras that environment.yml (Binder: the app and its tests) does not need: the hub is served by
+# `make hub` or the Kubernetes image (deploy/), which install it themselves.
+NOT_ON_BINDER = {"hub"}
 
 
 def _name(requirement):
@@ -17,8 +20,9 @@ def _name(requirement):
 def _pyproject_packages():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     reqs = list(data["project"]["dependencies"])
-    for extra in data["project"].get("optional-dependencies", {}).values():
-        reqs += extra
+    for name, extra in data["project"].get("optional-dependencies", {}).items():
+        if name not in NOT_ON_BINDER:
+            reqs += extra
     return {_name(r) for r in reqs}
 
 

@@ -160,7 +160,7 @@ def test_clicking_a_plot_point_moves_the_slider(session, artifacts):
 def test_preset_and_link_to_this_view(session):
     page = session["page"]
     before = change_count(page, "f_exact")
-    page.locator(".widget-dropdown", has_text="Preset").locator("select").select_option(
+    page.locator(".explorer-controls .widget-dropdown", has_text="Preset").locator("select").select_option(
         label="Strong coupling: the series diverges")
     wait_for_change(page, "f_exact", before, timeout=120_000)
     assert readout(page, "explorer-norm") == "8.00"
@@ -179,7 +179,7 @@ def test_bad_upload_shows_a_message_and_keeps_the_plots(session, tmp_path):
     exact_before = page.evaluate(READ_SOURCE_JS, "f_exact")
     # the widget's <input type=file> is not in the DOM: answer the file chooser it opens
     with page.expect_file_chooser() as chooser:
-        page.locator(".widget-upload").click()
+        page.locator(".explorer-controls .widget-upload").click()
     chooser.value.set_files(str(bad))
     msg = page.locator(".explorer-error")
     msg.wait_for(timeout=60_000)
