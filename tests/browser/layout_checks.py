@@ -216,3 +216,19 @@ def wait_for_layout(page, root, timeout=60_000):
     """Wait until BokehJS is idle and ``root`` has stopped moving (see :data:`LAYOUT_SETTLED_JS`)."""
     page.evaluate("() => { window.__layoutBox = null; }")
     page.wait_for_function(LAYOUT_SETTLED_JS, arg=root, polling="raf", timeout=timeout)
+
+
+def assert_fits_at_1280x720(page, root, show, screenshot, readouts=(), restore=(1500, 2700)):
+    """At 1280 × 720, with ``show`` (a selector) scrolled into view: a screenshot to ``screenshot``,
+    nothing of ``root`` cut off sideways and the ``readouts`` whole; then the viewport ``restore``."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    try:
+        wait_for_layout(page, root)
+        page.locator(show).first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshot))
+        problems = clipping(page, root)
+        if readouts:
+            problems += clipping(page, root, readouts=list(readouts), fit=False)
+        assert problems == [], report(problems)
+    finally:
+        page.set_viewport_size({"width": restore[0], "height": restore[1]})

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.browser.layout_checks import assert_fits_at_1280x720
 from tests.browser.voila_server import (
     DATA_TO_CLIENT_JS,
     READ_SOURCE_JS,
@@ -249,7 +250,6 @@ def test_weight_norm_tab_follows_the_norm_slider(session, artifacts):
 def test_hold_q_tab_drag_fallback_step_and_play(session, artifacts):
     """Issue 14: the student moves q (a handle dragged with the mouse, then the keyboard's unit +
     m slider): F[q] changes and stays above the exact F; Step and Play grow the path."""
-    from tests.browser.layout_checks import clipping, report, wait_for_layout
     from tests.browser.voila_server import SOURCES_HAVE_DATA_JS
 
     page = session["page"]
@@ -312,16 +312,6 @@ def test_hold_q_tab_drag_fallback_step_and_play(session, artifacts):
     path = page.evaluate(READ_SOURCE_JS, "pg_path")
     assert all(a >= b - 1e-12 for a, b in zip(path["free_energy"], path["free_energy"][1:]))
     assert all(f >= e for f, e in zip(path["free_energy"], path["exact"]))
-    # at 1280 x 720 the tab fits: nothing cut off sideways, the readout whole
-    page.set_viewport_size({"width": 1280, "height": 720})
-    try:
-        wait_for_layout(page, ".rbm-explorer")
-        page.locator(".pg-readout").scroll_into_view_if_needed()
-        page.screenshot(path=str(artifacts / "explorer_hold_q_1280x720.png"))
-        problems = clipping(page, ".rbm-explorer") + clipping(page, ".rbm-explorer", readouts=[".pg-readout"],
-                                                              fit=False)
-        # the tab bar's labels are the shell's (test_browser_layout checks them): this test checks the tab
-        problems = [p for p in problems if not p.startswith("div.lm-TabBar-tabLabel")]
-        assert problems == [], report(problems)
-    finally:
-        page.set_viewport_size({"width": 1500, "height": 2700})
+    # at 1280 x 720 the tab fits: nothing cut off sideways (its tab title included), the readout whole
+    assert_fits_at_1280x720(page, ".rbm-explorer", ".pg-readout", artifacts / "explorer_hold_q_1280x720.png",
+                            readouts=[".pg-readout"])

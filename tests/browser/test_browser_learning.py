@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.layout_checks import clipping, report, wait_for_layout
+from tests.browser.layout_checks import assert_fits_at_1280x720
 from tests.browser.voila_server import (
     READ_SOURCE_JS,
     WATCH_SOURCES_JS,
@@ -78,12 +78,4 @@ def test_race_grows_stops_and_explore_this_model_redraws_the_free_energy(page, a
     assert len(page.evaluate(READ_SOURCE_JS, "learning_weights")["x"]) == 9 * 12
     page.screenshot(path=str(artifacts / "explorer_learning_tab.png"))
 
-    page.set_viewport_size({"width": 1280, "height": 720})
-    try:
-        wait_for_layout(page, ".rbm-explorer")
-        page.locator(".learning-controls").first.scroll_into_view_if_needed()
-        page.screenshot(path=str(artifacts / "explorer_learning_1280x720.png"))
-        problems = clipping(page, ".rbm-explorer")
-        assert problems == [], report(problems)
-    finally:
-        page.set_viewport_size({"width": 1500, "height": 2700})
+    assert_fits_at_1280x720(page, ".rbm-explorer", ".learning-controls", artifacts / "explorer_learning_1280x720.png")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.browser.layout_checks import clipping, report, wait_for_layout
+from tests.browser.layout_checks import assert_fits_at_1280x720, wait_for_layout
 from tests.browser.voila_server import (
     DATA_TO_CLIENT_JS,
     READ_SOURCE_JS,
@@ -226,14 +226,6 @@ def test_hold_q_drag_slider_and_fit_show_the_bound_and_the_gaps(session, artifac
                            " const m = c.match(/ELBO\\(q\\*full\\) = ([0-9.]+)/);"
                            " return m && document.querySelector('.vae-q-readout').innerText.includes(m[1]); }",
                            timeout=60_000)
-    page.set_viewport_size({"width": 1280, "height": 720})
-    try:
-        wait_for_layout(page, ".vae-explorer")
-        page.locator(".vae-hold-q").scroll_into_view_if_needed()
-        page.screenshot(path=str(artifacts / "vae_explorer_hold_q_1280x720.png"))
-        problems = clipping(page, ".vae-explorer") + clipping(page, ".vae-explorer", readouts=[".vae-q-readout"],
-                                                              fit=False)
-        assert problems == [], report(problems)
-    finally:
-        page.set_viewport_size({"width": 1500, "height": 2700})
+    assert_fits_at_1280x720(page, ".vae-explorer", ".vae-hold-q", artifacts / "vae_explorer_hold_q_1280x720.png",
+                            readouts=[".vae-q-readout"])
     assert js_errors(session["messages"], session["failed"], session["base"]) == []
