@@ -207,29 +207,26 @@ class RBMExplorer(ExplorerShell):
         self.compute.upload = (f["name"], bytes(f["content"]))
         # clear the widget: the bytes are kept by the compute model, and the same file can be chosen again
         self.w_upload.value = ()
-        with self._batch():
-            if self.w_model.value != "upload":
-                self._syncing = True
-                try:
-                    self.w_model.value = "upload"
-                finally:
-                    self._syncing = False
-            self.state = self.state.copy(model="upload", norm=None)
-            self._dirty.add("model")
+        self._switch_model("upload")
 
     def use_trained_model(self, rbm, name):
         """Explore ``rbm`` (trained in the Learning tab) in every plot: the model becomes ``"trained"``."""
         self.compute.set_trained(name, rbm)
+        self._switch_model("trained")
+        self._message(f"Exploring the model trained by {name}. A link cannot carry its weights: it opens "
+                      f"the default model.")
+
+    def _switch_model(self, kind):
+        """Show the model the compute model holds for ``kind`` (``"upload"``, ``"trained"``) at its own
+        weight norm: the dropdown set without its observer, one update."""
         with self._batch():
             self._syncing = True
             try:
-                self.w_model.value = "trained"
+                self.w_model.value = kind
             finally:
                 self._syncing = False
-            self.state = self.state.copy(model="trained", norm=None)
+            self.state = self.state.copy(model=kind, norm=None)
             self._dirty.add("model")
-        self._message(f"Exploring the model trained by {name}. A link cannot carry its weights: it opens "
-                      f"the default model.")
 
     def apply_preset(self, key):
         if PRESETS[key][1].get("model") == "bars-stripes" and not BARS_STRIPES_PATH.is_file():

@@ -19,7 +19,6 @@ shows it. Weights do not travel in a URL, so a link to that view opens the defau
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import threading
@@ -41,6 +40,7 @@ from ..views.html import csv_html, escape
 from ..views.rbm_learning import LearningView, method_label
 from .core import ALL, Panel
 from .core.lazy import LazyWidgets
+from .core.scheduling import loop_poster, start_worker
 
 #: Seconds between two updates of the race plot (at least twice a second, as the issue asks).
 CURVE_INTERVAL = 0.25
@@ -252,7 +252,7 @@ class LearningTab(LazyWidgets):
         self._show_model(force=True)
         self._update_csv()
         self._status(f"Training {', '.join(method_label(m) for m in race.methods)} on {len(data.train)} rows…")
-        post = self._poster(background)
+        post = loop_poster(background)
         t0 = time.perf_counter()
 
         def snapshot():
@@ -279,12 +279,10 @@ class LearningTab(LazyWidgets):
             snap = snapshot()
             post(lambda: self._finished(snap))
 
-        if background:
-            self._thread = threading.Thread(target=work, name="rbm-learning-race", daemon=True)
-            self._thread.start()
-            return self._thread
-        work()
-        return None
+        thread = start_worker(work, "rbm-learning-race", background)
+        if thread is not None:
+            self._thread = thread
+        return thread
 
     def stop(self):
         """Ask the race to stop before its next batch (it undoes the epoch in progress and reports)."""
@@ -297,17 +295,6 @@ class LearningTab(LazyWidgets):
         if self._thread is not None:
             self._thread.join(timeout)
         return not self.running
-
-    @staticmethod
-    def _poster(background):
-        """Run view updates on the kernel's event loop (widgets and Bokeh documents are not thread safe)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None and background:
-            return lambda fn: loop.call_soon_threadsafe(fn)
-        return lambda fn: fn()
 
     def _progress(self, snap):
         self._snapshot = snap

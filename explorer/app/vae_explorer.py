@@ -13,14 +13,12 @@ and only by :mod:`explorer.vae`.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import csv
 import io
 import os
 import tempfile
-import threading
 
 import ipywidgets as W
 import numpy as np
@@ -38,6 +36,7 @@ from ..views.vae_explorer import (
 )
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
+from .core.scheduling import loop_poster, start_worker
 from .vae_compute import VAECompute
 from .vae_q import HoldQ
 from .vae_state import (
@@ -400,11 +399,7 @@ class VAEExplorer(ExplorerShell):
         self.w_progress.max, self.w_progress.value = epochs, 0
         self._history = {"epoch": [], "train": [], "val": []}
         self._show_history()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        post = (lambda fn: loop.call_soon_threadsafe(fn)) if (loop is not None and background) else (lambda fn: fn())
+        post = loop_poster(background)
 
         def callback(epoch, model, train_elbo, val_elbo):
             h = self._history
@@ -431,12 +426,10 @@ class VAEExplorer(ExplorerShell):
 
         self.w_train.disabled = True
         self._train_status(f"Training {epochs} epochs…")
-        if background:
-            self._train_thread = threading.Thread(target=work, name="vae-explorer-training", daemon=True)
-            self._train_thread.start()
-            return self._train_thread
-        work()
-        return None
+        thread = start_worker(work, "vae-explorer-training", background)
+        if thread is not None:
+            self._train_thread = thread
+        return thread
 
     def _show_history(self):
         p = self.panels["training"]

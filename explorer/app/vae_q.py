@@ -10,9 +10,7 @@ q again) and its temperature (the readout adds the bound E_q[H] − T·S[q] on t
 
 from __future__ import annotations
 
-import asyncio
 import math
-import threading
 
 import ipywidgets as W
 import numpy as np
@@ -22,7 +20,7 @@ from ..views.vae_q import HoldQView
 from .core import ALL, Panel
 from .core.cache import LRU
 from .core.lazy import LazyWidgets
-from .core.scheduling import Coalescer, running_loop
+from .core.scheduling import Coalescer, call_now, loop_poster, running_loop, start_worker
 from .vae_state import T_GRID
 
 POINT_STALE = {ALL, "point"}
@@ -347,7 +345,7 @@ class HoldQ(LazyWidgets):
         if self._fit_thread is not None and self._fit_thread.is_alive():
             return None
         st = self.state
-        post = _poster(background)
+        post = loop_poster(background)
         self.w_fit.disabled = True
         self.w_fit.description = "Fitting…"
 
@@ -360,12 +358,11 @@ class HoldQ(LazyWidgets):
                 return
             post(lambda: self._fit_done(res, st))
 
-        if background and post is not _now:
-            self._fit_thread = threading.Thread(target=work, name="vae-hold-q-fit", daemon=True)
-            self._fit_thread.start()
-            return self._fit_thread
-        work()
-        return None
+        # a thread only where there is a loop to hand the results to
+        thread = start_worker(work, "vae-hold-q-fit", background and post is not call_now)
+        if thread is not None:
+            self._fit_thread = thread
+        return thread
 
     def _fit_done(self, res, st, error=None):
         self.w_fit.disabled = False
@@ -416,7 +413,7 @@ class HoldQ(LazyWidgets):
         if self._split_thread is not None and self._split_thread.is_alive():
             return None
         scale = self.state.scale if self.state is not None else 1.0
-        post = _poster(background)
+        post = loop_poster(background)
         self.w_split.disabled = True
         n = self.explorer.session.n_test
         self.w_split_progress.max, self.w_split_progress.value = n, 0
@@ -434,12 +431,10 @@ class HoldQ(LazyWidgets):
                 return
             post(lambda: self._split_done(out))
 
-        if background and post is not _now:
-            self._split_thread = threading.Thread(target=work, name="vae-hold-q-split", daemon=True)
-            self._split_thread.start()
-            return self._split_thread
-        work()
-        return None
+        thread = start_worker(work, "vae-hold-q-split", background and post is not call_now)
+        if thread is not None:
+            self._split_thread = thread
+        return thread
 
     def _split_progress(self, done, total):
         self.w_split_progress.max, self.w_split_progress.value = total, done
@@ -518,18 +513,3 @@ class HoldQ(LazyWidgets):
                      f"{fmt(g['approximation'], 4)}, full covariance gains {fmt(g['full_covariance'], 4)} nats"
                      "</span></div>")
         return html
-
-
-def _now(fn):
-    fn()
-
-
-def _poster(background):
-    """How a worker thread hands a function to the kernel's event loop (at once without a loop)."""
-    if not background:
-        return _now
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return _now
-    return lambda fn: loop.call_soon_threadsafe(fn)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 
 def running_loop():
@@ -18,6 +19,29 @@ def running_loop():
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def call_now(fn):
+    fn()
+
+
+def loop_poster(background=True):
+    """``post(fn)`` for a worker thread: ``fn`` runs on the kernel's event loop, because widgets and
+    Bokeh documents are not thread safe. At once (:func:`call_now`) without a running loop (plain
+    Python, tests) or when the work does not run in the background."""
+    loop = running_loop() if background else None
+    return call_now if loop is None else loop.call_soon_threadsafe
+
+
+def start_worker(work, name, background=True):
+    """Run ``work`` in a daemon thread called ``name`` and return the thread, or (not ``background``)
+    run it here and return None."""
+    if not background:
+        work()
+        return None
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 class Coalescer:
