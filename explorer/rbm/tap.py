@@ -271,6 +271,13 @@ def _newton(rbm, mv, mh, t, c, order, tol, n_iter=25, max_step=4.0):
 SWEEP_TAP = dict(max_iter=0, fallback=False)
 
 
+def _damped_sweep(rbm, mv, mh, t, c, order, damping):
+    """One damped sweep of the TAP equations, hidden layer first: ``m <- (1 - d) m + d sigma(phi(m))``."""
+    mh = (1 - damping) * mh + damping * expit(_tap_logits(rbm, mv, mh, t, c, order, "hidden"))
+    mv = (1 - damping) * mv + damping * expit(_tap_logits(rbm, mv, mh, t, c, order, "visible"))
+    return mv, mh
+
+
 def tap_batch(rbm, temperatures, couplings=None, *, order=2, start=None, damping=0.5,
               tol=TAP_TOLERANCE, max_iter=100, block_iter=500, fallback=True):
     """TAP stationary points for a batch of (temperature, coupling scale) pairs.
@@ -306,9 +313,8 @@ def tap_batch(rbm, temperatures, couplings=None, *, order=2, start=None, damping
         if active.size == 0:
             break
         # Only entries not yet solved are iterated: easy temperatures cost nothing more.
-        a_v, a_h, a_t, a_c = mv[active], mh[active], t2[active], c2[active]
-        a_h = (1 - damping) * a_h + damping * expit(_tap_logits(rbm, a_v, a_h, a_t, a_c, order, "hidden"))
-        a_v = (1 - damping) * a_v + damping * expit(_tap_logits(rbm, a_v, a_h, a_t, a_c, order, "visible"))
+        a_t, a_c = t2[active], c2[active]
+        a_v, a_h = _damped_sweep(rbm, mv[active], mh[active], a_t, a_c, order, damping)
         mv[active], mh[active] = a_v, a_h
         res[active] = _residual(rbm, a_v, a_h, a_t, a_c, order)
         active = active[~(res[active] < tol)]
@@ -358,8 +364,7 @@ def tap_follow(rbm, visible, hidden, order=2, temperature=1.0, *, dampings=(0.5,
     for d in dampings:
         a_v, a_h = mv0.copy(), mh0.copy()
         for _ in range(int(n_iter)):
-            a_h = (1 - d) * a_h + d * expit(_tap_logits(rbm, a_v, a_h, t2, c2, order, "hidden"))
-            a_v = (1 - d) * a_v + d * expit(_tap_logits(rbm, a_v, a_h, t2, c2, order, "visible"))
+            a_v, a_h = _damped_sweep(rbm, a_v, a_h, t2, c2, order, d)
         mv, mh = _newton(rbm, a_v, a_h, t2, c2, order, tol)
         if _residual(rbm, mv, mh, t2, c2, order)[0] < tol:
             return mv[0], mh[0]
