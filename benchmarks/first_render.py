@@ -113,7 +113,8 @@ def measure(browser, base, loads, warmup=True):
 
 
 def wait_quiet(seconds=5, threshold=0.5, timeout=300):
-    """Wait until the 1-minute load average stays under cores x threshold (a pool has filled)."""
+    """Wait until the CPUs stay under ``threshold`` (a fraction) busy for ``seconds`` one-second
+    readings in a row (the preheated pool has filled), at most ``timeout`` seconds."""
     import psutil
 
     end = time.monotonic() + timeout
