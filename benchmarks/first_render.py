@@ -58,6 +58,16 @@ DATA_JS = """() => {
 }"""
 
 
+#: Where a load's time goes, from the browser's navigation timing (seconds from the request):
+#: the first byte of the page (server: kernel start and the notebook's run up to its first
+#: output), its last byte (the notebook has run), DOMContentLoaded (scripts parsed and run).
+NAV_JS = """() => {
+  const n = performance.getEntriesByType('navigation')[0];
+  return {first_byte: n.responseStart / 1000, last_byte: n.responseEnd / 1000,
+          dom_ready: n.domContentLoadedEventEnd / 1000};
+}"""
+
+
 def browser_cpu_seconds():
     """CPU-seconds so far of every Chromium process started by this process (Playwright's)."""
     import psutil
@@ -87,25 +97,30 @@ def load_once(browser, base, path, timeout_s=240):
         t_slider = time.monotonic() - t0
         page.wait_for_function(DATA_JS, polling=50)
         t_data = time.monotonic() - t0
+        nav = page.evaluate(NAV_JS)
         page.wait_for_timeout(1000)
         cpu = browser_cpu_seconds() - cpu0
     finally:
         context.close()     # Voila's template frees the kernel when the page goes
-    return t_slider, t_data, cpu
+    return t_slider, t_data, cpu, nav
 
 
 def stats(xs):
     return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3), "max": round(max(xs), 3)}
 
 
-def measure(browser, base, loads, warmup=True):
-    results = {k: {"slider": [], "data": [], "cpu": []} for k in PAGES}
+def measure(browser, base, loads, pages=tuple(PAGES), warmup=True):
+    results = {k: {"first_byte": [], "last_byte": [], "dom_ready": [], "slider": [], "data": [], "cpu": []}
+               for k in pages}
     if warmup:   # first imports and template compilation on the server: not what a student sees
-        for path in PAGES.values():
-            load_once(browser, base, path)
+        for key in pages:
+            load_once(browser, base, PAGES[key])
     for _ in range(loads):
-        for key, path in PAGES.items():      # interleaved: load drifts reach every page alike
-            s, d, c = load_once(browser, base, path)
+        for key in pages:
+            path = PAGES[key]      # interleaved: load drifts reach every page alike
+            s, d, c, nav = load_once(browser, base, path)
+            for name, value in nav.items():
+                results[key][name].append(value)
             results[key]["slider"].append(s)
             results[key]["data"].append(d)
             results[key]["cpu"].append(c)
@@ -130,13 +145,15 @@ def wait_quiet(seconds=5, threshold=0.5, timeout=300):
 def print_block(title, res, reference):
     ref = reference["data"]["median"]
     print(title)
-    for key in PAGES:
+    for key in res:
         r = res[key]
         sl = r["slider"]
         print(f"  {key:9s} first slider {sl['median']:6.2f} s [{sl['min']:.2f}–{sl['max']:.2f}]"
               f"  first data {r['data']['median']:6.2f} s [{r['data']['min']:.2f}–{r['data']['max']:.2f}]"
               f"  ratio {r['data']['median'] / ref:4.2f}  browser {r['cpu']['median']:.2f} CPU-s"
               f" (ratio {r['cpu']['median'] / reference['cpu']['median']:.2f})")
+        print(f"  {'':9s} first byte {r['first_byte']['median']:5.2f} s, last byte {r['last_byte']['median']:5.2f} s,"
+              f" DOM ready {r['dom_ready']['median']:5.2f} s")
 
 
 def main(argv=None):
@@ -144,9 +161,14 @@ def main(argv=None):
     ap.add_argument("--loads", type=int, default=5, help="loads per page (default 5)")
     ap.add_argument("--pool", action="store_true", help="also measure with the preheated pool (make classroom)")
     ap.add_argument("--json", default=None, help="write the results to this file")
+    ap.add_argument("--pages", default=",".join(PAGES),
+                    help="comma-separated pages to load, among " + ", ".join(PAGES) + " (default: all)")
     args = ap.parse_args(argv)
     if not 1 <= args.loads <= 50:
         ap.error("--loads must be between 1 and 50")
+    pages = tuple(p.strip() for p in args.pages.split(",") if p.strip())
+    if "reference" not in pages or not set(pages) <= set(PAGES):
+        ap.error("--pages must name the reference page and pages among " + ", ".join(PAGES))
     if chromium_path() is None:
         print("first_render: Chromium not found (/usr/bin/chromium)", file=sys.stderr)
         return 2
@@ -157,7 +179,7 @@ def main(argv=None):
     with sync_playwright() as p:
         browser = launch_browser(p)
         with serve(".", None, "--strip_sources=True", timeout=180) as (base, _):
-            out["no_pool"] = measure(browser, base, args.loads)
+            out["no_pool"] = measure(browser, base, args.loads, pages)
         out["load_after_no_pool"] = [round(x, 2) for x in os.getloadavg()]
         if args.pool:
             conf = tempfile.mkdtemp(prefix="first-render-pool-")
@@ -168,7 +190,7 @@ def main(argv=None):
             with serve(".", None, "--strip_sources=True", f"--Voila.config_file_paths={conf}",
                        timeout=180) as (base, _):
                 wait_quiet()
-                out["pool"] = measure(browser, base, args.loads, warmup=False)
+                out["pool"] = measure(browser, base, args.loads, pages, warmup=False)
             out["load_after_pool"] = [round(x, 2) for x in os.getloadavg()]
         browser.close()
     ref = out["no_pool"]["reference"]

@@ -11,6 +11,7 @@ curves at a grid index and computes the per-temperature quantities, which are ca
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -19,9 +20,10 @@ import numpy as np
 
 from ..errors import EnumerationLimitError, InputError
 from ..rbm.exact import check_enumerable
-from ..rbm.explore import ais_free_energies, point_quantities, rescaling_curves
+from ..rbm.explore import PointQuantities, ais_free_energies, point_quantities, rescaling_curves
 from ..rbm.model import RBM
-from ..rbm.sweeps import temperature_sweep, weight_norm_sweep
+from ..rbm.sweeps import Curves, temperature_sweep, weight_norm_sweep
+from .core import default_view
 from .core.cache import LRU
 from .rbm_state import LAM_MAX, LAM_MIN, NORM_MAX, T_GRID
 
@@ -154,12 +156,40 @@ class RBMCompute:
         return self._curves.get_or(self.curve_key(state), lambda: temperature_sweep(
             self.rbm(state), T_GRID.values, order=state.order, lam=state.lam, reference=state.ref))
 
+    def point_key(self, state):
+        return self.curve_key(state) + (state.T,)
+
     def point(self, state):
         """F(λ) on :data:`LAM_CURVE` (plus the state's λ), κ and magnetisations at the state's T."""
-        key = self.curve_key(state) + (state.T,)
         lams = np.union1d(LAM_CURVE, [state.lam])
-        return self._points.get_or(key, lambda: point_quantities(self.rbm(state), state.T, lams,
-                                                                 order=state.order, reference=state.ref))
+        return self._points.get_or(self.point_key(state), lambda: point_quantities(
+            self.rbm(state), state.T, lams, order=state.order, reference=state.ref))
+
+    # ------------------------------------------------------------------ the default view on disk
+    def default_view_key(self, state):
+        """Fingerprint of what ``state``'s first screen depends on besides the code (see
+        :mod:`explorer.app.core.default_view`): the RBM's parameters, the grids, the state."""
+        rbm = self.rbm(state)
+        return default_view.fingerprint(rbm.weights, rbm.visible_bias, rbm.hidden_bias, T_GRID.values, LAM_CURVE,
+                                        self.point_key(state))
+
+    def default_view(self, state):
+        """The numbers of ``state``'s first screen (the Free energy panel): its sweep along T and
+        its per-temperature quantities, as a tree for :func:`explorer.app.core.default_view.write`."""
+        return {"curves": self.curves(state).as_dict(), "point": dataclasses.asdict(self.point(state))}
+
+    def seed_default_view(self, state, path=None):
+        """Put the shipped numbers of ``state``'s first screen into the caches, if the file holds
+        them for this model and these grids; returns whether it did (else they are computed)."""
+        if self.model_key(state)[0] != "random":
+            return False
+        tree = default_view.read("rbm", self.default_view_key(state), path)
+        if tree is None:
+            return False
+        with self._curves._lock:
+            self._curves[self.curve_key(state)] = Curves(**tree["curves"])
+            self._points[self.point_key(state)] = PointQuantities(**tree["point"])
+        return True
 
     def norm_grid(self, state):
         """‖W‖ values of the curves along the weight norm: 0 to the slider's end for this model."""

@@ -97,6 +97,8 @@ class RBMExplorer(ExplorerShell):
 
     def __init__(self, query=None, page_url=None, run_ais=True, prefetch=True):
         self.compute = RBMCompute(run_ais=run_ais)
+        # the default view's numbers ship on disk: a page opened without a query computes nothing
+        self.compute.seed_default_view(DEFAULT)
         super().__init__(query=query, page_url=page_url, prefetch=prefetch)
 
     # ------------------------------------------------------------------ codec

@@ -1,0 +1,136 @@
+"""The default view's numbers, kept on disk so that a page opens without computing them.
+
+A student who opens an explorer sees its default state first. Computing that state's numbers
+(the RBM's sweep along T and its per-temperature quantities; the VAE's exact analysis of the
+first test digit, which also needs torch) is most of what the kernel does before the page can
+show anything. Those numbers are the same every time, so they ship in ``explorer/data/`` as one
+``.npz`` per explorer, written by ``python -m explorer.app.default_views``, and the compute models
+put them into their caches at start (:meth:`RBMCompute.seed_default_view`,
+:meth:`VAECompute.seed_default_view`).
+
+Exactness: a file holds a *fingerprint* of everything its numbers depend on besides the code
+(the model's parameters, the grids, the state); a file whose fingerprint differs from the one the
+running app computes is ignored, and the numbers are computed as before. What the fingerprint
+cannot see (a change to the physics code) is caught by ``tests/app/test_default_view.py``, which
+recomputes each shipped view and compares it with the file.
+
+Files are read with ``allow_pickle=False``: a tree of dicts, arrays, numbers, strings and
+``None`` is stored as flat arrays whose names encode the path and the kind of each leaf.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+#: Bumped when the file layout changes (old files are then ignored).
+FORMAT = 1
+_SEP, _KIND = "/", "|"
+
+
+def fingerprint(*parts):
+    """A short hex digest of ``parts`` (arrays by dtype, shape and bytes; anything else by repr)."""
+    h = hashlib.sha256(f"format {FORMAT}".encode())
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            a = np.ascontiguousarray(part)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+        else:
+            h.update(repr(part).encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:24]
+
+
+def _segment(key):
+    if isinstance(key, (bool, np.bool_)) or not isinstance(key, (str, int, np.integer)):
+        raise TypeError(f"only str and int keys can be stored, not {key!r}")
+    if isinstance(key, str):
+        if not key or key.startswith("#") or _SEP in key or _KIND in key:
+            raise ValueError(f"key {key!r} cannot be stored")
+        return key
+    return f"#{int(key)}"
+
+
+def _flatten(tree, prefix, out):
+    if isinstance(tree, dict):
+        if not tree:
+            out[f"{prefix}{_KIND}dict"] = np.zeros(0)
+        for key, value in tree.items():
+            _flatten(value, f"{prefix}{_SEP if prefix else ''}{_segment(key)}", out)
+    elif tree is None:
+        out[f"{prefix}{_KIND}none"] = np.zeros(0)
+    elif isinstance(tree, np.ndarray):
+        if tree.dtype == object:
+            raise TypeError(f"{prefix}: object arrays cannot be stored without pickle")
+        out[f"{prefix}{_KIND}array"] = tree
+    elif isinstance(tree, (list, tuple)):
+        out[f"{prefix}{_KIND}list"] = np.asarray(tree)
+    elif isinstance(tree, (bool, int, float, str, np.generic)):
+        out[f"{prefix}{_KIND}scalar"] = np.asarray(tree)
+    else:
+        raise TypeError(f"{prefix}: cannot store a {type(tree).__name__}")
+
+
+def _unflatten(arrays):
+    tree = {}
+    for name, value in arrays.items():
+        path, kind = name.rsplit(_KIND, 1)
+        keys = [int(s[1:]) if s.startswith("#") else s for s in path.split(_SEP)] if path else []
+        if kind == "none":
+            leaf = None
+        elif kind == "scalar":
+            leaf = value.item()
+        elif kind == "list":
+            leaf = value.tolist()
+        elif kind == "dict":
+            leaf = {}
+        else:
+            leaf = value
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        if keys:
+            node[keys[-1]] = leaf
+    return tree
+
+
+def path_of(name):
+    """Where the default view of explorer ``name`` ships (``explorer/data/default_view_<name>.npz``)."""
+    return DATA_DIR / f"default_view_{name}.npz"
+
+
+def write(name, key, tree, path=None):
+    """Store ``tree`` (nested dicts of arrays, numbers, strings, lists, None) under fingerprint ``key``."""
+    flat = {}
+    _flatten(tree, "", flat)
+    flat[f"__fingerprint__{_KIND}scalar"] = np.asarray(key)
+    path = Path(path) if path is not None else path_of(name)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **flat)
+    os.replace(tmp, path)
+    return path
+
+
+def read(name, key, path=None):
+    """The tree stored for explorer ``name`` if its fingerprint is ``key``, else None (missing,
+    unreadable or stale files are ignored: the caller computes the numbers)."""
+    path = Path(path) if path is not None else path_of(name)
+    if os.environ.get("FREE_ENERGY_EXPLORER_NO_DEFAULT_VIEW") or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError):
+        return None
+    tree = _unflatten(arrays)
+    if tree.pop("__fingerprint__", None) != key:
+        return None
+    return tree
+
+
+__all__ = ["fingerprint", "read", "write", "path_of"]

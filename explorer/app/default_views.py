@@ -1,0 +1,44 @@
+"""Write the explorers' default views to ``explorer/data/`` (see :mod:`explorer.app.core.default_view`).
+
+Run after a change to the physics or to an explorer's default state or grids, from the
+repository root::
+
+    .venv/bin/python -m explorer.app.default_views            # both explorers
+    .venv/bin/python -m explorer.app.default_views rbm        # one
+
+``tests/app/test_default_view.py`` fails until the files match a fresh computation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .core import default_view
+
+
+def rbm_default_view():
+    """``(fingerprint, tree)`` of the RBM explorer's default state, computed afresh."""
+    from .rbm_compute import RBMCompute
+    from .rbm_state import DEFAULT
+
+    compute = RBMCompute(run_ais=False)
+    return compute.default_view_key(DEFAULT), compute.default_view(DEFAULT)
+
+
+EXPLORERS = {"rbm": rbm_default_view}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", choices=[*EXPLORERS, []], help="explorers (default: all)")
+    args = ap.parse_args(argv)
+    for name in args.names or list(EXPLORERS):
+        key, tree = EXPLORERS[name]()
+        path = default_view.write(name, key, tree)
+        print(f"{name}: {path} ({path.stat().st_size / 1024:.0f} kB, fingerprint {key})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
