@@ -31,8 +31,11 @@ EXPLORERS = {"rbm": rbm_default_view}
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("names", nargs="*", choices=[*EXPLORERS, []], help="explorers (default: all)")
+    ap.add_argument("names", nargs="*", help="explorers among " + ", ".join(EXPLORERS) + " (default: all)")
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.names) - set(EXPLORERS))
+    if unknown:
+        ap.error(f"unknown explorer {', '.join(unknown)}: choose among {', '.join(EXPLORERS)}")
     for name in args.names or list(EXPLORERS):
         key, tree = EXPLORERS[name]()
         path = default_view.write(name, key, tree)
