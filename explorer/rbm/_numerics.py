@@ -44,7 +44,7 @@ def sum_log_of_products(x, group, axis=-1):
 
 def binary_entropy(m):
     """``H_b(m) = -m ln m - (1-m) ln(1-m)`` in nats, 0 at m in {0, 1}."""
-    from scipy.special import xlogy
+    from ._special import xlogy
 
     m = np.asarray(m, dtype=np.float64)
     return -(xlogy(m, m) + xlogy(1.0 - m, 1.0 - m))

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from math import factorial
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp
 
 from ..errors import InputError
+from ._special import expit, log_expit, logsumexp
 from ._validation import check_couplings, check_finite_array, check_temperatures
 from .exact import StateBlocks, check_enumerable, map_batch_chunks, orient
 from .meanfield import mean_field_batch

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ..errors import EnumerationLimitError
 from ._numerics import sum_log_of_products, sum_softplus
+from ._special import logsumexp
 from ._validation import check_binary, check_couplings, check_states, check_temperatures
 
 #: Largest ``min(n_visible, n_hidden)`` enumerated by default (2^24 states).

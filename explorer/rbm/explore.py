@@ -183,8 +183,7 @@ def random_trial_laws(rbm, temperature, n_laws=200, seed=0):
     dict with ``distance`` (n_laws,): RMS distance of each law's magnetisations to the optimum,
     ``free_energy`` (n_laws,): F_q of each law, ``exact``: F, and ``mean_field``: the optimum's F_q.
     """
-    from scipy.special import expit, logit
-
+    from ._special import expit, logit
     from .exact import free_energy
     from .meanfield import gbf_free_energy, mean_field
 

@@ -29,9 +29,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ..errors import EnumerationLimitError, InputError
+from ._special import logsumexp
 from .datasets import bars_and_stripes, digits, optimal_log_likelihood
 from .exact import all_states, clamped_free_energy, exact_moments, log_partition
 from .model import RBM

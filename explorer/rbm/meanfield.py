@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 
 from ..errors import InputError
 from ._numerics import binary_entropy
+from ._special import expit
 from ._validation import check_couplings, check_finite_array, check_temperatures
 
 #: Free energies closer than this (relative) count as the same local minimum.

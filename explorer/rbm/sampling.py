@@ -34,10 +34,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit, logsumexp
 
 from ..errors import InputError
 from ._numerics import sum_softplus
+from ._special import expit, logsumexp
 from ._validation import check_binary, check_finite_array, check_states, check_temperatures
 from .exact import ExactMoments, exact_moments, state_log_weights  # ExactMoments, exact_moments re-exported (__all__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 
 from ..errors import InputError
+from ._special import expit
 from ._validation import check_finite_array, check_temperatures
 from .cumulants import (
     _check_order,

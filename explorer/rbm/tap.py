@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from ..errors import InputError
+from ._special import expit
 from ._validation import check_couplings, check_temperatures
 from .meanfield import _gbf, mean_field_batch
 

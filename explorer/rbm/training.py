@@ -34,9 +34,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from ..errors import InputError
+from ._special import expit
 from ._validation import check_temperatures
 from .model import RBM
 from .sampling import (

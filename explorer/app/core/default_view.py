@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -125,9 +126,9 @@ def read(name, key, path=None):
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError):
+        tree = _unflatten(arrays)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
-    tree = _unflatten(arrays)
     if tree.pop("__fingerprint__", None) != key:
         return None
     return tree

@@ -1,0 +1,165 @@
+"""The default view on disk (explorer/app/core/default_view.py): the shipped RBM numbers equal a
+fresh computation, a page built from them shows exactly what a fresh one shows, stale or broken
+files are ignored, and the tree codec round-trips what the compute models store."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explorer.app.core import default_view
+from explorer.app.rbm_compute import RBMCompute
+from explorer.app.rbm_explorer import RBMExplorer
+from explorer.app.rbm_state import DEFAULT
+from explorer.rbm.explore import point_quantities
+from explorer.rbm.sweeps import temperature_sweep
+
+
+def assert_same_tree(a, b, path="", rtol=0.0):
+    """Same structure, same kinds and equal values (arrays to ``rtol``; NaN equals NaN)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), f"{path}: keys {sorted(map(str, a))} vs {sorted(map(str, b))}"
+        for k in a:
+            assert_same_tree(a[k], b[k], f"{path}/{k}", rtol)
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype, path
+        if a.dtype.kind in "fc":
+            np.testing.assert_allclose(b, a, rtol=rtol, atol=0, equal_nan=True, err_msg=path)
+        else:
+            np.testing.assert_array_equal(b, a, err_msg=path)
+    elif isinstance(a, float):
+        assert isinstance(b, float) and (a == b or (np.isnan(a) and np.isnan(b)) or abs(a - b) <= rtol * abs(a)), path
+    else:
+        assert type(a) is type(b) and a == b, f"{path}: {a!r} vs {b!r}"
+
+
+def test_shipped_rbm_default_view_equals_a_fresh_computation():
+    """The drift guard: after a change to the physics, regenerate with
+    ``python -m explorer.app.default_views rbm``."""
+    compute = RBMCompute(run_ais=False)
+    shipped = default_view.read("rbm", compute.default_view_key(DEFAULT))
+    assert shipped is not None, "explorer/data/default_view_rbm.npz is missing or its fingerprint is stale"
+    assert_same_tree(compute.default_view(DEFAULT), shipped, rtol=1e-10)
+
+
+def test_the_shipped_numbers_are_the_physics_layers():
+    """Independent of the compute model: the stored sweep and point are temperature_sweep's and
+    point_quantities' numbers for the default RBM."""
+    compute = RBMCompute(run_ais=False)
+    assert compute.seed_default_view(DEFAULT)
+    rbm = compute.rbm(DEFAULT)
+    from explorer.app.rbm_compute import LAM_CURVE
+    from explorer.app.rbm_state import T_GRID
+    sweep = temperature_sweep(rbm, T_GRID.values, order=DEFAULT.order, lam=DEFAULT.lam, reference=DEFAULT.ref)
+    assert_same_tree(sweep.as_dict(), compute.curves(DEFAULT).as_dict(), rtol=1e-10)
+    point = point_quantities(rbm, DEFAULT.T, np.union1d(LAM_CURVE, [DEFAULT.lam]), order=DEFAULT.order,
+                             reference=DEFAULT.ref)
+    assert_same_tree(dataclasses.asdict(point), dataclasses.asdict(compute.point(DEFAULT)), rtol=1e-10)
+
+
+def _sources(app):
+    return {(key, name): {k: np.asarray(v) for k, v in s.data.items()}
+            for key, v in app.views.items() for name, s in v.sources.items()}
+
+
+def test_a_page_from_the_shipped_view_shows_what_a_fresh_one_shows(monkeypatch):
+    seeded = RBMExplorer(run_ais=False, prefetch=False)
+    assert seeded.compute._curves, "the default view was not seeded"
+    monkeypatch.setenv("FREE_ENERGY_EXPLORER_NO_DEFAULT_VIEW", "1")
+    fresh = RBMExplorer(run_ais=False, prefetch=False)
+    assert seeded.w_readout.value == fresh.w_readout.value
+    assert seeded.csv() == fresh.csv()
+    a, b = _sources(seeded), _sources(fresh)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].keys() == b[name].keys(), name
+        for col in a[name]:
+            x, y = a[name][col], b[name][col]
+            if x.dtype.kind == "f":
+                np.testing.assert_allclose(x, y, rtol=1e-10, equal_nan=True, err_msg=f"{name} {col}")
+            else:
+                np.testing.assert_array_equal(x, y, err_msg=f"{name} {col}")
+
+
+def test_another_view_is_computed_not_read():
+    app = RBMExplorer(query="T=0.5&order=6", run_ais=False, prefetch=False)
+    state = app.state
+    rbm = app.compute.rbm(state)
+    from explorer.app.rbm_state import T_GRID
+    sweep = temperature_sweep(rbm, T_GRID.values, order=6, lam=state.lam, reference=state.ref)
+    np.testing.assert_allclose(app.compute.curves(state).series, sweep.series, rtol=1e-12)
+    assert app.compute.point(state).temperature == pytest.approx(T_GRID.snap(0.5))
+
+
+def test_stale_missing_and_corrupt_files_are_ignored(tmp_path):
+    compute = RBMCompute(run_ais=False)
+    key = compute.default_view_key(DEFAULT)
+    stale = tmp_path / "stale.npz"
+    default_view.write("rbm", "not-this-fingerprint", compute.default_view(DEFAULT), path=stale)
+    assert default_view.read("rbm", key, path=stale) is None
+    assert not compute.seed_default_view(DEFAULT, path=stale)
+    assert default_view.read("rbm", key, path=tmp_path / "missing.npz") is None
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 this is not a zip file")
+    assert default_view.read("rbm", key, path=corrupt) is None
+    good = tmp_path / "good.npz"
+    default_view.write("rbm", key, compute.default_view(DEFAULT), path=good)
+    assert RBMCompute(run_ais=False).seed_default_view(DEFAULT, path=good)
+
+
+def test_a_file_needing_pickle_is_refused(tmp_path):
+    path = tmp_path / "pickled.npz"
+    np.savez(path, **{"x|array": np.array([{"a": 1}], dtype=object),
+                      "__fingerprint__|scalar": np.asarray("k")})
+    assert default_view.read("rbm", "k", path=path) is None
+    with pytest.raises(TypeError, match="pickle"):
+        default_view.write("rbm", "k", {"x": np.array([{}], dtype=object)}, path=tmp_path / "o.npz")
+
+
+def test_the_rbm_page_imports_no_scipy_before_it_shows():
+    """The first screen of the default view needs no scipy.special (0.35 s of a fresh kernel):
+    it is imported on the first computation."""
+    code = ("import sys; from explorer.app import RBMExplorer; app = RBMExplorer(prefetch=False); "
+            "print('scipy.special' in sys.modules, 'torch' in sys.modules); "
+            "app.w_temperature.value = 0.5; print('scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["False", "False", "True"], out.stdout + out.stderr
+
+
+keys = st.one_of(st.text(alphabet="abcxyz_0123", min_size=1, max_size=6), st.integers(-5, 50))
+leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=True), st.text(max_size=8),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=4),
+    st.builds(lambda xs: np.asarray(xs, dtype=float), st.lists(st.floats(width=64), max_size=5)),
+    st.builds(lambda xs: np.asarray(xs, dtype=np.int64).reshape(-1, 1), st.lists(st.integers(-9, 9), max_size=4)),
+)
+trees = st.recursive(leaves, lambda children: st.dictionaries(keys, children, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tree=st.dictionaries(keys, trees, max_size=5))
+def test_the_codec_round_trips_trees(tmp_path_factory, tree):
+    path = tmp_path_factory.mktemp("codec") / "t.npz"
+    default_view.write("x", "key", tree, path=path)
+    back = default_view.read("x", "key", path=path)
+    _assert_round_trip(tree, back)
+
+
+def _assert_round_trip(a, b, path=""):
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), path
+        for k in a:
+            _assert_round_trip(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, np.ndarray):
+        assert b.dtype == a.dtype and b.shape == a.shape, path
+        np.testing.assert_array_equal(a, b)
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float) and np.isnan(b), path
+    else:
+        assert type(a) is type(b) and a == b, f"{path}: {a!r} != {b!r}"
