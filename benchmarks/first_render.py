@@ -13,8 +13,14 @@ and reports for each, as medians of ``--loads`` loads with min/max:
   plus one second of settling).
 
 ``--pool`` repeats it on a second Voila with the preheated pool on (``make classroom``), sized so
-that every load takes a pooled kernel, after the pool has filled and the machine is quiet again;
-the ratios of that block are to the reference page *without* pool (issue targets).
+that every load takes a pooled kernel, after the pool has filled and the machine is quiet again,
+with no refill during the measurement; the ratios of that block are to the reference page
+*without* pool (issue targets).
+
+Each page's line also says where its time went (the browser's navigation timing): the page's
+first byte and last byte (the server: kernel start and the notebook's run) and DOMContentLoaded
+(the page's own scripts); from there to the first slider is the widget manager's and BokehJS's
+work in the browser.
 
 Usage (repository root)::
 
@@ -185,8 +191,12 @@ def main(argv=None):
             conf = tempfile.mkdtemp(prefix="first-render-pool-")
             size = args.loads + 2
             # pools are keyed by the notebook's path relative to the served root
+            # "With the pool filled": every load takes a kernel that is ready, and no refill runs
+            # during the measurement (a refill starts a kernel that builds an explorer, which
+            # competes with the page being measured; make classroom delays refills by 90 s for the
+            # same reason). The pool holds a kernel for every load, so none is needed.
             write_preheat_config(conf, {"notebooks/rbm_explorer.ipynb": size, "notebooks/vae_explorer.ipynb": size,
-                                        "benchmarks/minimal_page.ipynb": size}, fill_delay=1)
+                                        "benchmarks/minimal_page.ipynb": size}, fill_delay=3600)
             with serve(".", None, "--strip_sources=True", f"--Voila.config_file_paths={conf}",
                        timeout=180) as (base, _):
                 wait_quiet()
