@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from jupyter_bokeh.widgets import BokehModel
 
+from explorer.app import rbm_compute as appmod
 from explorer.app.core import request
 from explorer.app.rbm_explorer import RBMExplorer
 from explorer.serving import preheat
@@ -58,6 +59,20 @@ def test_adopted_request_equals_a_view_built_from_it():
         BokehModel._model_to_traits(core.view.layout))
 
 
+def test_warm_up_computes_what_the_idle_prefetch_would(monkeypatch):
+    """A pooled kernel's warm-up leaves nothing for after the request: the neighbouring
+    temperatures of the default view are computed (and equal to a fresh computation)."""
+    pooled = RBMExplorer(query="", page_url="", run_ais=False)
+    _token, todo, _work = pooled.prefetch_plan(pooled.state)
+    assert todo
+    pooled.warm_up()
+    calls = []
+    monkeypatch.setattr(appmod, "point_quantities", lambda *a, **k: calls.append(a))
+    for t in todo:
+        pooled.compute.point(pooled.state.copy(T=float(t)))
+    assert calls == []                                              # all cached by the warm-up
+
+
 def test_adopting_an_empty_query_keeps_the_default_view():
     pooled = RBMExplorer(query="", page_url="", run_ais=False)
     bundle = pooled.panels["free_energy"].bokeh.render_bundle
@@ -85,6 +100,9 @@ class _Recorder:
         self.kwargs = kwargs
         self.priority = os.getpriority(os.PRIO_PROCESS, 0)
         _Recorder.log.append(("build", kwargs))
+
+    def warm_up(self):
+        _Recorder.log.append(("warm_up", os.getpriority(os.PRIO_PROCESS, 0)))
 
     def adopt_request(self, query, page_url):
         _Recorder.log.append(("adopt", query, page_url))
@@ -114,11 +132,15 @@ def test_in_a_pool_build_first_at_low_priority_then_wait_then_adopt(monkeypatch)
     _Recorder.log = []
     start = os.getpriority(os.PRIO_PROCESS, 0)
     app = request.show_when_requested(_Recorder, run_ais=False)
-    assert _Recorder.log == [("build", {"query": "", "page_url": "", "run_ais": False}),
-                             ("adopt", "T=0.5", "http://h:1/voila/render/x.ipynb"), ("show",)]
+    warm = [entry for entry in _Recorder.log if entry[0] == "warm_up"]
+    assert [entry for entry in _Recorder.log if entry[0] != "warm_up"] == [
+        ("build", {"query": "", "page_url": "", "run_ais": False}),
+        ("adopt", "T=0.5", "http://h:1/voila/render/x.ipynb"), ("show",)]
+    assert _Recorder.log.index(warm[0]) == 1                        # idle work done before the wait
     assert os.getpriority(os.PRIO_PROCESS, 0) == start              # restored before serving
     if preheat._can_restore_priority(start):
         assert app.priority == preheat.WARM_UP_NICENESS             # the warm-up ran niced
+        assert warm == [("warm_up", preheat.WARM_UP_NICENESS)]
         assert waited == [preheat.WARM_UP_NICENESS]                 # ... and so did the wait
 
 

@@ -180,6 +180,17 @@ class ExplorerShell(BatchedUpdates):
     def prefetch_token(self):
         return None
 
+    def warm_up(self):
+        """Do now what the kernel would otherwise do while idle after the page shows (the
+        prefetch plan of the current state). A kernel of Voila's preheated pool calls this
+        before it waits for its page request, so that after the request it only shows the page
+        (:func:`explorer.app.core.request.show_when_requested`)."""
+        plan = self.prefetch_plan(self.state)
+        if plan is not None:
+            _token, todo, work = plan
+            for item in todo:
+                work(item)
+
     def tap_actions(self):
         """What a tap on a view's ``tap_sources`` of each kind does: kind -> function of the value."""
         return {}
