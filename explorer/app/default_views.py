@@ -6,7 +6,8 @@ repository root::
     .venv/bin/python -m explorer.app.default_views            # both explorers
     .venv/bin/python -m explorer.app.default_views rbm        # one
 
-``tests/app/test_default_view.py`` fails until the files match a fresh computation.
+``tests/app/test_default_view.py`` (RBM) and ``tests/app/test_vae_default_view.py`` (VAE) fail
+until the files match a fresh computation.
 """
 
 from __future__ import annotations
@@ -26,7 +27,17 @@ def rbm_default_view():
     return compute.default_view_key(DEFAULT), compute.default_view(DEFAULT)
 
 
-EXPLORERS = {"rbm": rbm_default_view}
+def vae_default_view():
+    """``(fingerprint, tree)`` of the VAE explorer's default digit, computed afresh (loads torch)."""
+    from .vae_compute import VAECompute
+    from .vae_state import DEFAULT
+
+    compute = VAECompute.load_lazily()
+    return (compute.default_view_key(DEFAULT.index, DEFAULT.samples),
+            compute.default_view(DEFAULT.index, DEFAULT.samples))
+
+
+EXPLORERS = {"rbm": rbm_default_view, "vae": vae_default_view}
 
 
 def main(argv=None):

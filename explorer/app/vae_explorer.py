@@ -7,8 +7,14 @@ one small render function per panel.
 Stale kinds: ``point`` (another digit: everything), ``mc`` (the Monte Carlo sample count),
 ``T``, ``lam``, ``K`` (cursors on cached curves) and ``order`` (the series lines).
 
-torch is imported only when the explorer is built (the RBM explorer's kernels stay lean),
-and only by :mod:`explorer.vae`.
+The shipped model's session (torch, the checkpoint: ~3 s) loads only when something needs it:
+the default digit's numbers ship in ``explorer/data/default_view_vae.npz`` (see
+:mod:`explorer.app.vae_compute`), so the default page, and a URL that only moves cursors on its
+curves (``T``, ``lam``, ``order``, ``K``), is built and shown without torch. :meth:`VAEExplorer.show`
+then starts loading the session in a low-priority thread (:data:`SESSION_LOAD_DELAY_S` later, so
+that the page's own requests go first); another digit, decoder scale or sample count, the Latent
+space, Weight scale, Training and Hold q tabs wait for that load if it has not finished. torch is
+imported only by :mod:`explorer.vae`.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from ..views.vae_explorer import (
 )
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
-from .core.scheduling import loop_poster, start_worker
+from .core.scheduling import loop_poster, running_loop, start_worker
 from .vae_compute import VAECompute
 from .vae_q import HoldQ
 from .vae_state import (
@@ -65,6 +71,9 @@ from .vae_state import (
 NOTEBOOK_PATH = "voila/render/vae_explorer.ipynb"
 DEFAULT_TRAIN_EPOCHS = 20
 POINT_STALE = {ALL, "point"}
+#: Seconds between showing the page and starting to load the session in the background: the
+#: browser first fetches the widgets' state from this kernel, which a torch import would slow.
+SESSION_LOAD_DELAY_S = 1.5
 
 GUIDE = """<div class='vae-guide-text' style='font-size:13px;line-height:1.5;max-width:860px'>
 <p><b>The same story as the RBM, for a VAE.</b> The energy is H(z) = −ln p(x, z) and the reference is the
@@ -86,9 +95,10 @@ class VAEExplorer(ExplorerShell):
     query, page_url, prefetch
         See :class:`explorer.app.core.ExplorerShell`.
     checkpoint : str, optional
-        A VAE checkpoint (default: the shipped 2-D digits model).
+        A VAE checkpoint (default: the shipped 2-D digits model). Loaded when first needed; the
+        shipped default view is used when the file is the shipped one (same bytes).
     session : VAESession, optional
-        Reuse an existing session (tests).
+        Reuse an existing, loaded session (tests); its numbers are all computed.
     """
 
     PREFIX = "vae"
@@ -100,23 +110,41 @@ class VAEExplorer(ExplorerShell):
 
     def __init__(self, query=None, page_url=None, checkpoint=None, session=None, prefetch=True):
         if session is None:
-            from ..vae import VAESession  # torch: imported only by this explorer
-            session = VAESession(checkpoint=checkpoint, device="cpu")
+            compute = VAECompute.load_lazily(checkpoint)
+            compute.seed_default_view(DEFAULT.index, DEFAULT.samples)
+        else:
+            compute = VAECompute(session)
         self._train_thread = None
         self.trained = None              # (path, TrainResult) of the last model trained here
-        self._shipped_session = None
+        self._shipped = None             # (compute, name) of the model a trained one replaced
+        self._device_shown = False
         self._history = {"epoch": [], "train": [], "val": []}
-        self._set_session(session, "shipped checkpoint" if checkpoint is None else str(checkpoint), mark=False)
+        self._use_compute(compute, "shipped checkpoint" if checkpoint is None else str(checkpoint), mark=False)
         super().__init__(query=query, page_url=page_url, prefetch=prefetch)
         self._show_model_name()
 
     @property
     def session(self):
+        """The explorer's :class:`~explorer.vae.VAESession` (loaded now if it is not yet)."""
         return self.compute.session
+
+    def show(self):
+        """Display the explorer, then load the session in the background (see the module docstring)."""
+        super().show()
+        loop = running_loop()
+        if loop is not None:     # plain Python: the session loads when first needed
+            loop.call_later(SESSION_LOAD_DELAY_S, self.compute.loader.start_background)
+        return self
+
+    def warm_up(self):
+        """A kernel of Voila's preheated pool loads the session (torch, the checkpoint) before its
+        page is requested, at low priority: the student then never waits for it."""
+        super().warm_up()
+        self.compute.loader.get()
 
     # ------------------------------------------------------------------ codec
     def state_from_query(self, query):
-        return state_from_query(query, self.session.n_test)
+        return state_from_query(query, self.compute.n_test)
 
     def query_from_state(self, state):
         return query_from_state(state)
@@ -130,7 +158,7 @@ class VAEExplorer(ExplorerShell):
 
         def wide():   # one Layout per widget (teacher mode hides widgets one by one)
             return W.Layout(width="310px")
-        self.w_index = W.BoundedIntText(value=DEFAULT.index, min=0, max=self.session.n_test - 1,
+        self.w_index = W.BoundedIntText(value=DEFAULT.index, min=0, max=self.compute.n_test - 1,
                                         description="Test digit #", layout=W.Layout(width="210px"), style=style)
         self.w_temperature = W.FloatLogSlider(value=1.0, base=10, min=T_EXP_MIN, max=T_EXP_MAX, step=T_EXP_STEP,
                                               description="Temperature", readout_format=".3g", layout=wide(),
@@ -176,17 +204,23 @@ class VAEExplorer(ExplorerShell):
         self.w_shipped = W.Button(description="Back to the shipped model", layout=W.Layout(width="200px"),
                                   disabled=True)
         self.w_progress = W.IntProgress(value=0, min=0, max=DEFAULT_TRAIN_EPOCHS, layout=W.Layout(width="300px"))
-        self.w_device = W.HTML(layout=W.Layout(width="420px"))
+        self.w_device = W.HTML(layout=W.Layout(width="420px"))   # filled when the tab opens (torch)
         self.w_train_status = W.HTML(layout=W.Layout(width="520px"))
         self.w_train.on_click(lambda _b: self.train())
         self.w_shipped.on_click(lambda _b: self.use_shipped())
         self._train_box = W.VBox([self.w_device, W.HBox([self.w_epochs, self.w_train_seed, self.w_train]),
                                   self.w_progress, self.w_train_status, self.w_shipped])
         self._train_box.add_class("vae-training")
+
+    def _show_training_device(self):
+        """Name the training device (asks torch: done when the Training tab is first shown)."""
+        if self._device_shown:
+            return
         from ..vae import select_device
         dev = select_device("auto")
         self.w_device.value = (f"<div class='vae-device'>Training device: <b>{escape(dev)}</b>"
                                + ("" if str(dev).startswith(("cuda", "mps")) else " (no GPU found)") + "</div>")
+        self._device_shown = True
 
     def hideable(self):
         return {"index": self.w_index, "scale": self.w_scale, "temperature": self.w_temperature, "lam": self.w_lam,
@@ -223,7 +257,7 @@ class VAEExplorer(ExplorerShell):
         ]
 
     def before_render(self, state, dirty):
-        self.session.check_index(state.index)          # InputError: refused, the plots stay
+        self.compute.check_index(state.index)          # InputError: refused, the plots stay
         if dirty & POINT_STALE and "vae-error" in self.w_message.value:
             self._message("")
         return state
@@ -258,7 +292,7 @@ class VAEExplorer(ExplorerShell):
     def _render_latent(self, v, state, dirty):
         if ALL in dirty:
             lat = self.compute.latents()
-            v.show_latents(lat["mu"], lat["labels"], np.arange(self.session.n_test))
+            v.show_latents(lat["mu"], lat["labels"], np.arange(self.compute.n_test))
         if dirty & POINT_STALE:
             b = self.compute.point(state.index, state.scale)
             lab = "" if b["label"] is None else f" (a {b['label']})"
@@ -309,6 +343,7 @@ class VAEExplorer(ExplorerShell):
 
     def _render_training(self, v, state, dirty):
         if ALL in dirty:
+            self._show_training_device()
             h = self._history
             v.show(h["epoch"], h["train"], h["val"])
 
@@ -371,18 +406,19 @@ class VAEExplorer(ExplorerShell):
         return buf.getvalue()
 
     # ------------------------------------------------------------------ model / session
-    def _set_session(self, session, name, mark=True):
-        self.compute = VAECompute(session)
+    def _use_compute(self, compute, name, mark=True):
+        """Explore the model of ``compute`` (called ``name`` on the page); ``mark``: redraw everything."""
+        self.compute = compute
         self._model_name = name
         if mark:
-            self.w_index.max = session.n_test - 1
+            self.w_index.max = compute.n_test - 1
             self._show_model_name()
             self._dirty.add(ALL)
             self.flush()
 
     def _show_model_name(self):
         self.w_model_name.value = (f"<div class='vae-model'>Model: <b>{escape(self._model_name)}</b>, "
-                                   f"{self.session.n_test} test digits</div>")
+                                   f"{self.compute.n_test} test digits</div>")
 
     # ------------------------------------------------------------------ training
     def train(self, epochs=None, background=True, **kwargs):
@@ -458,21 +494,22 @@ class VAEExplorer(ExplorerShell):
             _remove_quietly(self.trained[0])
         atexit.register(_remove_quietly, path)
         self.trained = (path, res)
-        if self._shipped_session is None:
-            self._shipped_session = self.session
+        if self._shipped is None:        # kept with its caches: going back recomputes nothing
+            self._shipped = (self.compute, self._model_name)
         ep = res.metadata.get("training", {}).get("epochs_run", len(res.history["epoch"]))
         self._train_status(f"Trained {ep} epochs; computing the plots of the new model…")
-        self._set_session(session, f"trained here ({ep} epochs)")
+        self._use_compute(VAECompute(session), f"trained here ({ep} epochs)")
         self.w_train.disabled = False
         self.w_shipped.disabled = False
         self._train_status(f"Done: exploring the new model ({ep} epochs, test ELBO "
                            f"{res.metadata.get('final_test_elbo', float('nan')):.2f} nats).")
 
     def use_shipped(self):
-        if self._shipped_session is None:
+        """Go back to the model the explorer was opened with (after training one here)."""
+        if self._shipped is None:
             return
-        session, self._shipped_session = self._shipped_session, None
-        self._set_session(session, "shipped checkpoint")
+        (compute, name), self._shipped = self._shipped, None
+        self._use_compute(compute, name)
         self.w_shipped.disabled = True
 
 

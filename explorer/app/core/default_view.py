@@ -11,8 +11,9 @@ put them into their caches at start (:meth:`RBMCompute.seed_default_view`,
 Exactness: a file holds a *fingerprint* of everything its numbers depend on besides the code
 (the model's parameters, the grids, the state); a file whose fingerprint differs from the one the
 running app computes is ignored, and the numbers are computed as before. What the fingerprint
-cannot see (a change to the physics code) is caught by ``tests/app/test_default_view.py``, which
-recomputes each shipped view and compares it with the file.
+cannot see (a change to the physics code) is caught by ``tests/app/test_default_view.py`` (RBM)
+and ``tests/app/test_vae_default_view.py`` (VAE), which recompute each shipped view and compare
+it with the file.
 
 Files are read with ``allow_pickle=False``: a tree of dicts, arrays, numbers, strings and
 ``None`` is stored as flat arrays whose names encode the path and the kind of each leaf.
