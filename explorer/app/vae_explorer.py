@@ -11,8 +11,9 @@ The shipped model's session (torch, the checkpoint: ~3 s) loads only when someth
 the default digit's numbers ship in ``explorer/data/default_view_vae.npz`` (see
 :mod:`explorer.app.vae_compute`), so the default page, and a URL that only moves cursors on its
 curves (``T``, ``lam``, ``order``, ``K``), is built and shown without torch. :meth:`VAEExplorer.show`
-then starts loading the session in a low-priority thread (:data:`SESSION_LOAD_DELAY_S` later, so
-that the page's own requests go first); another digit, decoder scale or sample count, the Latent
+then starts loading the session in a low-priority thread once the page has drawn its plots
+(:meth:`~explorer.app.core.ExplorerShell.after_page_ready`: the browser first fetches every widget's
+state from this kernel, which a torch import would slow); another digit, decoder scale or sample count, the Latent
 space, Weight scale, Training and Hold q tabs wait for that load if it has not finished. torch is
 imported only by :mod:`explorer.vae`.
 """
@@ -71,9 +72,6 @@ from .vae_state import (
 NOTEBOOK_PATH = "voila/render/vae_explorer.ipynb"
 DEFAULT_TRAIN_EPOCHS = 20
 POINT_STALE = {ALL, "point"}
-#: Seconds between showing the page and starting to load the session in the background: the
-#: browser first fetches the widgets' state from this kernel, which a torch import would slow.
-SESSION_LOAD_DELAY_S = 1.5
 
 GUIDE = """<div class='vae-guide-text' style='font-size:13px;line-height:1.5;max-width:860px'>
 <p><b>The same story as the RBM, for a VAE.</b> The energy is H(z) = −ln p(x, z) and the reference is the
@@ -129,11 +127,11 @@ class VAEExplorer(ExplorerShell):
         return self.compute.session
 
     def show(self):
-        """Display the explorer, then load the session in the background (see the module docstring)."""
+        """Display the explorer, then load the session in the background once the page has drawn
+        its plots (see the module docstring)."""
         super().show()
-        loop = running_loop()
-        if loop is not None:     # plain Python: the session loads when first needed
-            loop.call_later(SESSION_LOAD_DELAY_S, self.compute.loader.start_background)
+        if running_loop() is not None:     # plain Python: the session loads when first needed
+            self.after_page_ready(self.compute.loader.start_background)
         return self
 
     def warm_up(self):

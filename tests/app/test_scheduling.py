@@ -35,3 +35,52 @@ def test_a_worker_thread_posts_onto_the_loop_thread():
 
     asyncio.run(main())
     assert seen["worker"] == "test-worker" and seen["posted"] == seen["loop"] != "test-worker"
+
+
+def _points_cached(app):
+    _token, todo, _work = app.prefetch_plan(app.state)
+    return sum((app.compute.point_key(app.state.copy(T=float(t))) in app.compute._points) for t in todo), len(todo)
+
+
+def test_idle_work_waits_until_the_page_has_drawn_its_plots():
+    """While a page opens, the kernel answers it and computes nothing else: the prefetch (and
+    what after_page_ready holds) starts on BokehJS's document_ready of the first panel."""
+    from bokeh.events import DocumentReady
+
+    from explorer.app import RBMExplorer
+
+    app = RBMExplorer(query="", page_url="", run_ais=False)
+    ran = []
+
+    async def open_the_page():
+        app.show()
+        app.after_page_ready(lambda: ran.append("held work"))
+        await asyncio.sleep(0.3)
+        assert not app.page_ready and ran == [] and _points_cached(app)[0] == 0
+        app.panels["free_energy"].view.layout.document.callbacks.trigger_event(DocumentReady())
+        for _ in range(100):                       # the prefetch: one temperature per loop turn
+            await asyncio.sleep(0.05)
+            if _points_cached(app)[0] == _points_cached(app)[1]:
+                break
+    asyncio.run(open_the_page())
+    assert app.page_ready and ran == ["held work"]
+    done, todo = _points_cached(app)
+    assert todo > 0 and done == todo
+    app.after_page_ready(lambda: ran.append("now"))  # once ready: at once
+    assert ran == ["held work", "now"]
+
+
+def test_idle_work_starts_anyway_when_the_page_never_says_it_is_ready(monkeypatch):
+    from explorer.app import RBMExplorer
+    from explorer.app.core import shell
+
+    monkeypatch.setattr(shell, "PAGE_READY_FALLBACK_S", 0.2)
+    app = RBMExplorer(query="", page_url="", run_ais=False)
+    ran = []
+
+    async def open_the_page():
+        app.show()
+        app.after_page_ready(lambda: ran.append("held work"))
+        await asyncio.sleep(0.6)
+    asyncio.run(open_the_page())
+    assert app.page_ready and ran == ["held work"]

@@ -205,16 +205,18 @@ def test_the_background_load_is_joined_by_what_needs_the_session():
     assert compute.n_test == session.n_test
 
 
-def test_showing_the_page_starts_the_background_load(monkeypatch):
+def test_showing_the_page_starts_the_background_load_once_the_plots_are_drawn():
     import asyncio
 
-    from explorer.app import vae_explorer
-    monkeypatch.setattr(vae_explorer, "SESSION_LOAD_DELAY_S", 0.0)
+    from bokeh.events import DocumentReady
     app = VAEExplorer(query="", page_url="")
 
     async def show_and_wait():
         app.show()
-        assert not app.compute.loader.loaded          # not while the page is being shown
+        await asyncio.sleep(0.05)
+        assert app.compute.loader._thread is None      # not while the page is opening
+        # what BokehJS sends once the first panel's plots are drawn
+        app.panels["posterior_lambda"].view.layout.document.callbacks.trigger_event(DocumentReady())
         await asyncio.sleep(0.05)
     asyncio.run(show_and_wait())
     thread = app.compute.loader._thread

@@ -32,7 +32,7 @@ from ...serving.preheat import page_base
 from ...views.html import csv_html, link_html, message_html
 from ...views.theme import style_layout
 from .classroom import classroom_options, hide_controls
-from .scheduling import BatchedUpdates, Coalescer, Prefetcher
+from .scheduling import BatchedUpdates, Coalescer, Prefetcher, running_loop
 from .state import classroom_query, join_queries
 
 #: The stale-kind meaning "everything" (a new model, a new view, a panel opened).
@@ -41,6 +41,10 @@ ALL = "all"
 #: Width of the control column and of the plot column (px). Chosen so that controls and two
 #: core plots fit side by side at 1280 px; narrower pages (JupyterLab with its file browser
 #: open) wrap the plots below the controls instead of clipping them.
+#: Seconds after :meth:`ExplorerShell.show` when the work held for an interactive page starts
+#: even though the page never said it has drawn its plots (a lost message, a front end without
+#: BokehJS).
+PAGE_READY_FALLBACK_S = 10.0
 CONTROLS_WIDTH = 330
 PLOTS_WIDTH = 880
 
@@ -131,6 +135,8 @@ class ExplorerShell(BatchedUpdates):
         self._in_tap = False
         self._coalescer = Coalescer(self._update)
         self._prefetcher = Prefetcher(self._prefetch_still_valid)
+        self.page_ready = True          # False from show() until the page has drawn its first plots
+        self._when_page_ready = []
         self._build_common_widgets()
         model_controls = self.build_controls()
         self.panels = {p.key: p for p in self.build_panels()}
@@ -476,9 +482,45 @@ class ExplorerShell(BatchedUpdates):
         self._set_widgets(self.shown)
         self._update_link()
 
+    # ------------------------------------------------------------------ after the page is interactive
+    def after_page_ready(self, fn):
+        """Call ``fn()`` once the page has drawn its first plots (now, if it has).
+
+        Work that can wait (the idle prefetch, loading a model in the background) must not
+        compete with the page for the CPU and this kernel while it opens: the browser is then
+        fetching every widget's state from this kernel and drawing them.
+        """
+        if self.page_ready:
+            fn()
+        else:
+            self._when_page_ready.append(fn)
+
+    def _hold_until_page_ready(self):
+        """From now until the first panel's Bokeh document reports ``document_ready`` (BokehJS
+        sends it once the plots are drawn), or :data:`PAGE_READY_FALLBACK_S` at most, hold the
+        work of :meth:`after_page_ready` and the prefetch."""
+        loop = running_loop()
+        core = next((p for p in self.panels.values() if p.is_open), None)
+        doc = None if core is None else core.view.layout.document
+        if loop is None or doc is None:
+            return                      # plain Python, tests: nothing competes
+        self.page_ready = False
+        self._prefetcher.cancel()
+        doc.on_event("document_ready", lambda _event: loop.call_soon(self._page_is_ready))
+        loop.call_later(PAGE_READY_FALLBACK_S, self._page_is_ready)
+
+    def _page_is_ready(self):
+        if self.page_ready:
+            return
+        self.page_ready = True
+        todo, self._when_page_ready = self._when_page_ready, []
+        for fn in todo:
+            fn()
+        self._schedule_prefetch()
+
     # ------------------------------------------------------------------ prefetch
     def _schedule_prefetch(self):
-        if not self.prefetch:
+        if not self.prefetch or not self.page_ready:
             return
         plan = self.prefetch_plan(self.state)
         if plan is not None:
@@ -530,4 +572,5 @@ class ExplorerShell(BatchedUpdates):
 
         load_bokehjs()
         display(self.widget)
+        self._hold_until_page_ready()
         return self
