@@ -234,7 +234,9 @@ def test_the_request_arrives_over_voilas_websocket(monkeypatch):
         monkeypatch.setenv("VOILA_APP_PORT", str(port))
         monkeypatch.setenv("VOILA_SERVER_URL", "/base/")
         for key in payload:
-            monkeypatch.delenv(key, raising=False)
+            # set (then undone by monkeypatch), not deleted: wait_for_page_request writes the
+            # request into os.environ, and a key monkeypatch never saw would leak into later tests
+            monkeypatch.setenv(key, "")
         assert preheat.wait_for_page_request() == ("T=0.5&order=6", PAGE)
         server.shutdown()
     assert paths == ["/base/voila/query/abc-123"]

@@ -5,6 +5,7 @@ files are ignored, and the tree codec round-trips what the compute models store.
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 
@@ -125,10 +126,12 @@ def test_a_file_needing_pickle_is_refused(tmp_path):
 def test_the_rbm_page_imports_no_scipy_before_it_shows():
     """The first screen of the default view needs no scipy.special (0.35 s of a fresh kernel):
     it is imported on the first computation."""
-    code = ("import sys; from explorer.app import RBMExplorer; app = RBMExplorer(prefetch=False); "
+    code = ("import sys; from explorer.app import RBMExplorer; app = RBMExplorer(query='', prefetch=False); "
             "print('scipy.special' in sys.modules, 'torch' in sys.modules); "
             "app.w_temperature.value = 0.5; print('scipy.special' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("FREE_ENERGY_EXPLORER_NO_DEFAULT_VIEW", "QUERY_STRING")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         env=env)
     assert out.stdout.split() == ["False", "False", "True"], out.stdout + out.stderr
 
 

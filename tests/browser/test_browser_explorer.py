@@ -277,8 +277,11 @@ def test_hold_q_tab_drag_fallback_step_and_play(session, artifacts):
     wait_for_change(page, "pg_bars", before)
     page.wait_for_function("() => Math.abs(window.Bokeh.documents.map(d => d.get_model_by_name('pg_bars'))"
                            ".filter(Boolean)[0].data.m[1] - 0.9) < 0.03", timeout=60_000)
+    # snapped back onto its unit (the kernel's reply to the drag: it may follow the bars' patch)
+    page.wait_for_function("u => window.Bokeh.documents.map(d => d.get_model_by_name('pg_handles'))"
+                           ".filter(Boolean)[0].data.x[u] === 1.0", arg=unit, timeout=60_000)
     handles = page.evaluate(READ_SOURCE_JS, "pg_handles")
-    assert handles["x"][unit] == 1.0                               # snapped back onto its unit
+    assert handles["x"][unit] == 1.0
     page.wait_for_function("v => document.querySelector('.pg-readout .pg-fq').innerText !== v",
                            arg=f"{fq0:.6f}", timeout=60_000)
     fq1, exact1, _ = numbers()
