@@ -500,6 +500,11 @@ def summarise(out, results, args):
         "blocked_offsite_requests": out.get("blocked_offsite_requests", 0),
         "sessions": [{k: rounded(v) if isinstance(v, float) else v for k, v in r.items()} for r in results],
     })
+    # how much longer N pages at once take than one page alone (the warm-up page, opened alone
+    # just before): 1 would mean the N pages cost nothing extra
+    one = out.get("warmup_render_s")
+    out["all_rendered_over_one_page"] = (rounded(max(renders) / one, 2)
+                                         if renders and len(renders) == args.n and one else None)
     slider_ok = all("update_ms" in r for r in sliders) and (len(sliders) == len(renders) or len(sliders) == 0)
     out["ok"] = (len(renders) == args.n and bool(renders) and max(renders) <= args.render_limit and slider_ok
                  and not out["errors"])
@@ -701,10 +706,12 @@ def print_summary(out, limit):
           f"{out['browsers']} browser process(es){f' at nice {BROWSER_NICENESS}' if out.get('nice_browser') else ''}, "
           f"Voila args {out['voila_args'] or 'none'})")
     if "warmup_render_s" in out:
-        print(f"  warm-up page (not counted): {out['warmup_render_s']} s")
+        print(f"  warm-up page (not counted; one page alone): {out['warmup_render_s']} s")
     print(f"  rendered: {out['rendered']}/{out['n']}; first render median {out['render_s_median']} s, "
           f"max {out['render_s_max']} s (limit {limit:.0f} s); notebook executed (HTML complete) "
           f"median {out['html_s_median']} s, max {out['html_s_max']} s")
+    if out.get("all_rendered_over_one_page") is not None:
+        print(f"  all {out['n']} rendered in {out['all_rendered_over_one_page']} x the time of one page alone")
     if out.get("with_slider"):
         print(f"  slider keypress -> Bokeh source change: {out['updated']}/{out['with_slider']} answered; "
               f"median {out['update_ms_median']} ms, p95 {out['update_ms_p95']} ms, max {out['update_ms_max']} ms")
