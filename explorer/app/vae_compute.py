@@ -21,7 +21,6 @@ curve) asks for the session, which loads it or waits for the background load to 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 import threading
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._hashing import file_sha256
 from .core import default_view
 from .core.cache import LRU
 from .vae_state import K_GRID, LAM_GRID, MAX_ORDER, SCALE_GRID, T_GRID
@@ -47,15 +47,6 @@ SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "vae_digi
 BACKGROUND_NICENESS = 10
 
 _SEQUENCE_KINDS = {"__list__": list, "__tuple__": tuple}
-
-
-def file_digest(path):
-    """SHA-256 hex digest of the file at ``path`` (OSError when it cannot be read)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _lower_this_threads_priority(niceness):
@@ -217,7 +208,7 @@ class VAECompute:
         if self.loader.checkpoint is None:
             return None
         try:
-            checkpoint = file_digest(self.loader.checkpoint)
+            checkpoint = file_sha256(self.loader.checkpoint)
         except OSError:
             return None
         return default_view.fingerprint(

@@ -37,6 +37,7 @@ import torch
 from numpy.polynomial.hermite_e import hermegauss
 from torch.distributions import MultivariateNormal
 
+from .._hashing import file_sha256
 from ..errors import InputError
 from ._validation import check_array_1d, check_int
 from .device import cpu_threads
@@ -542,19 +543,11 @@ def cache_dir():
     return os.path.join(base, "free-energy-explorer")
 
 
-def _file_hash(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def split_cache_path(session, indices=None, directory=None):
     """The .npz file of ``session``'s gaps on ``indices`` (None: the whole split): keyed on the checkpoint's
     bytes, the code version, the decoder scale c, the Gauss–Hermite rule and the digits asked for."""
     idx = "all" if indices is None else ",".join(str(int(i)) for i in indices)
-    key = hashlib.sha256(f"{_file_hash(session.model.checkpoint_path)}|{CODE_VERSION}|{session.weight_scale!r}|"
+    key = hashlib.sha256(f"{file_sha256(session.model.checkpoint_path)}|{CODE_VERSION}|{session.weight_scale!r}|"
                          f"{session.n_test}|{N_NODES}|{idx}".encode()).hexdigest()[:24]
     return os.path.join(cache_dir() if directory is None else directory, f"vae_gaps_{key}.npz")
 
