@@ -46,8 +46,6 @@ SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "vae_digi
 #: thread, which serves the page meanwhile.
 BACKGROUND_NICENESS = 10
 
-_SEQUENCE_KINDS = {"__list__": list, "__tuple__": tuple}
-
 
 def _lower_this_threads_priority(niceness):
     """Give the calling thread at least ``niceness`` (Linux only: there a niceness is per thread;
@@ -220,7 +218,7 @@ class VAECompute:
         """The numbers of the first screen of digit ``index`` (decoder scale 1, ``samples`` Monte
         Carlo draws), computed, as a tree for :func:`explorer.app.core.default_view.write`:
         ``point`` (:meth:`point`), ``monte_carlo`` (:meth:`monte_carlo`) and ``n_test``."""
-        return {"point": _to_tree(self.point(index, 1.0)), "monte_carlo": _to_tree(self.monte_carlo(index, samples)),
+        return {"point": self.point(index, 1.0), "monte_carlo": self.monte_carlo(index, samples),
                 "n_test": int(self.n_test)}
 
     def seed_default_view(self, index, samples, path=None):
@@ -232,41 +230,9 @@ class VAECompute:
         if tree is None:
             return False
         i, n = int(index), int(samples)
-        point, mc = _from_tree(tree["point"]), _from_tree(tree["monte_carlo"])
+        point, mc = tree["point"], tree["monte_carlo"]
         self._points.get_or((i, 1.0), lambda: point)
         self._mc.get_or((i, n, 1.0), lambda: mc)
         self._default_n_test = int(tree["n_test"])
         self._seeded_indices.add(i)
         return True
-
-
-def _is_plain_numbers(seq):
-    """Whether the file codec gives ``seq`` back as an equal list: a non-empty list of one kind of
-    number (a mix, None or strings would come back as an object or string array)."""
-    if not isinstance(seq, list) or not seq:
-        return False
-    kinds = {bool if isinstance(v, (bool, np.bool_)) else int if isinstance(v, (int, np.integer))
-             else float if isinstance(v, (float, np.floating)) else None for v in seq}
-    return len(kinds) == 1 and None not in kinds
-
-
-def _to_tree(value):
-    """``value`` (dicts, arrays, numbers, strings, None, lists, tuples) in the form the file codec
-    stores faithfully: tuples and lists of mixed items become ``{"__tuple__" | "__list__": {i: item}}``."""
-    if isinstance(value, dict):
-        return {k: _to_tree(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) and not _is_plain_numbers(value):
-        kind = "__tuple__" if isinstance(value, tuple) else "__list__"
-        return {kind: {i: _to_tree(v) for i, v in enumerate(value)}}
-    return value
-
-
-def _from_tree(tree):
-    """The inverse of :func:`_to_tree` on what the file codec gives back."""
-    if not isinstance(tree, dict):
-        return tree
-    if len(tree) == 1:
-        (kind, items), = tree.items()
-        if kind in _SEQUENCE_KINDS:
-            return _SEQUENCE_KINDS[kind](_from_tree(items[i]) for i in range(len(items)))
-    return {k: _from_tree(v) for k, v in tree.items()}

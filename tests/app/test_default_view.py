@@ -142,7 +142,12 @@ leaves = st.one_of(
     st.builds(lambda xs: np.asarray(xs, dtype=float), st.lists(st.floats(width=64), max_size=5)),
     st.builds(lambda xs: np.asarray(xs, dtype=np.int64).reshape(-1, 1), st.lists(st.integers(-9, 9), max_size=4)),
 )
-trees = st.recursive(leaves, lambda children: st.dictionaries(keys, children, max_size=4), max_leaves=12)
+#: what one array cannot hold: tuples, and lists mixing None, strings and kinds of number
+mixed_items = st.one_of(st.none(), st.booleans(), st.integers(-9, 9), st.floats(allow_nan=False, width=64),
+                        st.text(max_size=3))
+sequences = st.one_of(st.lists(mixed_items, max_size=4), st.lists(mixed_items, max_size=4).map(tuple))
+trees = st.recursive(st.one_of(leaves, sequences), lambda children: st.one_of(
+    st.dictionaries(keys, children, max_size=4), st.lists(children, max_size=3).map(tuple)), max_leaves=12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -159,6 +164,10 @@ def _assert_round_trip(a, b, path=""):
         assert isinstance(b, dict) and set(a) == set(b), path
         for k in a:
             _assert_round_trip(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, (list, tuple)):
+        assert type(b) is type(a) and len(b) == len(a), f"{path}: {a!r} != {b!r}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_round_trip(x, y, f"{path}[{i}]")
     elif isinstance(a, np.ndarray):
         assert b.dtype == a.dtype and b.shape == a.shape, path
         np.testing.assert_array_equal(a, b)

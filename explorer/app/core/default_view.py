@@ -15,8 +15,9 @@ cannot see (a change to the physics code) is caught by ``tests/app/test_default_
 and ``tests/app/test_vae_default_view.py`` (VAE), which recompute each shipped view and compare
 it with the file.
 
-Files are read with ``allow_pickle=False``: a tree of dicts, arrays, numbers, strings and
-``None`` is stored as flat arrays whose names encode the path and the kind of each leaf.
+Files are read with ``allow_pickle=False``: a tree of dicts, arrays, numbers, strings, lists,
+tuples and ``None`` is stored as flat arrays whose names encode the path and the kind of each leaf
+(a tuple, or a list that one array cannot hold, as one node per item: each comes back as it was).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 #: Bumped when the file layout changes (old files are then ignored).
 FORMAT = 1
 _SEP, _KIND = "/", "|"
+#: Node names of a stored tuple and of a list that one array cannot hold (reserved as keys).
+_TUPLE, _LIST = "__tuple__", "__list__"
 
 
 def fingerprint(*parts):
@@ -52,7 +55,7 @@ def _segment(key):
     if isinstance(key, (bool, np.bool_)) or not isinstance(key, (str, int, np.integer)):
         raise TypeError(f"only str and int keys can be stored, not {key!r}")
     if isinstance(key, str):
-        if not key or key.startswith("#") or _SEP in key or _KIND in key:
+        if not key or key.startswith("#") or _SEP in key or _KIND in key or key in (_TUPLE, _LIST):
             raise ValueError(f"key {key!r} cannot be stored")
         return key
     return f"#{int(key)}"
@@ -70,12 +73,39 @@ def _flatten(tree, prefix, out):
         if tree.dtype == object:
             raise TypeError(f"{prefix}: object arrays cannot be stored without pickle")
         out[f"{prefix}{_KIND}array"] = tree
-    elif isinstance(tree, (list, tuple)):
+    elif isinstance(tree, list) and _plain_numbers(tree):
         out[f"{prefix}{_KIND}list"] = np.asarray(tree)
+    elif isinstance(tree, (list, tuple)):
+        # a tuple, or a list of mixed items (None, strings, numbers of several kinds): one node
+        # per item, so that each comes back as it was
+        kind = _TUPLE if isinstance(tree, tuple) else _LIST
+        if not tree:
+            out[f"{prefix}{_SEP if prefix else ''}{kind}{_KIND}dict"] = np.zeros(0)
+        for i, item in enumerate(tree):
+            _flatten(item, f"{prefix}{_SEP if prefix else ''}{kind}{_SEP}#{i}", out)
     elif isinstance(tree, (bool, int, float, str, np.generic)):
         out[f"{prefix}{_KIND}scalar"] = np.asarray(tree)
     else:
         raise TypeError(f"{prefix}: cannot store a {type(tree).__name__}")
+
+
+def _plain_numbers(items):
+    """Whether ``items`` is a non-empty list of one kind of number (bool, int or float), which one
+    array stores faithfully."""
+    kinds = {bool if isinstance(v, (bool, np.bool_)) else int if isinstance(v, (int, np.integer))
+             else float if isinstance(v, (float, np.floating)) else None for v in items}
+    return len(kinds) == 1 and None not in kinds
+
+
+def _sequences(node):
+    """Turn the nodes :func:`_flatten` wrote for tuples and mixed lists back into them."""
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1 and next(iter(node)) in (_TUPLE, _LIST):
+        (kind, items), = node.items()
+        seq = [_sequences(items[i]) for i in range(len(items))]
+        return tuple(seq) if kind == _TUPLE else seq
+    return {k: _sequences(v) for k, v in node.items()}
 
 
 def _unflatten(arrays):
@@ -98,7 +128,7 @@ def _unflatten(arrays):
             node = node.setdefault(key, {})
         if keys:
             node[keys[-1]] = leaf
-    return tree
+    return _sequences(tree)
 
 
 def path_of(name):
@@ -107,7 +137,7 @@ def path_of(name):
 
 
 def write(name, key, tree, path=None):
-    """Store ``tree`` (nested dicts of arrays, numbers, strings, lists, None) under fingerprint ``key``."""
+    """Store ``tree`` (nested dicts of arrays, numbers, strings, lists, tuples, None) under fingerprint ``key``."""
     flat = {}
     _flatten(tree, "", flat)
     flat[f"__fingerprint__{_KIND}scalar"] = np.asarray(key)
