@@ -21,6 +21,8 @@ from explorer.app.rbm_state import DEFAULT
 from explorer.rbm.explore import point_quantities
 from explorer.rbm.sweeps import temperature_sweep
 
+from .views_compare import assert_same_sources
+
 
 def assert_same_tree(a, b, path="", rtol=0.0):
     """Same structure, same kinds and equal values (arrays to ``rtol``; NaN equals NaN)."""
@@ -64,11 +66,6 @@ def test_the_shipped_numbers_are_the_physics_layers():
     assert_same_tree(dataclasses.asdict(point), dataclasses.asdict(compute.point(DEFAULT)), rtol=1e-10)
 
 
-def _sources(app):
-    return {(key, name): {k: np.asarray(v) for k, v in s.data.items()}
-            for key, v in app.views.items() for name, s in v.sources.items()}
-
-
 def test_a_page_from_the_shipped_view_shows_what_a_fresh_one_shows(monkeypatch):
     seeded = RBMExplorer(run_ais=False, prefetch=False)
     assert seeded.compute._curves, "the default view was not seeded"
@@ -76,16 +73,7 @@ def test_a_page_from_the_shipped_view_shows_what_a_fresh_one_shows(monkeypatch):
     fresh = RBMExplorer(run_ais=False, prefetch=False)
     assert seeded.w_readout.value == fresh.w_readout.value
     assert seeded.csv() == fresh.csv()
-    a, b = _sources(seeded), _sources(fresh)
-    assert a.keys() == b.keys()
-    for name in a:
-        assert a[name].keys() == b[name].keys(), name
-        for col in a[name]:
-            x, y = a[name][col], b[name][col]
-            if x.dtype.kind == "f":
-                np.testing.assert_allclose(x, y, rtol=1e-10, equal_nan=True, err_msg=f"{name} {col}")
-            else:
-                np.testing.assert_array_equal(x, y, err_msg=f"{name} {col}")
+    assert_same_sources(seeded, fresh, rtol=1e-10)
 
 
 def test_another_view_is_computed_not_read():

@@ -26,6 +26,8 @@ from explorer.app.vae_explorer import VAEExplorer
 from explorer.app.vae_state import DEFAULT
 from explorer.vae import VAESession
 
+from .views_compare import assert_same_sources
+
 ROOT = Path(__file__).resolve().parents[2]
 RTOL = 1e-9
 #: Queries that only move cursors on the default digit's cached curves.
@@ -103,11 +105,6 @@ def test_the_file_round_trips_what_the_compute_model_writes(fresh, tmp_path):
     assert_same_tree(fresh.point(DEFAULT.index), point)
 
 
-def _sources(app):
-    return {(key, name): {k: np.asarray(v) for k, v in s.data.items()}
-            for key, v in app.views.items() for name, s in v.sources.items()}
-
-
 def _csv_rows(text):
     return list(csv.reader(io.StringIO(text)))
 
@@ -128,17 +125,7 @@ def test_a_page_from_the_shipped_view_shows_what_a_fresh_one_shows(fresh, query)
     for ra, rb in zip(a[1:], b[1:]):
         for va, vb in zip(ra[2:], rb[2:]):
             assert (va == vb) or float(va) == pytest.approx(float(vb), rel=RTOL), (ra, rb)
-    sa, sb = _sources(shipped), _sources(computed)
-    assert sa.keys() == sb.keys()
-    for name in sa:
-        assert sa[name].keys() == sb[name].keys(), name
-        for col in sa[name]:
-            x, y = sa[name][col], sb[name][col]
-            if x.dtype.kind == "f":
-                np.testing.assert_allclose(x, y, rtol=RTOL, equal_nan=True, err_msg=f"{name} {col}")
-            elif x.dtype != object:
-                np.testing.assert_array_equal(x, y, err_msg=f"{name} {col}")
-    assert not shipped.compute.loader.loaded
+    assert_same_sources(shipped, computed, rtol=RTOL)
 
 
 def test_the_default_page_imports_no_torch():
