@@ -21,25 +21,7 @@ from explorer.app.rbm_state import DEFAULT
 from explorer.rbm.explore import point_quantities
 from explorer.rbm.sweeps import temperature_sweep
 
-from .views_compare import assert_same_sources
-
-
-def assert_same_tree(a, b, path="", rtol=0.0):
-    """Same structure, same kinds and equal values (arrays to ``rtol``; NaN equals NaN)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and set(a) == set(b), f"{path}: keys {sorted(map(str, a))} vs {sorted(map(str, b))}"
-        for k in a:
-            assert_same_tree(a[k], b[k], f"{path}/{k}", rtol)
-    elif isinstance(a, np.ndarray):
-        assert isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype, path
-        if a.dtype.kind in "fc":
-            np.testing.assert_allclose(b, a, rtol=rtol, atol=0, equal_nan=True, err_msg=path)
-        else:
-            np.testing.assert_array_equal(b, a, err_msg=path)
-    elif isinstance(a, float):
-        assert isinstance(b, float) and (a == b or (np.isnan(a) and np.isnan(b)) or abs(a - b) <= rtol * abs(a)), path
-    else:
-        assert type(a) is type(b) and a == b, f"{path}: {a!r} vs {b!r}"
+from .views_compare import assert_same_sources, assert_same_tree
 
 
 def test_shipped_rbm_default_view_equals_a_fresh_computation():
@@ -144,22 +126,4 @@ def test_the_codec_round_trips_trees(tmp_path_factory, tree):
     path = tmp_path_factory.mktemp("codec") / "t.npz"
     default_view.write("x", "key", tree, path=path)
     back = default_view.read("x", "key", path=path)
-    _assert_round_trip(tree, back)
-
-
-def _assert_round_trip(a, b, path=""):
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and set(a) == set(b), path
-        for k in a:
-            _assert_round_trip(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, (list, tuple)):
-        assert type(b) is type(a) and len(b) == len(a), f"{path}: {a!r} != {b!r}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_round_trip(x, y, f"{path}[{i}]")
-    elif isinstance(a, np.ndarray):
-        assert b.dtype == a.dtype and b.shape == a.shape, path
-        np.testing.assert_array_equal(a, b)
-    elif isinstance(a, float) and np.isnan(a):
-        assert isinstance(b, float) and np.isnan(b), path
-    else:
-        assert type(a) is type(b) and a == b, f"{path}: {a!r} != {b!r}"
+    assert_same_tree(tree, back)

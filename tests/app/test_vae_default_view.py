@@ -26,7 +26,7 @@ from explorer.app.vae_explorer import VAEExplorer
 from explorer.app.vae_state import DEFAULT
 from explorer.vae import VAESession
 
-from .views_compare import assert_same_sources
+from .views_compare import assert_same_sources, assert_same_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 RTOL = 1e-9
@@ -45,34 +45,6 @@ def fresh():
     return VAECompute(VAESession())
 
 
-def assert_same_tree(expected, got, path=""):
-    """Same structure and kinds (tuples stay tuples, None stays None), values equal to :data:`RTOL`
-    (NaN equals NaN)."""
-    if isinstance(expected, dict):
-        assert isinstance(got, dict) and set(expected) == set(got), \
-            f"{path}: keys {sorted(map(str, expected))} vs {sorted(map(str, got))}"
-        for k in expected:
-            assert_same_tree(expected[k], got[k], f"{path}/{k}")
-    elif isinstance(expected, (list, tuple)):
-        assert type(got) is type(expected) and len(got) == len(expected), f"{path}: {got!r} vs {expected!r}"
-        for i, (e, g) in enumerate(zip(expected, got)):
-            assert_same_tree(e, g, f"{path}[{i}]")
-    elif isinstance(expected, np.ndarray):
-        assert isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype == expected.dtype, path
-        if expected.dtype.kind in "fc":
-            np.testing.assert_allclose(got, expected, rtol=RTOL, atol=0, equal_nan=True, err_msg=path)
-        else:
-            np.testing.assert_array_equal(got, expected, err_msg=path)
-    elif isinstance(expected, (bool, np.bool_)):
-        assert isinstance(got, (bool, np.bool_)) and bool(got) == bool(expected), path
-    elif isinstance(expected, float):
-        assert isinstance(got, float), f"{path}: {got!r} is no float"
-        same = got == expected or (np.isnan(got) and np.isnan(expected))
-        assert same or abs(got - expected) <= RTOL * abs(expected), f"{path}: {got!r} vs {expected!r}"
-    else:
-        assert type(got) is type(expected) and got == expected, f"{path}: {got!r} vs {expected!r}"
-
-
 def seeded_compute(path=None):
     compute = VAECompute.load_lazily()
     assert compute.seed_default_view(DEFAULT.index, DEFAULT.samples, path), \
@@ -85,8 +57,8 @@ def test_shipped_default_view_equals_a_fresh_computation(fresh):
     ``python -m explorer.app.default_views vae``."""
     compute = seeded_compute()
     i, n = DEFAULT.index, DEFAULT.samples
-    assert_same_tree(fresh.point(i), compute.point(i))
-    assert_same_tree(fresh.monte_carlo(i, n), compute.monte_carlo(i, n))
+    assert_same_tree(fresh.point(i), compute.point(i), rtol=RTOL)
+    assert_same_tree(fresh.monte_carlo(i, n), compute.monte_carlo(i, n), rtol=RTOL)
     assert compute.n_test == fresh.session.n_test
     assert not compute.loader.loaded, "reading the shipped numbers loaded the session"
 
@@ -102,7 +74,7 @@ def test_the_file_round_trips_what_the_compute_model_writes(fresh, tmp_path):
     point = seeded_compute(path).point(DEFAULT.index)
     assert isinstance(point["reference"], tuple) and isinstance(point["reference"][2], str)
     assert point["report"]["iwae"]["stderr"][1] is None
-    assert_same_tree(fresh.point(DEFAULT.index), point)
+    assert_same_tree(fresh.point(DEFAULT.index), point, rtol=RTOL)
 
 
 def _csv_rows(text):
@@ -156,8 +128,8 @@ def test_what_needs_the_model_loads_it_and_is_right(fresh):
     np.testing.assert_allclose(np.asarray(app.source("latent").data["z1"]), fresh.latents()["mu"][:, 0], rtol=RTOL)
     app.select(5)
     assert app.state.index == 5 and "#5" in app.w_readout.value
-    assert_same_tree(fresh.point(5), app.compute.point(5))
-    assert_same_tree(fresh.monte_carlo(5, DEFAULT.samples), app.compute.monte_carlo(5, DEFAULT.samples))
+    assert_same_tree(fresh.point(5), app.compute.point(5), rtol=RTOL)
+    assert_same_tree(fresh.monte_carlo(5, DEFAULT.samples), app.compute.monte_carlo(5, DEFAULT.samples), rtol=RTOL)
     computed = VAEExplorer(query="index=5", page_url="", session=fresh.session)
     assert app.w_readout.value == computed.w_readout.value
     app.open_panel("training")               # names the device (asks torch)
@@ -167,7 +139,7 @@ def test_what_needs_the_model_loads_it_and_is_right(fresh):
 def test_a_query_for_another_digit_is_computed(fresh):
     app = VAEExplorer(query="index=5&lam=0.5", page_url="")
     assert app.compute.loader.loaded and app.state.index == 5
-    assert_same_tree(fresh.point(5), app.compute.point(5))
+    assert_same_tree(fresh.point(5), app.compute.point(5), rtol=RTOL)
     computed = VAEExplorer(query="index=5&lam=0.5", page_url="", session=fresh.session)
     assert app.w_readout.value == computed.w_readout.value
 
@@ -224,7 +196,7 @@ def test_stale_corrupt_and_switched_off_files_are_ignored(fresh, tmp_path, monke
         assert not compute.seed_default_view(DEFAULT.index, DEFAULT.samples, path)
         assert not compute._points and not compute._mc                                  # nothing read
         if path is stale:    # computed instead (once: the same code path for the other files)
-            assert_same_tree(fresh.point(DEFAULT.index), compute.point(DEFAULT.index))
+            assert_same_tree(fresh.point(DEFAULT.index), compute.point(DEFAULT.index), rtol=RTOL)
             assert compute.loader.loaded
     assert default_view.read("vae", key) is not None
     monkeypatch.setenv("FREE_ENERGY_EXPLORER_NO_DEFAULT_VIEW", "1")

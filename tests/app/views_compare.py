@@ -1,8 +1,35 @@
-"""Comparing what two explorers' plots hold (a page built from shipped numbers against a fresh one)."""
+"""Comparing numbers: trees of results (shipped against fresh, or written against read back) and what
+two explorers' plots hold (a page built from shipped numbers against a fresh one)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def assert_same_tree(expected, got, rtol=0.0, path=""):
+    """Same structure and kinds (tuples stay tuples, None stays None, no numpy scalar for a Python
+    number), arrays of the same shape and dtype; floats equal to ``rtol`` (0: exactly), NaN equals NaN."""
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and set(expected) == set(got), \
+            f"{path}: keys {sorted(map(str, expected))} vs {sorted(map(str, got))}"
+        for k in expected:
+            assert_same_tree(expected[k], got[k], rtol, f"{path}/{k}")
+    elif isinstance(expected, (list, tuple)):
+        assert type(got) is type(expected) and len(got) == len(expected), f"{path}: {got!r} vs {expected!r}"
+        for i, (e, g) in enumerate(zip(expected, got)):
+            assert_same_tree(e, g, rtol, f"{path}[{i}]")
+    elif isinstance(expected, np.ndarray):
+        assert isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype == expected.dtype, path
+        if expected.dtype.kind in "fc":
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=0, equal_nan=True, err_msg=path)
+        else:
+            np.testing.assert_array_equal(got, expected, err_msg=path)
+    elif isinstance(expected, float):
+        assert isinstance(got, float), f"{path}: {got!r} is no float"
+        same = got == expected or (np.isnan(got) and np.isnan(expected))
+        assert same or abs(got - expected) <= rtol * abs(expected), f"{path}: {got!r} vs {expected!r}"
+    else:
+        assert type(got) is type(expected) and got == expected, f"{path}: {got!r} vs {expected!r}"
 
 
 def sources(app):
