@@ -186,9 +186,8 @@ class RBMCompute:
         tree = default_view.read("rbm", self.default_view_key(state), path)
         if tree is None:
             return False
-        with self._curves._lock:
-            self._curves[self.curve_key(state)] = Curves(**tree["curves"])
-            self._points[self.point_key(state)] = PointQuantities(**tree["point"])
+        self._curves.get_or(self.curve_key(state), lambda: Curves(**tree["curves"]))
+        self._points.get_or(self.point_key(state), lambda: PointQuantities(**tree["point"]))
         return True
 
     def norm_grid(self, state):

@@ -38,13 +38,13 @@ from .state import classroom_query, join_queries
 #: The stale-kind meaning "everything" (a new model, a new view, a panel opened).
 ALL = "all"
 
-#: Width of the control column and of the plot column (px). Chosen so that controls and two
-#: core plots fit side by side at 1280 px; narrower pages (JupyterLab with its file browser
-#: open) wrap the plots below the controls instead of clipping them.
 #: Seconds after :meth:`ExplorerShell.show` when the work held for an interactive page starts
 #: even though the page never said it has drawn its plots (a lost message, a front end without
 #: BokehJS).
 PAGE_READY_FALLBACK_S = 10.0
+#: Width of the control column and of the plot column (px). Chosen so that controls and two
+#: core plots fit side by side at 1280 px; narrower pages (JupyterLab with its file browser
+#: open) wrap the plots below the controls instead of clipping them.
 CONTROLS_WIDTH = 330
 PLOTS_WIDTH = 880
 
