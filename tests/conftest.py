@@ -1,6 +1,9 @@
 """Suite-wide settings and the headless-Chromium fixtures shared by every browser test."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import settings
@@ -11,6 +14,14 @@ from tests.browser.voila_server import chromium_path, launch_browser
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+# One fresh cache directory per run, for this process and every server, kernel and script it
+# starts (they inherit the environment): a run never reads what an earlier run or the user stored,
+# and within a run a VAE digit computed once is read back (explorer/app/vae_compute.py), as it is
+# for the kernels of a class.
+os.environ["FREE_ENERGY_EXPLORER_CACHE"] = _CACHE = tempfile.mkdtemp(prefix="fee-test-cache-")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 def in_ci():

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._hashing import file_sha256
+from .._cache import cache_dir
+from .._hashing import file_sha256, source_sha256
 from .core import default_view
 from .core.cache import LRU
 from .vae_state import K_GRID, LAM_GRID, MAX_ORDER, SCALE_GRID, T_GRID
@@ -42,6 +43,10 @@ POSTERIOR_SAMPLES = 150
 SESSION_SAMPLES, SESSION_IWAE_POOL, SESSION_SEED = 5000, 50000, 0
 #: The checkpoint shipped with the package (what ``VAESession(checkpoint=None)`` loads).
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "vae_digits_2d.pt"
+#: The code whose numbers the disk cache keeps (its fingerprint keys every stored digit).
+VAE_PACKAGE = Path(__file__).resolve().parent.parent / "vae"
+#: Stored digits live in this folder of the cache directory; the oldest beyond STORE_FILES go.
+STORE_DIR, STORE_FILES = "vae_digits", 400
 #: Niceness of the thread that loads the session in the background: below the kernel's main
 #: thread, which serves the page meanwhile.
 BACKGROUND_NICENESS = 10
@@ -125,12 +130,16 @@ class VAECompute:
         A loaded session (tests, a model trained in the explorer).
     loader : SessionLoader, optional
         Where the session comes from when first needed (:meth:`load_lazily`); give this or ``session``.
+    disk_cache : bool
+        Keep each digit's numbers on disk and read them back (:meth:`_stored`); False computes
+        everything (the drift tests' fresh side).
     """
 
-    def __init__(self, session=None, *, loader=None):
+    def __init__(self, session=None, *, loader=None, disk_cache=True):
         if (session is None) == (loader is None):
             raise TypeError("VAECompute needs either a session or a loader")
         self.loader = SessionLoader.of(session) if loader is None else loader
+        self.disk_cache = bool(disk_cache)
         self._points = LRU(32)
         self._mc = LRU(64)
         self._curves = LRU(16)
@@ -170,10 +179,10 @@ class VAECompute:
         """Everything exact (and the default Monte Carlo) for test digit ``index`` under the decoder
         with its weights scaled by ``scale`` (1: the trained model)."""
         i = self.check_index(index)
-        return self._points.get_or((i, scale), lambda: self.session.scaled(scale).explore(
-            i, lams=LAM_GRID.values, order=MAX_ORDER, temperatures=T_GRID.values,
-            ks=[int(k) for k in K_GRID.values], max_grid_points=POSTERIOR_GRID_POINTS,
-            n_q_draws=POSTERIOR_SAMPLES))
+        return self._points.get_or((i, scale), lambda: self._stored("point", i, scale, lambda: self.session.scaled(
+            scale).explore(i, lams=LAM_GRID.values, order=MAX_ORDER, temperatures=T_GRID.values,
+                           ks=[int(k) for k in K_GRID.values], max_grid_points=POSTERIOR_GRID_POINTS,
+                           n_q_draws=POSTERIOR_SAMPLES)))
 
     def monte_carlo(self, index, samples, scale=1.0):
         """Monte Carlo F(λ), ELBO parts and the weights' tail diagnostics from the first ``samples``
@@ -185,10 +194,57 @@ class VAECompute:
     def weight_scale_curve(self, index):
         """Exact −ln p(x), −ELBO and the gap along the decoder weight scale grid."""
         i = self.session.check_index(index)
-        return self._curves.get_or(i, lambda: self.session.weight_scale_curve(i, SCALE_GRID.values))
+        return self._curves.get_or(i, lambda: self._stored(
+            "weight_scale_curve", i, 1.0, lambda: self.session.weight_scale_curve(i, SCALE_GRID.values)))
 
     def latents(self):
         return self.session.latent_means()
+
+    # ------------------------------------------------------------------ the disk cache
+    def _stored(self, kind, index, scale, compute):
+        """``compute()``'s tree for digit ``index`` at decoder scale ``scale``, kept on disk.
+
+        Selecting a digit costs seconds of quadrature; in a class many kernels select the same
+        digits (the presets), and a restarted kernel selects them again. The tree is stored in
+        :func:`~explorer._cache.cache_dir` under a fingerprint of everything it depends on
+        (:meth:`_disk_key`), read back with the default view's codec (no pickle), and a stale,
+        damaged or unwritable file only means the numbers are computed.
+        """
+        key = self._disk_key(kind, index, scale)
+        if key is None:
+            return compute()
+        path = Path(cache_dir()) / STORE_DIR / f"{kind}_{key}.npz"
+        tree = default_view.read(kind, key, path)
+        if tree is not None:
+            return tree
+        tree = compute()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            default_view.write(kind, key, tree, path)
+            _prune(path.parent, STORE_FILES)
+        except OSError:
+            pass        # a read-only or full disk: the numbers are shown all the same
+        return tree
+
+    def _disk_key(self, kind, index, scale):
+        """Fingerprint of a digit's stored numbers: the code of :mod:`explorer.vae` and the library
+        versions, the checkpoint's bytes, the session's sampling parameters, the grids, the digit's
+        pixels and the decoder scale; None when nothing is stored (switched off, or a model that
+        was never saved to a file)."""
+        session = self.session
+        path = getattr(session.model, "checkpoint_path", None)
+        if not self.disk_cache or path is None:
+            return None
+        try:
+            checkpoint = file_sha256(path)
+        except OSError:
+            return None
+        pixels, _ = session.test_image(index)
+        return default_view.fingerprint(
+            kind, source_sha256(VAE_PACKAGE), np.__version__, sys.modules["torch"].__version__, checkpoint,
+            str(session.model.device), session.n_samples, session.n_iwae, session.seed, LAM_GRID.values,
+            T_GRID.values, np.asarray([int(k) for k in K_GRID.values]), SCALE_GRID.values, MAX_ORDER,
+            POSTERIOR_GRID_POINTS, POSTERIOR_SAMPLES, np.asarray(pixels, dtype=float), int(index), float(scale))
 
     @staticmethod
     def series_rows(point):
@@ -236,3 +292,15 @@ class VAECompute:
         self._default_n_test = int(tree["n_test"])
         self._seeded_indices.add(i)
         return True
+
+
+def _prune(directory, keep):
+    """Remove the oldest ``.npz`` files of ``directory`` beyond the newest ``keep`` (the cache stays
+    bounded: a digit's numbers weigh ~0.1-0.2 MB)."""
+    files = []
+    for f in Path(directory).glob("*.npz"):
+        with contextlib.suppress(OSError):
+            files.append((f.stat().st_mtime, f))
+    for _, f in sorted(files, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            f.unlink()

@@ -37,6 +37,7 @@ import torch
 from numpy.polynomial.hermite_e import hermegauss
 from torch.distributions import MultivariateNormal
 
+from .._cache import cache_dir
 from .._hashing import file_sha256
 from ..errors import InputError
 from ._validation import check_array_1d, check_int
@@ -60,7 +61,6 @@ MAX_ITER = 300
 RHO_MAX = 0.99
 #: Bump when the numbers of :func:`split_gaps` change (the disk cache is keyed on it).
 CODE_VERSION = "1"
-CACHE_ENV = "FREE_ENERGY_EXPLORER_CACHE"
 
 
 # --------------------------------------------------------------- the Gaussian
@@ -533,16 +533,6 @@ class VariationalPoint:
 
 
 # ------------------------------------------------------------- the test split
-def cache_dir():
-    """Where :func:`split_gaps` keeps its results: ``$FREE_ENERGY_EXPLORER_CACHE``, else
-    ``$XDG_CACHE_HOME/free-energy-explorer``, else ``~/.cache/free-energy-explorer``."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return env
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "free-energy-explorer")
-
-
 def split_cache_path(session, indices=None, directory=None):
     """The .npz file of ``session``'s gaps on ``indices`` (None: the whole split): keyed on the checkpoint's
     bytes, the code version, the decoder scale c, the Gauss–Hermite rule and the digits asked for."""

@@ -42,7 +42,7 @@ def shipped_views_on(monkeypatch):
 @pytest.fixture(scope="module")
 def fresh():
     """Every number computed, on a fresh session of the shipped checkpoint (its defaults)."""
-    return VAECompute(VAESession())
+    return VAECompute(VAESession(), disk_cache=False)
 
 
 def seeded_compute(path=None):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -142,9 +143,13 @@ def write(name, key, tree, path=None):
     _flatten(tree, "", flat)
     flat[f"__fingerprint__{_KIND}scalar"] = np.asarray(key)
     path = Path(path) if path is not None else path_of(name)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **flat)
-    os.replace(tmp, path)
+    # a name of its own: kernels that computed the same numbers may write them at the same moment
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, **flat)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
