@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import DataRange1d, HoverTool, Range1d, Span
-from bokeh.palettes import Viridis256
 
 from .common import SourceRegistry, explained, finite_rows, plot, small
 from .common import cursor_line as _cursor
 from .common import legend_style as _legend
 from .common import temperature_axis as _temperature_axis
 from .rbm_explorer import COLORS, CURVES
+from .series import SeriesPlot, order_columns
 
 _FMT = "{0.0000}"
 
@@ -156,22 +156,10 @@ class CorrectionsView(SourceRegistry):
         _legend(d, "top_right")
         self.fig_corrections = d
 
-        g = plot("fig_lesson_lambda", "F(λ) at this temperature: exact and series", width=w + 60, height=h,
-                 x_range=Range1d(*lam_range), x_axis_label="Perturbation λ", y_axis_label="Free energy F(λ)")
-        self.lam_curves = self.source("lam_curves", "x", "exact", *[f"order_{k}" for k in range(1, self.max_order + 1)])
-        palette = [Viridis256[int(i)] for i in np.linspace(20, 230, self.max_order)]
-        self.lambda_lines = [g.line("x", f"order_{k}", source=self.lam_curves, color=c, line_width=1.5,
-                                    legend_label=f"order {k}") for k, c in enumerate(palette, start=1)]
-        lam_exact = g.line("x", "exact", source=self.lam_curves, color="black", line_width=3, legend_label="exact F(λ)")
-        g.add_tools(HoverTool(renderers=[lam_exact], mode="vline", tooltips=[("λ", "@x{0.00}"),
-                                                                            ("exact F(λ)", "@exact" + _FMT)]))
-        _cursor(g, self.lam_cursor)
-        g.y_range = DataRange1d(renderers=[lam_exact], range_padding=0.6)
-        g.add_layout(g.legend[0], "right")
-        _legend(g, "top_left", font="7pt")
-        g.legend.spacing = 0
-        g.legend.padding = 2
-        self.fig_lambda = g
+        self.lam_curves = self.source("lam_curves", "x", "exact", *order_columns(self.max_order))
+        self.series = SeriesPlot("fig_lesson_lambda", self.lam_curves, self.lam_cursor, max_order=self.max_order,
+                                 lam_range=lam_range, width=w + 60, height=h)
+        self.fig_lambda = g = self.series.figure
         self.layout = row(explained(EXPLANATIONS["corrections"], w, d), explained(EXPLANATIONS["lambda"], w + 60, g),
                           name="lesson_corrections")
 
@@ -193,11 +181,7 @@ class CorrectionsView(SourceRegistry):
             # hidden orders repeat the exact curve: the source keeps its columns
             data[f"order_{k}"] = series[:, k - 1] if k <= min(order, series.shape[1]) else exact
         self.lam_curves.data = small(finite_rows(data))
-        items = {id(it.renderers[0]): it for it in self.fig_lambda.legend[0].items if it.renderers}
-        for k, r in enumerate(self.lambda_lines, start=1):
-            r.visible = k <= order
-            if id(r) in items:
-                items[id(r)].visible = k <= order
+        self.series.show_orders(order)
 
     def show_cursors(self, temperature, lam=1.0):
         self.t_cursor.data = {"x": [float(temperature)]}

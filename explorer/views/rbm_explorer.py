@@ -24,12 +24,13 @@ from bokeh.models import (
     Range1d,
     Whisker,
 )
-from bokeh.palettes import RdBu11, Viridis256
+from bokeh.palettes import RdBu11
 
 from .common import SourceRegistry, empty, explained, finite_rows, invisible_tap_markers, plot, small
 from .common import cursor_line as _cursor
 from .common import legend_style as _legend
 from .common import temperature_axis as _temperature_axis
+from .series import SeriesPlot, order_columns, series_colors
 
 #: Curves of the F-vs-T plot a user can switch on and off (key -> label a student reads).
 CURVES = {
@@ -90,18 +91,14 @@ EXPLANATIONS = {
 }
 
 
-def _series_colors(n):
-    return [Viridis256[int(i)] for i in np.linspace(20, 230, n)]
-
-
 class FreeEnergyView(SourceRegistry):
     """The first screen: F vs T (exact, bound, TAP, series) and F(λ) with the series.
 
     Parameters
     ----------
     max_order : int
-        Largest cumulant order K the app offers; one λ line per order is built up front and
-        the unused ones are hidden (figures are never rebuilt).
+        Largest cumulant order K the app offers; the λ line of an order is built when the order
+        is first shown, and hidden when K falls below it (figures are never rebuilt).
     t_range, lam_range : (float, float)
         Axis ranges (T on a log axis).
     """
@@ -139,28 +136,10 @@ class FreeEnergyView(SourceRegistry):
         _legend(f, "bottom_left")   # F falls with T: the lower left stays free
         self.fig_free_energy = f
 
-        g = plot("fig_lambda", "F(λ) at this temperature: exact and series", width=w + 60, height=h,
-                 x_range=Range1d(*lam_range), x_axis_label="Perturbation λ", y_axis_label="Free energy F(λ)")
-        self.lam_curves = self.source("lam_curves", "x", "exact", *[f"order_{k}" for k in range(1, self.max_order + 1)])
-        self.lambda_lines = [g.line("x", f"order_{k}", source=self.lam_curves, color=c, line_width=1.5, alpha=0.9,
-                                    legend_label=f"order {k}", name=f"lam_order_{k}")
-                             for k, c in enumerate(_series_colors(self.max_order), start=1)]
-        lam_exact = g.line("x", "exact", source=self.lam_curves, color="black", line_width=3,
-                           legend_label="exact F(λ)")
-        g.add_tools(HoverTool(renderers=[lam_exact], mode="vline", tooltips=[
-            ("λ", "@x{0.00}"), ("exact F(λ)", "@exact" + _FMT)] + [
-            (f"order {k}", f"@order_{k}" + _FMT) for k in range(1, 5)]))
-        invisible_tap_markers(g, "x", "exact", self.lam_curves, name="tap_lam_markers")
-        _cursor(g, self.lam_cursor)
-        # The y range follows the exact curve only: a diverging series leaves the plot
-        # instead of squashing the exact curve into a flat line.
-        g.y_range = DataRange1d(renderers=[lam_exact], range_padding=0.6)
-        # outside the frame: inside, the 13 entries would cover the curves (and catch taps)
-        g.add_layout(g.legend[0], "right")
-        _legend(g, "top_left", font="7pt")
-        g.legend.spacing = 0
-        g.legend.padding = 2
-        self.fig_lambda = g
+        self.lam_curves = self.source("lam_curves", "x", "exact", *order_columns(self.max_order))
+        self.series = SeriesPlot("fig_lambda", self.lam_curves, self.lam_cursor, max_order=self.max_order,
+                                 lam_range=lam_range, width=w + 60, height=h, tap=True, line_alpha=0.9)
+        self.fig_lambda = g = self.series.figure
         self.layout = row(explained(EXPLANATIONS["free_energy"], w, f),
                           explained(EXPLANATIONS["lambda"], w + 60, g), name="rbm_free_energy")
         #: what a tap sets: kind -> [(source, column holding the value)]
@@ -218,12 +197,9 @@ class FreeEnergyView(SourceRegistry):
             self.renderers["f_gap"].visible = bool(visible)
 
     def set_order(self, order):
-        """Show the series lines of orders 1..K in the λ plot (and their legend entries)."""
-        items = {id(it.renderers[0]): it for it in self.fig_lambda.legend[0].items if it.renderers}
-        for k, r in enumerate(self.lambda_lines, start=1):
-            r.visible = k <= order
-            if id(r) in items:
-                items[id(r)].visible = k <= order
+        """Show the series lines of orders 1..K in the λ plot (and their legend entries); a line
+        is built the first time its order is shown (:class:`~explorer.views.series.SeriesPlot`)."""
+        self.series.show_orders(order)
 
 
 class ErrorThermoView(SourceRegistry):
@@ -317,7 +293,7 @@ class CumulantView(SourceRegistry):
         kappa = np.asarray(kappa, dtype=float)
         terms = np.asarray(terms, dtype=float)
         n = np.arange(1, kappa.size + 1, dtype=float)
-        colors = np.array(_series_colors(self.max_order))[: kappa.size]
+        colors = np.array(series_colors(self.max_order))[: kappa.size]
         keep = np.isfinite(kappa) & np.isfinite(terms)
         self.sources["kappa"].data = small({"n": n[keep], "kappa": kappa[keep], "term": terms[keep],
                                             "color": list(colors[keep])})

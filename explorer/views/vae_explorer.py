@@ -17,9 +17,10 @@ from bokeh.models import Div, FactorRange, HoverTool, LinearColorMapper, Range1d
 from bokeh.palettes import Category10_10, Greys256, Viridis256
 
 from .common import SourceRegistry, explained, finite_rows, plot, small
+from .series import series_colors
 
 MAX_ORDER = 8
-SERIES_COLORS = [Viridis256[int(i)] for i in np.linspace(20, 230, MAX_ORDER)]
+SERIES_COLORS = series_colors(MAX_ORDER)
 
 #: Bars of the decomposition plot (key -> label a student reads).
 BARS = {

@@ -134,7 +134,7 @@ def test_weight_norm_order_reference_and_lambda(app, rbm):
     assert np.allclose(data(app, "f_exact_lambda")["y"], c.exact_lambda, rtol=RTOL)
     assert np.allclose(data(app, "f_series")["exact"], c.exact_lambda, rtol=RTOL)
     assert np.allclose(data(app, "weights")["image"][0], rbm.with_weight_norm(5.0).weights)
-    assert [r.visible for r in app.views["free_energy"].lambda_lines] == [k <= 6 for k in range(1, 13)]
+    assert app.views["free_energy"].series.shown_orders() == list(range(1, 7))
     assert len(data(app, "kappa")["kappa"]) == 6
     assert data(app, "lam_cursor")["x"].tolist() == [0.5]
     app.w_lam.value = 1.0

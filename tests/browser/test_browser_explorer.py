@@ -135,6 +135,39 @@ def test_keyboard_on_temperature_slider_changes_the_plots(session, artifacts):
     page.screenshot(path=str(artifacts / "explorer_after_keypress.png"), full_page=True)
 
 
+#: Whether the named renderer is in the page's BokehJS documents ("model"), visible, and drawn by a
+#: view of its figure ("view").
+RENDERER_JS = """name => {
+  function* walk(v) { yield v; for (const c of (v.child_views || [])) yield* walk(c); }
+  let model = null;
+  for (const d of window.Bokeh.documents) { model = model || d.get_model_by_name(name); }
+  let view = false;
+  for (const root of window.Bokeh.index.roots) {
+    for (const v of walk(root)) {
+      if (v.model === model || (v.renderer_views && model && v.renderer_views.get(model))) view = true;
+    }
+  }
+  return {model: model !== null, visible: model !== null && model.visible, view};
+}"""
+
+
+def test_raising_the_order_draws_the_new_series_line(session):
+    """The λ plot's line of an order is built when the order is first shown (the page opens with
+    those of the URL's K = 6): raising K sends it to the page, which draws it."""
+    page = session["page"]
+    assert page.evaluate(RENDERER_JS, "lam_order_6") == {"model": True, "visible": True, "view": True}
+    assert page.evaluate(RENDERER_JS, "lam_order_7")["model"] is False
+    order = page.locator(".widget-slider", has_text="Cumulant order K")
+    order.locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => ({RENDERER_JS})('lam_order_7').view")
+    assert page.evaluate(RENDERER_JS, "lam_order_7") == {"model": True, "visible": True, "view": True}
+    assert order.locator(".widget-readout").inner_text() == "7"
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => !({RENDERER_JS})('lam_order_7').visible")
+    assert page.evaluate(RENDERER_JS, "lam_order_6")["visible"] is True
+
+
 def test_clicking_a_plot_point_moves_the_slider(session, artifacts):
     page = session["page"]
     exact = page.evaluate(READ_SOURCE_JS, "f_exact")

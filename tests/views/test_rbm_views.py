@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from explorer.views.rbm_explorer import (
     CumulantView,
@@ -49,11 +50,47 @@ def test_updates_replace_data_without_new_models():
     assert k.sources["terms"].data["n"] == [1.0, 2.0]        # zero-size term left off the log axis
     assert np.isfinite(u.sources["weights"].data["image"][0]).all()
     assert u.color_mapper.low == -2.0 and u.color_mapper.high == 2.0
-    assert [r.visible for r in v.lambda_lines[:3]] == [True, True, False]
+    assert v.series.shown_orders() == [1, 2] and sorted(v.series.lines) == [1, 2, 3, 4]
     shown = [it.label.value for it in v.fig_lambda.legend[0].items if it.visible]
     assert shown == ["order 1", "order 2", "exact F(λ)"]
     # hidden orders repeat the exact curve: finite columns, same keys
     assert v.sources["lam_curves"].data["order_5"] == [1.0, 2.0, 3.0]
+
+
+def test_series_lines_are_built_when_their_order_is_first_shown():
+    v = FreeEnergyView(max_order=12)
+    g = v.fig_lambda
+    assert sorted(v.series.lines) == [1, 2, 3, 4]       # the default order K = 4, nothing more
+    before = {id(m) for m in v.layout.references()}
+    v.set_order(6)
+    assert sorted(v.series.lines) == [1, 2, 3, 4, 5, 6] and v.series.shown_orders() == [1, 2, 3, 4, 5, 6]
+    labels = [it.label.value for it in g.legend[0].items]
+    assert labels == [f"order {k}" for k in range(1, 7)] + ["exact F(λ)"]
+    # the new lines look like the first ones and are drawn under the exact curve
+    lines = [v.series.lines[k] for k in range(1, 7)]
+    assert {r.glyph.line_width for r in lines} == {1.5} and {r.glyph.line_alpha for r in lines} == {0.9}
+    assert [r.glyph.y for r in lines] == [f"order_{k}" for k in range(1, 7)]
+    assert all(g.renderers.index(r) < g.renderers.index(v.series.exact_line) for r in lines)
+    # lower and raise again: hidden, then shown, never built twice
+    v.set_order(3)
+    assert v.series.shown_orders() == [1, 2, 3]
+    assert [it.label.value for it in g.legend[0].items if it.visible] == ["order 1", "order 2", "order 3",
+                                                                          "exact F(λ)"]
+    after = {id(m) for m in v.layout.references()}
+    v.set_order(6)
+    assert {id(m) for m in v.layout.references()} == after and before < after
+    v.set_order(99)                                     # beyond the offered orders: all twelve
+    assert v.series.shown_orders() == list(range(1, 13))
+
+
+def test_series_lines_built_later_follow_the_projector_size():
+    from explorer.views.theme import PROJECTOR_LINE_FACTOR, style_layout
+
+    v = FreeEnergyView(max_order=12)
+    style_layout(v.layout, size="large")
+    v.set_order(8)
+    widths = [v.series.lines[k].glyph.line_width for k in range(1, 9)]
+    assert widths == pytest.approx([1.5 * PROJECTOR_LINE_FACTOR] * 8)
 
 
 def test_hidden_curves_and_magnetisation_labels():
