@@ -42,7 +42,9 @@ def _same(a, b):
 def _actions(app):
     w = app
     return st.one_of(
-        st.tuples(st.just(w.w_index), st.sampled_from([0, 1, 358, 359, 10**6])),     # 359+: out of range
+        # 358: the last digit; 359+: out of range; 5 and 16 (a preset's digit) are read from the
+        # run's disk cache when other tests computed them first (each new digit costs ~6 s)
+        st.tuples(st.just(w.w_index), st.sampled_from([5, 16, 358, 359, 10**6])),
         st.tuples(st.just(w.w_temperature), st.sampled_from([10 ** w.w_temperature.min, 1.0,
                                                              10 ** w.w_temperature.max])),
         st.tuples(st.just(w.w_lam), st.sampled_from([0.0, 0.5, 1.0, 1.2, 1.5])),       # > λ*: divergent
