@@ -84,6 +84,23 @@ def test_stale_missing_and_corrupt_files_are_ignored(tmp_path):
     assert RBMCompute(run_ais=False).seed_default_view(DEFAULT, path=good)
 
 
+@settings(max_examples=40, deadline=None)
+@given(offset=st.floats(0.0, 1.0), garbage=st.binary(min_size=1, max_size=64))
+def test_a_damaged_file_is_ignored_wherever_it_is_damaged(tmp_path_factory, offset, garbage):
+    """Bytes overwritten anywhere (a damaged disk, a cache file cut short): never an exception,
+    either the stored tree exactly (the damage missed it) or None (the numbers are computed)."""
+    tree = {"a": np.linspace(0.0, 1.0, 3000), "b": {"c": "text", "d": [1.0, 2.0]}}
+    path = tmp_path_factory.mktemp("damaged") / "view.npz"
+    default_view.write("rbm", "k", tree, path=path)
+    data = bytearray(path.read_bytes())
+    at = int(offset * (len(data) - 1))
+    data[at:at + len(garbage)] = garbage
+    path.write_bytes(bytes(data[:max(at + len(garbage), 1)] if offset > 0.95 else data))
+    got = default_view.read("rbm", "k", path=path)
+    if got is not None:
+        assert_same_tree(tree, got, rtol=0)
+
+
 def test_a_file_needing_pickle_is_refused(tmp_path):
     path = tmp_path / "pickled.npz"
     np.savez(path, **{"x|array": np.array([{"a": 1}], dtype=object),
