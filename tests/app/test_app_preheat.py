@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 from jupyter_bokeh.widgets import BokehModel
 
@@ -14,26 +13,10 @@ from explorer.app.core import request
 from explorer.app.rbm_explorer import RBMExplorer
 from explorer.serving import preheat
 
+from .views_compare import assert_same_sources
+
 PAGE = "http://127.0.0.1:8866/voila/render/rbm_explorer.ipynb"
 QUERY = "T=0.5&norm=3&order=6&ref=independent&seed=2&nv=6&nh=7&teacher=1&hide=order&theme=dark"
-
-
-def sources(app):
-    return {(key, name): {k: np.asarray(v) for k, v in s.data.items()}
-            for key, view in app.views.items() for name, s in view.sources.items()}
-
-
-def assert_same_sources(a, b):
-    sa, sb = sources(a), sources(b)
-    assert sa.keys() == sb.keys()
-    for name in sa:
-        assert sa[name].keys() == sb[name].keys(), name
-        for key in sa[name]:
-            x, y = sa[name][key], sb[name][key]
-            if x.dtype.kind in "fc":
-                np.testing.assert_allclose(x, y, rtol=1e-12, equal_nan=True, err_msg=f"{name}.{key}")
-            else:
-                assert [str(v) for v in x.ravel()] == [str(v) for v in y.ravel()], f"{name}.{key}"
 
 
 def current_documents(bundle):
@@ -52,7 +35,7 @@ def test_adopted_request_equals_a_view_built_from_it():
     assert pooled.w_order.layout.display == "none"
     core = pooled.panels["free_energy"]
     assert core.view.layout.document.theme is not None          # dark theme
-    assert_same_sources(pooled, direct)
+    assert_same_sources(pooled, direct, rtol=1e-12)
     # Changes made before the page connects are not sent to it: the widget's render bundle
     # must be the current document, not the one serialised at build time.
     assert current_documents(core.bokeh.render_bundle) == current_documents(
@@ -182,7 +165,7 @@ def test_vae_explorer_adopts_a_request_like_it_builds_from_one():
     assert pooled.classroom == direct.classroom
     assert pooled.w_link.value == direct.w_link.value and page + "?" in pooled.w_link.value
     assert pooled.w_samples.layout.display == "none"
-    assert_same_sources(pooled, direct)
+    assert_same_sources(pooled, direct, rtol=1e-12)
     core = pooled.panels["posterior_lambda"]
     assert core.view.layout.document.theme is not None          # dark theme
     assert current_documents(core.bokeh.render_bundle) == current_documents(
