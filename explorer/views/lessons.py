@@ -173,14 +173,7 @@ class CorrectionsView(SourceRegistry):
 
     def show_lambda_curves(self, lam, exact, series, order):
         """F(λ) exact and the series of orders 1..``order`` (``series`` of shape (L, ≥ order))."""
-        lam = np.asarray(lam, dtype=float)
-        exact = np.asarray(exact, dtype=float)
-        series = np.asarray(series, dtype=float).reshape(lam.size, -1)
-        data = {"x": lam, "exact": exact}
-        for k in range(1, self.max_order + 1):
-            # hidden orders repeat the exact curve: the source keeps its columns
-            data[f"order_{k}"] = series[:, k - 1] if k <= min(order, series.shape[1]) else exact
-        self.lam_curves.data = small(finite_rows(data))
+        self.series.show_curves(lam, exact, series, order)
         self.series.show_orders(order)
 
     def show_cursors(self, temperature, lam=1.0):

@@ -173,15 +173,7 @@ class FreeEnergyView(SourceRegistry):
 
     def show_lambda_curves(self, lam, exact, series):
         """F(λ) exact and the series at orders 1..K (``series`` of shape (L, K))."""
-        lam = np.asarray(lam, dtype=float)
-        exact = np.asarray(exact, dtype=float)
-        series = np.asarray(series, dtype=float).reshape(lam.size, -1)
-        data = {"x": lam, "exact": exact}
-        for k in range(1, self.max_order + 1):
-            # hidden orders (> K) repeat the exact curve: every column stays finite and the
-            # source keeps its columns, so no figure is rebuilt when K changes
-            data[f"order_{k}"] = series[:, k - 1] if k <= series.shape[1] else exact
-        self.sources["lam_curves"].data = small(finite_rows(data))
+        self.series.show_curves(lam, exact, series)
 
     def show_temperature_cursor(self, temperature):
         self.t_cursor.data = {"x": [float(temperature)]}

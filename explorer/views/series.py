@@ -13,7 +13,7 @@ from bokeh.core.properties import value
 from bokeh.models import DataRange1d, HoverTool, LegendItem, Range1d
 from bokeh.palettes import Viridis256
 
-from .common import cursor_line, invisible_tap_markers, legend_style, plot
+from .common import cursor_line, finite_rows, invisible_tap_markers, legend_style, plot, small
 
 _FMT = "{0.000000}"
 #: Orders whose values the hover over the exact curve lists.
@@ -91,6 +91,20 @@ class SeriesPlot:
         # the orders in their order, then the exact curve: one assignment, one change for BokehJS
         exact_items = [it for it in g.legend[0].items if it.renderers == [self.exact_line]]
         g.legend[0].items = [self._items[j] for j in sorted(self._items)] + exact_items
+
+    def show_curves(self, lam, exact, series, order=None):
+        """F(λ) exact and the series of orders 1..``order`` (default: every column of ``series``,
+        of shape (L, ≥ order)) into the source. Columns of higher orders repeat the exact curve:
+        every column stays finite and the source keeps its columns, so no figure is rebuilt when
+        the order changes."""
+        lam = np.asarray(lam, dtype=float)
+        exact = np.asarray(exact, dtype=float)
+        series = np.asarray(series, dtype=float).reshape(lam.size, -1)
+        shown = series.shape[1] if order is None else min(int(order), series.shape[1])
+        data = {"x": lam, "exact": exact}
+        for k in range(1, self.max_order + 1):
+            data[f"order_{k}"] = series[:, k - 1] if k <= shown else exact
+        self.source.data = small(finite_rows(data))
 
     def show_orders(self, order):
         """Show the lines of orders 1..``order`` (building those not built yet), hide the rest."""
