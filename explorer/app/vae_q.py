@@ -10,7 +10,9 @@ q again) and its temperature (the readout adds the bound E_q[H] − T·S[q] on t
 
 from __future__ import annotations
 
+import itertools
 import math
+import weakref
 
 import ipywidgets as W
 import numpy as np
@@ -50,11 +52,26 @@ class HoldQCompute:
 
     def __init__(self, session_of):
         self._session_of = session_of
+        # session -> serial; weak, so that a dropped session is forgotten (its serial never returns)
+        self._serials = weakref.WeakKeyDictionary()
+        self._next_serial = itertools.count()
         self._points = LRU(8)
         self._fits = LRU(16)
         self._splits = LRU(4)
         self._lams = LRU(64)
         self._posteriors = LRU(4)
+
+    def _serial(self):
+        """A number of the explorer's current session, never given to another: the caches' keys.
+
+        Not ``id(session)``: once a trained session is dropped CPython may give its id to the
+        next one, and the tab would show the dropped model's numbers.
+        """
+        session = self._session_of()
+        serial = self._serials.get(session)
+        if serial is None:
+            serial = self._serials[session] = next(self._next_serial)
+        return serial
 
     def _session(self, scale):
         return self._session_of().scaled(scale)
@@ -64,7 +81,7 @@ class HoldQCompute:
         from ..vae.variational import VariationalPoint
         session = self._session(scale)
         i = session.check_index(index)
-        return self._points.get_or((id(self._session_of()), i, scale),
+        return self._points.get_or((self._serial(), i, scale),
                                    lambda: VariationalPoint(session.point(i)))
 
     @staticmethod
@@ -74,7 +91,7 @@ class HoldQCompute:
 
     def posterior(self, index, scale, box):
         """p(z|x) on a fine grid over the view's ``box`` (cached per digit and box)."""
-        key = (id(self._session_of()), index, scale, tuple(float(v) for v in box))
+        key = (self._serial(), index, scale, tuple(float(v) for v in box))
         return self._posteriors.get_or(key, lambda: self.variational(index, scale).posterior_density(box))
 
     def encoder(self, index, scale=1.0):
@@ -95,7 +112,7 @@ class HoldQCompute:
     def lam_exact(self, index, scale, mu, sigma1, sigma2, rho, lam):
         """Exact F(λ) = −ln E_q[w^λ] for this q (adaptive quadrature; 0.05-0.3 s; −inf past λ*)."""
         q = self._gaussian(mu, sigma1, sigma2, rho)
-        key = (id(self._session_of()), index, scale, q.mu.tobytes(), q.scale_tril.tobytes(), float(lam))
+        key = (self._serial(), index, scale, q.mu.tobytes(), q.scale_tril.tobytes(), float(lam))
         return self._lams.get_or(key, lambda: float(self.variational(index, scale).lam_curve(q, [lam])[0]))
 
     def fit(self, index, scale=1.0):
@@ -122,17 +139,17 @@ class HoldQCompute:
             return {"path": np.array(rows), "path_kind": kinds, "ellipses": ell, "ellipse_kinds": ell_kinds,
                     "gaps": gaps,
                     "grad_norm": {k: fits[k].grad_norm for k in fits}, "n_iter": {k: fits[k].n_iter for k in fits}}
-        return self._fits.get_or((id(self._session_of()), vp.analysis.x_np.tobytes(), scale), make)
+        return self._fits.get_or((self._serial(), vp.analysis.x_np.tobytes(), scale), make)
 
     def has_fit(self, index, scale=1.0):
         vp = self.variational(index, scale)
-        return (id(self._session_of()), vp.analysis.x_np.tobytes(), scale) in self._fits
+        return (self._serial(), vp.analysis.x_np.tobytes(), scale) in self._fits
 
     def cached_split(self, scale=1.0):
         """The split's gaps when already computed (memory or disk), else None."""
         from ..vae.variational import load_split_gaps
         session = self._session(scale)
-        key = (id(self._session_of()), scale)
+        key = (self._serial(), scale)
         if key in self._splits:
             return self._splits[key]
         hit = load_split_gaps(session)
@@ -145,7 +162,7 @@ class HoldQCompute:
         from ..vae.variational import split_gaps
         session = self._session(scale)
         out = split_gaps(session, progress=progress or (lambda done, total: None))
-        self._splits[(id(self._session_of()), scale)] = out
+        self._splits[(self._serial(), scale)] = out
         return out
 
 

@@ -199,3 +199,28 @@ def test_split_button_runs_with_progress(session, cache, monkeypatch):
     assert data(app, "q_hist_amortisation")["count"].sum() == 3
     marks = data(app, "q_hist_marks")      # digit 3 is on the split: its gaps marked
     assert dict(zip(marks["kind"], marks["x"])) == pytest.approx({"amortisation": 0.2, "approximation": 0.3})
+
+
+def test_cache_keys_never_reuse_a_dropped_sessions_number():
+    """A session dropped (a retrained model replaced it) may leave its id() to the next one;
+    the caches are keyed by serials, so the next session never reads the dropped one's numbers."""
+    import gc
+
+    from explorer.app.vae_q import HoldQCompute
+
+    class Session:      # any object the explorer holds as its session
+        pass
+
+    current = {"s": Session()}
+    compute = HoldQCompute(lambda: current["s"])
+    assert compute._serial() == compute._serial()       # stable while the session lives
+    seen_ids, serials, reused = set(), set(), False
+    for _ in range(200):
+        seen_ids.add(id(current["s"]))
+        serials.add(compute._serial())
+        current["s"] = None                              # dropped ...
+        gc.collect()
+        current["s"] = Session()                         # ... and CPython may hand its id out again
+        reused = reused or id(current["s"]) in seen_ids
+        assert compute._serial() not in serials
+    assert reused, "the test did not provoke the id reuse it guards against"
