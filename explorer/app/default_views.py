@@ -13,6 +13,8 @@ until the files match a fresh computation.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 
 from .core import default_view
@@ -40,10 +42,34 @@ def vae_default_view():
 EXPLORERS = {"rbm": rbm_default_view, "vae": vae_default_view}
 
 
+def shipped_keys():
+    """The keys under which this machine looks for the shipped files (nothing is computed): the
+    default views' fingerprints and the file name of the VAE split's gaps (loads torch).
+
+    They must be the same on every CPU and BLAS (``tests/test_other_cpus.py`` runs this under
+    simulated CPUs): a machine that computes another key ignores the shipped file.
+    """
+    from ..vae.analysis import VAESession
+    from ..vae.variational import split_cache_path
+    from .rbm_compute import RBMCompute
+    from .rbm_state import DEFAULT as RBM_DEFAULT
+    from .vae_compute import VAECompute
+    from .vae_state import DEFAULT as VAE_DEFAULT
+
+    return {"rbm": RBMCompute(run_ais=False).default_view_key(RBM_DEFAULT),
+            "vae": VAECompute.load_lazily().default_view_key(VAE_DEFAULT.index, VAE_DEFAULT.samples),
+            "vae_gaps": os.path.basename(split_cache_path(VAESession(), directory=""))}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", help="explorers among " + ", ".join(EXPLORERS) + " (default: all)")
+    ap.add_argument("--keys", action="store_true",
+                    help="print the keys the shipped files are looked up under, as JSON, and write nothing")
     args = ap.parse_args(argv)
+    if args.keys:
+        print(json.dumps(shipped_keys(), sort_keys=True))
+        return 0
     unknown = sorted(set(args.names) - set(EXPLORERS))
     if unknown:
         ap.error(f"unknown explorer {', '.join(unknown)}: choose among {', '.join(EXPLORERS)}")

@@ -25,6 +25,7 @@ from ..rbm.model import RBM
 from ..rbm.sweeps import Curves, temperature_sweep, weight_norm_sweep
 from .core import default_view
 from .core.cache import LRU
+from .core.state import portable_powers
 from .rbm_state import LAM_MAX, LAM_MIN, NORM_MAX, T_GRID
 
 #: Largest min(n_visible, n_hidden) the app enumerates: 2^14 states x 201 temperatures
@@ -35,9 +36,9 @@ APP_ENUMERATION_LIMIT = 14
 MAX_UPLOAD_BYTES = 2_000_000
 BARS_STRIPES_PATH = Path(__file__).resolve().parent.parent / "data" / "rbm_bars_stripes_3x3.npz"
 #: Temperatures of the AIS estimates (on the T grid) and of the rescaling markers.
-AIS_TEMPERATURES = np.array([T_GRID.snap(t) for t in 10.0 ** np.linspace(-0.8, 0.8, 9)])
-SCALING_POINTS = 10.0 ** np.linspace(-0.9, 0.9, 10)
-SCALING_WEIGHTS = 10.0 ** np.linspace(-1.0, 1.0, 41)
+AIS_TEMPERATURES = np.array([T_GRID.snap(t) for t in portable_powers(10, -0.8, 0.8, 9)])
+SCALING_POINTS = portable_powers(10, -0.9, 0.9, 10)
+SCALING_WEIGHTS = portable_powers(10, -1.0, 1.0, 41)
 AIS_CHAINS, AIS_STEPS = 100, 300
 #: Points of the curves along ‖W‖ (from 0 to the norm slider's end).
 NORM_POINTS = 61

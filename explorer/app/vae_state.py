@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .core.state import Grid, QueryError, parse_float, parse_int, parse_positive, parse_state, query_from_fields
+from .core.state import (Grid, QueryError, parse_float, parse_int, parse_positive, parse_state, portable_powers,
+                         query_from_fields)
 
 MAX_ORDER = 8
 # Slider grids: the curves are computed on exactly these points, so a slider value is a grid
@@ -23,7 +24,7 @@ K_GRID = Grid([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000], log=True)
 SAMPLE_GRID = Grid([100, 300, 1000, 5000], log=True)                  # Monte Carlo sample counts
 #: Decoder weight scale c: 2^(k/4) from 1/4 to 4 (c = 1 is the trained model).
 SCALE_EXP_MIN, SCALE_EXP_MAX, SCALE_EXP_STEP = -2.0, 2.0, 0.25
-SCALE_GRID = Grid(2.0 ** np.linspace(SCALE_EXP_MIN, SCALE_EXP_MAX, 17), log=True)
+SCALE_GRID = Grid(portable_powers(2, SCALE_EXP_MIN, SCALE_EXP_MAX, 17), log=True)
 #: Controls a teacher can hide (``?teacher=1&hide=order,samples``).
 CONTROL_NAMES = ("preset", "index", "scale", "temperature", "lam", "order", "K", "samples", "training", "link",
                  "csv")

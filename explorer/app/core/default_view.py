@@ -37,16 +37,46 @@ _SEP, _KIND = "/", "|"
 _TUPLE, _LIST = "__tuple__", "__list__"
 
 
+#: Significant digits a float keeps in a fingerprint: far above the last bit, where machines differ.
+FINGERPRINT_DIGITS = 10
+
+
+def _canonical(part):
+    """``part`` as text that is the same on every CPU and BLAS: floats (alone, in arrays, tuples
+    and lists) at :data:`FINGERPRINT_DIGITS` significant digits, everything else exactly.
+
+    A float that numpy computed may differ in its last bit between machines (its kernels are
+    chosen by CPU: AVX-512, AVX2, ...); the raw bytes of such a float must never key a file that
+    ships, or every other machine ignores the file.
+    """
+    if isinstance(part, (float, np.floating)):
+        return f"{float(part):.{FINGERPRINT_DIGITS - 1}e}"
+    if isinstance(part, np.ndarray):
+        a = np.asarray(part)
+        if a.dtype.kind == "f":
+            body = ",".join(_canonical(v) for v in a.ravel().tolist())
+        elif a.dtype.kind in "biu":
+            body = ",".join(str(int(v)) for v in a.ravel().tolist())
+        else:
+            body = repr(a.ravel().tolist())
+        return f"array{a.dtype.kind}{a.shape}[{body}]"
+    if isinstance(part, (tuple, list)):
+        inner = ",".join(_canonical(v) for v in part)
+        return f"({inner})" if isinstance(part, tuple) else f"[{inner}]"
+    if isinstance(part, np.integer):
+        return repr(int(part))
+    return repr(part)
+
+
 def fingerprint(*parts):
-    """A short hex digest of ``parts`` (arrays by dtype, shape and bytes; anything else by repr)."""
+    """A short hex digest of ``parts``, the same on every machine (see :func:`_canonical`).
+
+    Key a file by the *definitions* its numbers come from (grid parameters, seeds, sizes, file
+    digests) where possible; floats are compared at :data:`FINGERPRINT_DIGITS` digits.
+    """
     h = hashlib.sha256(f"format {FORMAT}".encode())
     for part in parts:
-        if isinstance(part, np.ndarray):
-            a = np.ascontiguousarray(part)
-            h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(a.tobytes())
-        else:
-            h.update(repr(part).encode())
+        h.update(_canonical(part).encode())
         h.update(b"\x00")
     return h.hexdigest()[:24]
 

@@ -8,6 +8,7 @@ its slider's grid; nothing else snaps. A State encodes back into a URL with
 
 from __future__ import annotations
 
+import decimal
 import math
 from dataclasses import asdict
 from urllib.parse import parse_qs, urlencode
@@ -48,6 +49,23 @@ def parse_positive(name, text):
     return x
 
 
+def portable_powers(base, exp_lo, exp_hi, n):
+    """``base ** linspace(exp_lo, exp_hi, n)``, the same bits on every CPU.
+
+    numpy's ``power`` picks a kernel by CPU (AVX-512, AVX2, ...) and the last bit of its result
+    differs between them; a grid computed that way would differ between machines, and so would
+    every number keyed on it (the shipped default views' fingerprints, the URL's snapped values).
+    Here the exponents are exact decimals and the powers are computed in decimal arithmetic with
+    40 digits (software, no CPU dispatch), then rounded once to the nearest double.
+    """
+    ctx = decimal.Context(prec=40)
+    lo, hi = decimal.Decimal(repr(float(exp_lo))), decimal.Decimal(repr(float(exp_hi)))
+    b = decimal.Decimal(int(base)) if float(base).is_integer() else decimal.Decimal(repr(float(base)))
+    steps = max(int(n) - 1, 1)
+    return np.array([float(ctx.power(b, ctx.add(lo, ctx.divide(ctx.multiply(hi - lo, i), steps))))
+                     for i in range(int(n))])
+
+
 class Grid:
     """The points a slider moves on, which are also the points the curves are computed on.
 
@@ -68,7 +86,7 @@ class Grid:
     @classmethod
     def log10(cls, exp_lo, exp_hi, step):
         n = int(round((exp_hi - exp_lo) / step)) + 1
-        return cls(10.0 ** np.linspace(exp_lo, exp_hi, n), log=True)
+        return cls(portable_powers(10, exp_lo, exp_hi, n), log=True)
 
     def __len__(self):
         return self.values.size
