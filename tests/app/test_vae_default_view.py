@@ -7,8 +7,6 @@ the latent space) loads the session and computes the right numbers; stale or bro
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import subprocess
@@ -26,7 +24,7 @@ from explorer.app.vae_explorer import VAEExplorer
 from explorer.app.vae_state import DEFAULT
 from explorer.vae import VAESession
 
-from .views_compare import assert_same_sources, assert_same_tree
+from .views_compare import assert_same_csv, assert_same_sources, assert_same_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 RTOL = 1e-9
@@ -77,10 +75,6 @@ def test_the_file_round_trips_what_the_compute_model_writes(fresh, tmp_path):
     assert_same_tree(fresh.point(DEFAULT.index), point, rtol=RTOL)
 
 
-def _csv_rows(text):
-    return list(csv.reader(io.StringIO(text)))
-
-
 @pytest.mark.parametrize("query", ["", CURSOR_QUERY])
 def test_a_page_from_the_shipped_view_shows_what_a_fresh_one_shows(fresh, query):
     shipped = VAEExplorer(query=query, page_url="")
@@ -92,11 +86,7 @@ def test_a_page_from_the_shipped_view_shows_what_a_fresh_one_shows(fresh, query)
     assert shipped.w_readout.value == computed.w_readout.value
     assert shipped.w_model_name.value == computed.w_model_name.value
     assert shipped.w_index.max == computed.w_index.max
-    a, b = _csv_rows(shipped.csv()), _csv_rows(computed.csv())
-    assert [r[:2] for r in a] == [r[:2] for r in b]
-    for ra, rb in zip(a[1:], b[1:]):
-        for va, vb in zip(ra[2:], rb[2:]):
-            assert (va == vb) or float(va) == pytest.approx(float(vb), rel=RTOL), (ra, rb)
+    assert_same_csv(shipped.csv(), computed.csv(), rtol=RTOL)
     assert_same_sources(shipped, computed, rtol=RTOL)
 
 

@@ -3,6 +3,9 @@ two explorers' plots hold (a page built from shipped numbers against a fresh one
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 
 
@@ -92,3 +95,31 @@ def _numbers(column):
     if rows and all(r.dtype.kind == "f" for r in rows):
         return np.concatenate([r.ravel() for r in rows])
     return np.zeros(0)
+
+
+def assert_same_csv(text_a, text_b, rtol):
+    """Two CSV downloads hold the same rows and words; numbers equal to ``rtol`` of the largest
+    number in their column (they are printed to 12 digits, so rounding on another CPU may change
+    the last printed digit; comparing the text would fail there)."""
+    a, b = (list(csv.reader(io.StringIO(t))) for t in (text_a, text_b))
+    assert len(a) == len(b) and [len(r) for r in a] == [len(r) for r in b]
+
+    def number(cell):
+        try:
+            return float(cell)
+        except ValueError:
+            return None
+
+    columns = {}
+    for row in a:
+        for j, cell in enumerate(row):
+            x = number(cell)
+            if x is not None and np.isfinite(x):
+                columns[j] = max(columns.get(j, 0.0), abs(x))
+    for ra, rb in zip(a, b):
+        for j, (u, w) in enumerate(zip(ra, rb)):
+            x, y = number(u), number(w)
+            if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
+                assert u == w, (ra, rb)
+            else:
+                assert abs(x - y) <= rtol * max(abs(x), columns.get(j, 0.0)), (j, ra, rb)

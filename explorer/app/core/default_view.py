@@ -31,7 +31,7 @@ import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 #: Bumped when the file layout changes (old files are then ignored).
-FORMAT = 1
+FORMAT = 2
 _SEP, _KIND = "/", "|"
 #: Node names of a stored tuple and of a list that one array cannot hold (reserved as keys).
 _TUPLE, _LIST = "__tuple__", "__list__"
@@ -113,7 +113,10 @@ def _flatten(tree, prefix, out):
             out[f"{prefix}{_SEP if prefix else ''}{kind}{_KIND}dict"] = np.zeros(0)
         for i, item in enumerate(tree):
             _flatten(item, f"{prefix}{_SEP if prefix else ''}{kind}{_SEP}#{i}", out)
-    elif isinstance(tree, (bool, int, float, str, np.generic)):
+    elif isinstance(tree, str):
+        # as UTF-8 bytes: numpy's string arrays drop trailing NUL characters ("\x00" came back "")
+        out[f"{prefix}{_KIND}text"] = np.frombuffer(tree.encode("utf-8"), dtype=np.uint8)
+    elif isinstance(tree, (bool, int, float, np.generic)):
         out[f"{prefix}{_KIND}scalar"] = np.asarray(tree)
     else:
         raise TypeError(f"{prefix}: cannot store a {type(tree).__name__}")
@@ -147,6 +150,8 @@ def _unflatten(arrays):
             leaf = None
         elif kind == "scalar":
             leaf = value.item()
+        elif kind == "text":
+            leaf = value.astype(np.uint8).tobytes().decode("utf-8")
         elif kind == "list":
             leaf = value.tolist()
         elif kind == "dict":
