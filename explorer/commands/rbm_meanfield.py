@@ -1,8 +1,11 @@
 """``python -m explorer rbm-meanfield``: the mean-field iteration from a chosen q, and the basins.
 
 What the explorer's "Hold q" tab shows, as JSON: the path (F[q], TAP2, TAP3 per iteration and the
-final magnetisations), the exact F (every F[q] is above it), and the distinct minima reached from
-random starts with their counts.
+final magnetisations), the exact F (every F[q] is above it), the distinct minima reached from
+random starts with their counts, and mean field's own answer (key ``mean_field``: the lowest
+minimum of :func:`explorer.rbm.meanfield.mean_field`, with ``exhaustive``: whether the corner
+search of the smaller layer, or a contracting map, backs it; false above
+:data:`explorer.rbm.meanfield.CORNER_LIMIT` units: the lowest found).
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ def meanfield_report(rbm, *, temperature=1.0, start="half", start_seed=0, dampin
     """The report as a plain dict (the CLI's JSON contract)."""
     from ..rbm import playground as pg
     from ..rbm.exact import check_enumerable
+    from ..rbm.meanfield import mean_field
 
     check_enumerable(rbm)
     mv, mh = pg.start_magnetisations(rbm, temperature, start, seed=start_seed)
     path = pg.mean_field_path(rbm, temperature, mv, mh, damping=damping, first=first, max_iter=max_iter)
     minima = pg.basins(rbm, temperature, n_starts, seed=basin_seed)
     exact = pg.exact_free_energy(rbm, temperature)
+    mf = mean_field(rbm, temperature)
     return dict(
         n_visible=rbm.n_visible, n_hidden=rbm.n_hidden, temperature=float(temperature),
         weight_norm=rbm.weight_norm, exact_free_energy=exact, start=start,
@@ -57,7 +62,9 @@ def meanfield_report(rbm, *, temperature=1.0, start="half", start_seed=0, dampin
                   start_visible=path.visible[0], start_hidden=path.hidden[0],
                   visible=path.visible[-1], hidden=path.hidden[-1]),
         n_starts=n_starts,
-        minima=[dict(free_energy=m.free_energy, count=m.count, visible=m.visible, hidden=m.hidden) for m in minima])
+        minima=[dict(free_energy=m.free_energy, count=m.count, visible=m.visible, hidden=m.hidden) for m in minima],
+        mean_field=dict(free_energy=mf.free_energy, exhaustive=mf.exhaustive, n_starts=mf.n_starts,
+                        visible=mf.visible, hidden=mf.hidden))
 
 
 def _table(rep):
@@ -67,7 +74,9 @@ def _table(rep):
     rows = [("exact F", f"{rep['exact_free_energy']:.10g}"),
             ("F[q] at the start (a bound)", f"{first['F_q']:.10g}"),
             (after, f"{last['F_q']:.10g}" + ("" if p["converged"] else " (not stationary yet)")),
-            ("TAP2, TAP3 there (no bounds)", f"{last['tap2']:.10g}, {last['tap3']:.10g}")]
+            ("TAP2, TAP3 there (no bounds)", f"{last['tap2']:.10g}, {last['tap3']:.10g}"),
+            ("mean field (lowest minimum)", f"{rep['mean_field']['free_energy']:.10g}"
+             + (" (corner search)" if rep["mean_field"]["exhaustive"] else " (lowest found, not exhaustive)"))]
     lines = [f"RBM {rep['n_visible']} visible x {rep['n_hidden']} hidden, ||W|| = {rep['weight_norm']:.6g}, "
              f"T = {rep['temperature']:.6g}, start {rep['start']}, damping {p['damping']:g}", ""]
     lines += [f"{name:<29}{value}" for name, value in rows]

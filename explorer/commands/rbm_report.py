@@ -118,7 +118,8 @@ def report(rbm, *, temperature=1.0, order=4, lam=1.0, reference="mean-field", ai
         out.update(dict.fromkeys(["log_partition", "free_energy", "internal_energy", "entropy",
                                   "heat_capacity"]))
     out["mean_field"] = dict(free_energy=mf.free_energy, visible=mf.visible, hidden=mf.hidden,
-                             converged=mf.converged, minima=mf.minima)
+                             converged=mf.converged, minima=mf.minima, exhaustive=mf.exhaustive,
+                             n_starts=mf.n_starts)
     for o in (2, 3):
         r = tap(rbm, temperature, order=o)
         out[f"tap{o}"] = dict(free_energy=r.free_energy, visible=r.visible, hidden=r.hidden,

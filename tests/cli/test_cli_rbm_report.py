@@ -133,3 +133,12 @@ def test_bad_data_file(model_file, tmp_path, capsys):
     np.save(tmp_path / "ok.npy", np.zeros((3, 6)))
     assert main(["rbm-report", "--weights", str(path), "--data", str(tmp_path / "ok.npy")]) == 2
     assert "--ais-chains" in capsys.readouterr().err
+
+
+def test_report_says_whether_mean_fields_search_was_exhaustive(capsys):
+    from explorer.cli import main
+    assert main(["rbm-report", "--random", "4x3", "--seed", "2", "--weight-norm", "6", "--temperature", "0.1",
+                 "--json"]) == 0
+    import json
+    mf = json.loads(capsys.readouterr().out)["mean_field"]
+    assert mf["exhaustive"] is True and mf["n_starts"] > 1
