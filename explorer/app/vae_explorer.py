@@ -44,7 +44,7 @@ from ..views.vae_explorer import (
 from .core import ALL, ExplorerShell, Panel
 from .core.request import show_when_requested
 from .core.scheduling import loop_poster, running_loop, start_worker
-from .vae_compute import VAECompute
+from .vae_compute import SESSION_SEED, VAECompute
 from .vae_q import HoldQ
 from .vae_state import (
     CONTROL_NAMES,
@@ -332,10 +332,8 @@ class VAEExplorer(ExplorerShell):
         b = self.compute.point(state.index, state.scale)
         iw = b["iwae"]
         if dirty & POINT_STALE:
-            lam_star = b["lam_curve"]["lam_critical"]
-            note = "" if iw.get("variance_finite", True) else (
-                f"The importance weights' variance is infinite (λ* = {lam_star:.4g} ≤ 2): no error bars.")
-            v.show(iw["k"], iw["bound"], iw["stderr"], b["reference"][0], note=note)
+            v.show(iw["k"], iw["bound"], iw["stderr"], b["reference"][0],
+                   note=_iwae_note(iw["k"], iw["groups"], b["report"]["iwae"]["pool"], self._pool_seed()))
         kk = K_GRID.index(state.K)
         v.show_cursor(state.K, iw["bound"][kk])
 
@@ -345,8 +343,14 @@ class VAEExplorer(ExplorerShell):
             h = self._history
             v.show(h["epoch"], h["train"], h["val"])
 
+    def _pool_seed(self):
+        """The seed of the Monte Carlo pool the numbers come from (the app's sessions use SESSION_SEED;
+        read from the session only once it is loaded: the first screen imports no torch)."""
+        return self.compute.session.seed if self.compute.loader.loaded else SESSION_SEED
+
     def _readout(self, state, b, mc):
         j, k, kk = LAM_GRID.index(state.lam), T_GRID.index(state.T), K_GRID.index(state.K)
+        seed = self._pool_seed()
         kappa = self.compute.series_rows(b)
         ex = b["lam_curve"]["exact"]
         temp, p, iw = b["temperature"], b["elbo_parts"], b["iwae"]
@@ -359,12 +363,14 @@ class VAEExplorer(ExplorerShell):
             ("gap KL(q‖p(z|x))", fmt(p["kl_posterior"], 4), None),
             (f"exact F(λ = {state.lam:.3f})", fmt(None if ex is None else ex[j], 4), None),
             (f"series, order {state.order}", fmt(kappa[state.order - 1, j], 4), None),
-            (f"Monte Carlo ({mc['n']} samples)", _with_error(mc["lam"][j], mc["stderr"][j]), None),
+            (f"Monte Carlo ({mc['n']} samples, seed {seed})", _with_error(mc["lam"][j], mc["stderr"][j]), None),
             (f"exact F_T at T = {state.T:.3g}", fmt(None if temp["exact"] is None else temp["exact"][k], 4), None),
             ("bound E_q[H] − T·S[q]", fmt(temp["bound"][k], 4), None),
-            (f"IWAE, K = {int(K_GRID[kk])}", _with_error(iw["bound"][kk], iw["stderr"][kk]), None),
+            (f"IWAE, K = {int(K_GRID[kk])} (one pool, seed {seed})",
+             _with_error(iw["bound"][kk], iw["stderr"][kk], "one group of K in the pool: no error bar"), None),
         ]
-        note = f"λ* = {b['lam_curve']['lam_critical']:.4f}: above it E_q[w^λ] is infinite. ± = 2 standard errors."
+        note = (f"λ* = {b['lam_curve']['lam_critical']:.4f}: above it E_q[w^λ] is infinite. ± = 2 standard errors: "
+                f"how far another seed's draws could move an estimate, not how far it is from the exact value.")
         return readout_html("vae", heading, cells, note=note)
 
     # ------------------------------------------------------------------ CSV
@@ -516,11 +522,25 @@ def _remove_quietly(path):
         os.remove(path)
 
 
-def _with_error(value, stderr):
-    """A sampling estimate with ±2 standard errors, or the reason there is no error bar."""
+def _with_error(value, stderr, reason="variance infinite: no error bar"):
+    """A sampling estimate with ±2 standard errors, or the ``reason`` there is no error bar."""
     if np.isfinite(stderr):
         return fmt(value, 4, stderr)
-    return fmt(value, 4) + " <span style='color:#777'>(variance infinite: no error bar)</span>"
+    return fmt(value, 4) + f" <span style='color:#777'>({reason})</span>"
+
+
+def _iwae_note(ks, groups, pool, seed):
+    """What the IWAE bars are, and why a K has none (only one group of K fits in the pool)."""
+    draws = f"{int(pool):,}".replace(",", " ")
+    note = (f"Bars: ±2 standard errors from the spread of the independent groups of K in one pool of {draws} "
+            f"draws (seed {seed}): the noise of the estimate, not its bias (the bound −L<sub>K</sub>, the "
+            f"estimate's expectation, stays above −ln p(x)). The groups' values have a finite variance for every "
+            f"λ*, so the bars hold even where the weights' variance is infinite.")
+    single = [int(k) for k, g in zip(ks, groups) if int(g) < 2]
+    if single:
+        note += (f" No bar at K = {', '.join(str(k) for k in single)}: only one group of K fits in the pool "
+                 f"(no spread to measure).")
+    return note
 
 
 def show_vae_explorer(**kwargs):

@@ -138,7 +138,8 @@ class HoldQCompute:
                     ell_kinds.append(kind)
             return {"path": np.array(rows), "path_kind": kinds, "ellipses": ell, "ellipse_kinds": ell_kinds,
                     "gaps": gaps,
-                    "grad_norm": {k: fits[k].grad_norm for k in fits}, "n_iter": {k: fits[k].n_iter for k in fits}}
+                    "grad_norm": {k: fits[k].grad_norm for k in fits}, "n_iter": {k: fits[k].n_iter for k in fits},
+                    "n_starts": {k: fits[k].n_starts for k in fits}}
         return self._fits.get_or((self._serial(), vp.analysis.x_np.tobytes(), scale), make)
 
     def has_fit(self, index, scale=1.0):
@@ -528,5 +529,8 @@ class HoldQ(LazyWidgets):
                      f"{fmt(g['neg_elbo_encoder'], 4)}<br>"
                      f"<span class='vae-q-gaps'>amortisation gap {fmt(g['amortisation'], 4)}, approximation gap "
                      f"{fmt(g['approximation'], 4)}, full covariance gains {fmt(g['full_covariance'], 4)} nats"
-                     "</span></div>")
+                     "</span><br><span class='vae-q-starts'>"
+                     f"q*<sub>diag</sub> is the lowest of {r['n_starts']['diagonal']} fits and q*<sub>full</sub> of "
+                     f"{r['n_starts']['full']} (started from the encoder's q, each mode of the exact posterior and "
+                     "its moments): the lowest found, not proven lowest.</span></div>")
         return html

@@ -34,8 +34,9 @@ def add_parser(subparsers):
                    help="the .npz the checkpoint was trained on, if it moved")
     p.add_argument("--optimise-q", action="store_true",
                    help="also fit q to this image: the exact -ELBO minimised over a diagonal, then a full-covariance "
-                        "Gaussian (adds q_optimal and the gaps amortisation, approximation, full_covariance; "
-                        "2-D latent only)")
+                        "Gaussian, each the lowest of several starts (the encoder's q, the posterior's modes and "
+                        "moments; adds q_optimal, the gaps amortisation, approximation, full_covariance, and "
+                        "q_optimal_starts; 2-D latent only)")
     p.add_argument("--q", default=None, metavar="MU1,MU2,SIGMA1,SIGMA2,RHO",
                    help="also every exact term for this Gaussian q (the explorer's Hold q tab): -ELBO(q), E_q[H], "
                         "S[q], KL(q || p(z|x)), cumulants of V and F(lam) at --lam (adds q_held)")
@@ -144,9 +145,11 @@ def print_table(rep):
         mce = mc[mk[0] + "_stderr"] if mk else None
         print(f"{name:<34}{_f(val):>12}{(format(e, '.1e') if e is not None else ''):>11}"
               f"{(_f(mcv) if mcv is not None else ''):>12}{(_f(mce) if mce is not None else ''):>11}")
-    print("\nIWAE free energies -L_K")
-    for k, b, s in zip(rep["iwae"]["k"], rep["iwae"]["bound"], rep["iwae"]["stderr"]):
-        err = f" ± {_f(s)}" if s is not None else "   (variance infinite: no error bar)"
+    iw = rep["iwae"]
+    print(f"\nIWAE free energies -L_K (one pool of {iw['pool']} draws cut into groups of K; ± = standard error "
+          f"from the spread of the groups: the estimate's noise, not its bias above -ln p(x))")
+    for k, b, s in zip(iw["k"], iw["bound"], iw["stderr"]):
+        err = f" ± {_f(s)}" if s is not None else "   (one group of K in the pool: no spread, no error bar)"
         print(f"  K = {k:<6d}{_f(b):>12}{err}")
     w = rep["weights"]
     verdict = "reliable" if w["reliable"] else "UNRELIABLE"
@@ -190,7 +193,11 @@ def print_table(rep):
 
 def print_optimal_q(rep):
     d, full, g = rep["q_optimal"]["diagonal"], rep["q_optimal"]["full"], rep["gaps"]
+    st = rep.get("q_optimal_starts")
     print("\nq fitted to this image (exact -ELBO minimised; every value exact by quadrature, nats)")
+    for kind, v in (st or {}).items():
+        print(f"  {kind} q: lowest of {v['n_starts']} starts ({v['n_optima']} distinct optima), "
+              f"the best from {v['best_start']}")
     print(f"  -ln p(x)              {_f(rep['exact_free_energy']):>12}")
     print(f"  -ELBO(q*_full)        {_f(full['neg_elbo']):>12}   mu {_vec(full['mu'])}, cov {_vec(full['cov'][0])} "
           f"{_vec(full['cov'][1])}")

@@ -149,21 +149,27 @@ class PointAnalysis:
     def iwae(self, ks=DEFAULT_IWAE_KS):
         """IWAE free energies ``-L_K`` with standard errors.
 
+        The pool is cut into ``groups`` = pool // K independent groups of K draws; the estimate is
+        minus the mean of the groups' values ``ln((1/K) Σ_k w_k)`` and its standard error the
+        groups' standard deviation over sqrt(groups). Each group value lies between the mean and the
+        maximum of its ``ln w_k``; ``ln w`` has an exponential right tail (rate λ*) and a light left
+        tail, so the group values have a finite variance for every λ* > 0 (docs/physics.md, section
+        7), unlike the weights ``w`` themselves (which need λ* > 2). The standard error is the spread
+        of the estimate, not its bias: ``-L_K`` itself stays above -ln p(x).
+
         Returns
         -------
         dict
-            ``k``, ``bound`` (-L_K), ``stderr``, ``groups`` (groups of K in the pool),
-            ``variance_finite`` (λ* > 2: the importance weights have a finite variance) and
-            ``stderr_valid`` (per K). Where the weights' variance is infinite the spread of the
-            groups' log-mean-exps says nothing about the error (one rare huge weight decides a
-            group), so ``stderr`` is NaN for every K > 1; K = 1 is the mean of ln w, whose variance
-            is always finite, and keeps its standard error.
+            ``k``, ``bound`` (-L_K), ``stderr`` (NaN where only one group of K fits in the pool: no
+            spread to measure), ``groups``, ``stderr_valid`` (per K: ``groups >= 2``) and
+            ``variance_finite`` (the group values have a finite variance: true whenever λ* > 0, so
+            for every Gaussian q; until 2026-12-06 this was λ* > 2 and withheld the error bars).
         """
         lj, lq = self._pool
         bound, se, groups = iwae_bounds(lj - lq, ks)
         k = [int(v) for v in np.atleast_1d(ks)]
-        finite = bool(self.lam_critical > 2.0)
-        valid = np.array([finite or v == 1 for v in k], dtype=bool)
+        finite = bool(self.lam_critical > 0.0)
+        valid = np.asarray(groups) >= 2
         se = np.where(valid, se, np.nan)
         return {"k": k, "bound": bound, "stderr": se, "groups": groups, "variance_finite": finite,
                 "stderr_valid": valid}
@@ -309,7 +315,8 @@ class PointAnalysis:
             "q": {"mu": self.mu, "logvar": self.logvar},
             "iwae": {"k": it["k"], "bound": it["bound"],
                      "stderr": [float(v) if ok else None for v, ok in zip(it["stderr"], it["stderr_valid"])],
-                     "pool": self.n_iwae, "variance_finite": it["variance_finite"]},
+                     "groups": [int(g) for g in it["groups"]], "pool": self.n_iwae,
+                     "variance_finite": it["variance_finite"]},
             "lam": {"lam": lam, "exact": None if curve["exact"] is None else float(curve["exact"][0]),
                     "error": None if curve["error"] is None else float(curve["error"][0]),
                     "mc": float(curve["mc"][0]),

@@ -70,10 +70,17 @@ def iwae_bounds(log_w, ks=DEFAULT_IWAE_KS):
     unions of groups of the smaller one, so the estimates are non-increasing in K for every
     pool (concavity of ln), not just on average.
 
+    The groups are independent, so the standard deviation of their values over sqrt(groups) is the
+    standard error of the estimate. It is a valid one whenever the group value has a finite
+    variance: it lies between the mean and the maximum of its K values ``ln w``, so it does whenever
+    ``ln w`` does, e.g. for weights with a Pareto tail of any index λ* > 0 (``ln w`` then has an
+    exponential right tail) and a light left tail (docs/physics.md, section 7). Finite moments of
+    ``w`` itself are not needed.
+
     Returns
     -------
     bound, stderr : ndarray
-        ``stderr`` is NaN where only one group fits.
+        ``stderr`` is NaN where only one group fits (no spread to measure).
     n_groups : ndarray of int
     """
     lw = np.asarray(log_w, dtype=np.float64)
@@ -205,7 +212,9 @@ def importance_weight_diagnostics(log_w, lam_critical=math.inf):
         ``ess`` (Kish's effective sample size ``1/Σ w̄²`` of the normalised raw weights) and
         ``psis_ess`` (of the smoothed ones); ``raw_free_energy`` = -ln mean(w) and
         ``psis_free_energy`` (the same from the smoothed weights), both estimates of -ln E_q[w];
-        ``variance_finite`` (λ* > 2: the weights have a finite variance).
+        ``variance_finite`` (λ* > 2: the weights w have a finite variance; it decides the error bars
+        of plain importance sampling, F(λ) at λ = 1, not those of IWAE, whose group values ``ln mean w``
+        have a finite variance for every λ*).
     """
     lw = np.asarray(log_w, dtype=np.float64).reshape(-1)
     lam = float(lam_critical)

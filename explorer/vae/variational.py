@@ -17,8 +17,14 @@ the encoder's ``q(z|x)``:
 * ``F(λ)`` for that q by the same adaptive quadrature as the encoder's (:class:`GaussianExactPoint`).
 
 Fits: the exact -ELBO minimised by :class:`torch.optim.LBFGS` (float64, strong Wolfe line search)
-over a diagonal Gaussian ``(μ, ln σ²)``, then over a full-covariance one ``(μ, L)`` started at the
-diagonal optimum. The gaps of Cremer, Li & Duvenaud (2018), exact here:
+over a diagonal Gaussian ``(μ, ln σ²)``, then over a full-covariance one ``(μ, L)``. -ELBO has several
+local minima where the posterior has several modes (a diagonal q sits in one of them), so the optimum
+reported is the **lowest of several starts** (:meth:`VariationalPoint.fit`): the encoder's q, a Gaussian
+at each mode of the exact posterior (local maxima of ln p(x, z) on the quadrature's grid, curvature
+from the Hessian there) and the posterior's moment-matched Gaussian; the full covariance starts from
+every diagonal optimum, the modes' full Laplace Gaussians and the moment-matched one. Every start is
+first fitted on a cheap Gauss–Hermite rule; the distinct optima near the lowest are then polished on the
+exact rules. The gaps of Cremer, Li & Duvenaud (2018), exact here:
 
 * amortisation ``= -ELBO(q_encoder) - -ELBO(q*_diag)``,
 * approximation ``= -ELBO(q*_diag) - F``,
@@ -27,6 +33,7 @@ diagonal optimum. The gaps of Cremer, Li & Duvenaud (2018), exact here:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -59,8 +66,24 @@ GRAD_TOL = 1e-7
 GRAD_REQUIRED = 1e-6
 MAX_ITER = 300
 RHO_MAX = 0.99
-#: Bump when the numbers of :func:`split_gaps` change (the disk cache is keyed on it).
-CODE_VERSION = "1"
+#: Gauss–Hermite nodes per axis of the screening fits: every start of :meth:`VariationalPoint.fit` converges on
+#: this cheap rule first (about a tenth of the cost of ``N_NODES_COARSE``); only the distinct optima within
+#: ``SCREEN_MARGIN`` of the lowest go on to ``N_NODES_COARSE`` and ``N_NODES``.
+N_NODES_SCREEN = 16
+#: Screened optima less than this many nats above the lowest screened one are polished on the exact rule (the
+#: screening rule's error at the screened optima: median ~1e-5 nats, largest measured 1.1e-2 (digit 31, full),
+#: on 30 digits of the shipped model, 2026-12-06).
+SCREEN_MARGIN = 0.05
+#: Two screened optima are one when their parameters differ by less than this (max norm).
+SAME_OPTIMUM = 1e-3
+#: Posterior modes used as starts: local maxima of ln p(x, z) over their 8 neighbours on the quadrature's
+#: grid, highest first, at most ``MAX_MODES`` of them and none more than ``MODE_DEPTH`` nats below the highest
+#: (a q around such a mode holds about e^-MODE_DEPTH of the posterior's mass: its KL is about MODE_DEPTH).
+MAX_MODES = 4
+MODE_DEPTH = 12.0
+#: Bump when the numbers of :func:`split_gaps` change (the disk cache is keyed on it). "2": the fits are the
+#: lowest of several starts (the encoder's q alone missed the best diagonal q by up to 4 nats).
+CODE_VERSION = "2"
 
 
 # --------------------------------------------------------------- the Gaussian
@@ -243,12 +266,23 @@ class FitResult:
     path_mu : ndarray (n_iter + 1, 2)
         q's mean at the start and after each L-BFGS iteration.
     path_neg_elbo : ndarray (n_iter + 1,)
-        -ELBO at each iterate on the quadrature rule in use then (see ``VariationalPoint._fit``).
+        -ELBO at each iterate on the quadrature rule in use then (see ``VariationalPoint._fit``): it falls
+        along each rule's stretch and may step by that rule's error where the rule changes.
     path_scale_tril : ndarray (n_iter + 1, 2, 2)
     kind : str
         ``"diagonal"`` or ``"full"``.
     n_iter : int
-        L-BFGS iterations (coarse and fine rule together).
+        L-BFGS iterations of the winning start (every rule together).
+    start : str
+        Where the winning fit started: ``"encoder"``, ``"mode k"`` (the k-th highest posterior mode),
+        ``"moments"`` (the posterior's moment-matched Gaussian), ``"diagonal optimum k"`` (full fits), or
+        ``"given"`` (a single-start fit).
+    starts : tuple of str
+        Every start tried; ``n_starts`` is their number: the result is the lowest of ``n_starts`` fits.
+    n_optima : int
+        Distinct local optima the starts reached (on the screening rule).
+    path_nodes : ndarray (n_iter + 1,) of int
+        Gauss–Hermite nodes per axis of the rule each iterate's -ELBO was computed on.
     """
 
     q: GaussianQ
@@ -259,6 +293,124 @@ class FitResult:
     path_scale_tril: np.ndarray
     kind: str
     n_iter: int = field(default=0)
+    start: str = field(default="given")
+    starts: tuple = field(default=("given",))
+    n_optima: int = field(default=1)
+    path_nodes: np.ndarray = field(default=None)
+
+    @property
+    def n_starts(self):
+        """How many starts the fit is the lowest of."""
+        return len(self.starts)
+
+
+class _Run:
+    """One L-BFGS minimisation of -ELBO(θ) for :class:`VariationalPoint`, taken rule after rule (its curvature
+    pairs carry over from one rule to the next, see :meth:`_regrade`); every iterate is recorded with its -ELBO on
+    the rule in use then.
+
+    One L-BFGS iteration per step (its history stays in the optimiser's state), so that every iterate is
+    recorded; max_eval must be given: its default (5/4 of max_iter) stops the line search at once.
+    """
+
+    def __init__(self, vp, theta0, unpack, kind, label="given"):
+        self.vp, self.unpack, self.kind, self.label = vp, unpack, kind, label
+        self.theta = torch.tensor(np.asarray(theta0, dtype=np.float64), dtype=torch.float64,
+                                  device=vp.model.device, requires_grad=True)
+        self._new_optimiser()
+        self.path, self.n_iter, self.rule, self.loss = [], 0, None, math.inf
+
+    def _new_optimiser(self):
+        self.opt = torch.optim.LBFGS([self.theta], lr=1.0, max_iter=1, max_eval=50, history_size=20,
+                                     line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
+
+    @property
+    def theta_np(self):
+        return self.theta.detach().cpu().numpy().copy()
+
+    def q(self):
+        with torch.no_grad():
+            mu, L = (a.cpu().numpy() for a in self.unpack(self.theta))
+        return GaussianQ(mu, L)
+
+    def _regrade(self):
+        """On a change of rule, L-BFGS's stored gradient at the previous iterate is recomputed on the new rule:
+        the next curvature pair then compares gradients of one rule. (The gradient jumps by the rules'
+        difference; a pair straddling it is wrong: measured on digit 31, L-BFGS's scale fell to 1e-5 and it
+        crawled for 300 iterations. The older pairs, each within one rule, stay.)"""
+        st = self.opt.state.get(self.theta)
+        if not st or st.get("d") is None or st.get("prev_flat_grad") is None:
+            return
+        with torch.no_grad():
+            prev = (self.theta - st["d"] * st["t"]).detach().requires_grad_(True)
+        with cpu_threads(1):
+            loss = self.vp._neg_elbo_t(*self.unpack(prev), self.rule)
+            (g,) = torch.autograd.grad(loss, prev)
+        st["prev_flat_grad"] = g.detach().reshape(-1).clone()
+
+    def _closure(self):
+        self.opt.zero_grad()
+        loss = self.vp._neg_elbo_t(*self.unpack(self.theta), self.rule)
+        loss.backward()
+        return loss
+
+    def _record(self, loss):
+        with torch.no_grad():
+            mu, L = self.unpack(self.theta)
+            self.path.append((mu.cpu().numpy().copy(), L.cpu().numpy().copy(), loss,
+                              int(round(math.sqrt(self.rule[0].shape[0])))))
+
+    def converge(self, rule, final):
+        """Iterate on ``rule`` (nodes, weights) until the gradient norm falls below GRAD_REQUIRED or the bound
+        no longer falls beyond round-off; with ``final``, until it falls below GRAD_TOL (or below GRAD_REQUIRED
+        and stalled). The iterations of all rules together stop at MAX_ITER.
+
+        On the final rule a stall above GRAD_REQUIRED restarts L-BFGS without its history (a guard: a history
+        that no longer fits can leave it a direction the line search cannot use); a second stall in a row ends
+        the run.
+        """
+        switched = self.rule is not None and rule is not self.rule
+        self.rule = rule
+        if switched:
+            self._regrade()
+        with cpu_threads(1):
+            before = float(self._closure().detach())
+            if not self.path:
+                self._record(before)
+            self.loss = before
+            fresh = False
+            while self.n_iter < MAX_ITER:
+                self.n_iter += 1
+                self.opt.step(self._closure)
+                loss = float(self._closure().detach())
+                self._record(loss)
+                self.loss = loss
+                grad = float(self.theta.grad.norm())
+                stalled = before - loss < 1e-13     # no decrease beyond round-off
+                if final and (grad < GRAD_TOL or (stalled and grad < GRAD_REQUIRED)):
+                    break
+                if not final and (grad < GRAD_REQUIRED or stalled):
+                    break
+                if stalled:
+                    if fresh:
+                        break
+                    self._new_optimiser()
+                fresh = stalled
+                before = loss
+        return self
+
+    def result(self):
+        """The :class:`FitResult` at the current θ: -ELBO and its gradient norm on the fine rule."""
+        with cpu_threads(1):
+            self.theta.grad = None
+            loss = self.vp._neg_elbo_t(*self.unpack(self.theta))
+            loss.backward()
+            grad = float(self.theta.grad.norm())
+        mu, L = (a.detach().cpu().numpy() for a in self.unpack(self.theta))
+        p = self.path
+        return FitResult(GaussianQ(mu, L), float(loss.detach()), grad, np.array([s[0] for s in p]),
+                         np.array([s[2] for s in p]), np.array([s[1] for s in p]), self.kind, self.n_iter,
+                         start=self.label, starts=(self.label,), path_nodes=np.array([s[3] for s in p]))
 
 
 class VariationalPoint:
@@ -410,97 +562,209 @@ class VariationalPoint:
         return vals
 
     # ------------------------------------------------------------ fits
-    def _fit(self, theta0, unpack, kind):
-        """L-BFGS on -ELBO(θ): first on the coarse rule, then polished on the fine one (few iterations,
-        since the optimum moves by the coarse rule's error only). Every iterate is recorded with its
-        -ELBO on the rule in use then (the coarse rule's value differs from the exact one by its error,
-        1e-5 nats or less at the iterates measured; the app recomputes every shown step exactly)."""
-        theta = torch.tensor(theta0, dtype=torch.float64, device=self.model.device, requires_grad=True)
+    def _polish_rules(self):
+        """The rules a fit converges on, cheapest first: ``N_NODES_COARSE`` then ``N_NODES`` (the first rule's
+        optimum moves by its error only, so the fine rule takes a few iterations)."""
         fine = (self._xi, self._w)
-        path = []
+        return [fine] if self.n_nodes <= N_NODES_COARSE else [self._rule(N_NODES_COARSE), fine]
 
-        def record(loss):
-            with torch.no_grad():
-                mu, L = unpack(theta)
-                path.append((mu.cpu().numpy().copy(), L.cpu().numpy().copy(), loss))
+    def _fit(self, theta0, unpack, kind):
+        """L-BFGS on -ELBO(θ) from one start: first on the coarse rule, then polished on the fine one (few
+        iterations, since the optimum moves by the coarse rule's error only). Every iterate is recorded with its
+        -ELBO on the rule in use then (``FitResult.path_nodes``; the coarse rule's value differs from the exact
+        one by its error, 1e-5 nats or less at the iterates measured, the screening rule's of :meth:`fit` by up to
+        1e-2; the app recomputes every shown step exactly)."""
+        run = _Run(self, theta0, unpack, kind)
+        rules = self._polish_rules()
+        for j, rule in enumerate(rules):
+            run.converge(rule, final=j == len(rules) - 1)
+        return run.result()
 
-        # one L-BFGS iteration per step (its history stays in the optimiser's state), so that every iterate is
-        # recorded; max_eval must be given: its default (5/4 of max_iter) stops the line search at once
-        opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=1, max_eval=50, history_size=20,
-                                line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
-        rules = [fine] if self.n_nodes <= N_NODES_COARSE else [self._rule(N_NODES_COARSE), fine]
+    @staticmethod
+    def _diagonal_theta(q):
+        return np.concatenate([q.mu, np.log(np.diag(q.cov))])
 
-        def closure():
-            opt.zero_grad()
-            loss = self._neg_elbo_t(*unpack(theta), rules[0])
-            loss.backward()
-            return loss
+    @staticmethod
+    def _diagonal_unpack(t):
+        return t[:2], torch.diag(torch.exp(0.5 * t[2:]))
 
-        with cpu_threads(1):
-            before, n_iter = float(closure().detach()), 0
-            record(before)
-            while n_iter < MAX_ITER:
-                n_iter += 1
-                opt.step(closure)
-                loss = float(closure().detach())
-                record(loss)
-                grad = float(theta.grad.norm())
-                stalled = before - loss < 1e-13     # no decrease beyond round-off
-                if len(rules) > 1 and (grad < GRAD_REQUIRED or stalled):
-                    # on to the fine rule, keeping the curvature pairs: the optimum moves by the coarse error only
-                    rules.pop(0)
-                    before = float(closure().detach())
-                    continue
-                if grad < GRAD_TOL or (stalled and grad < GRAD_REQUIRED):
-                    break
-                before = loss
-            theta.grad = None
-            loss = self._neg_elbo_t(*unpack(theta))
-            loss.backward()
-            grad = float(theta.grad.norm())
-        mu, L = (a.detach().cpu().numpy() for a in unpack(theta))
-        return FitResult(GaussianQ(mu, L), float(loss.detach()), grad, np.array([p[0] for p in path]),
-                         np.array([p[2] for p in path]), np.array([p[1] for p in path]), kind, n_iter)
+    @staticmethod
+    def _full_theta(q):
+        L = q.scale_tril
+        return np.array([*q.mu, math.log(L[0, 0]), math.log(L[1, 1]), L[1, 0]])
+
+    @staticmethod
+    def _full_unpack(t):
+        zero = torch.zeros((), dtype=t.dtype, device=t.device)
+        L = torch.stack([torch.stack([torch.exp(t[2]), zero]), torch.stack([t[4], torch.exp(t[3])])])
+        return t[:2], L
 
     def fit_diagonal(self, start=None):
-        """Minimise -ELBO over ``N(μ, diag(exp(ln σ²)))`` from ``start`` (default: the encoder's q).
+        """Minimise -ELBO over ``N(μ, diag(exp(ln σ²)))`` from one ``start`` (default: the encoder's q): the
+        local optimum of that start (:meth:`fit` keeps the lowest of several starts).
 
         Returns
         -------
         FitResult
         """
         start = self.encoder_q if start is None else start
-        theta0 = np.concatenate([start.mu, start.logvar])
-
-        def unpack(t):
-            return t[:2], torch.diag(torch.exp(0.5 * t[2:]))
-        return self._fit(theta0, unpack, "diagonal")
+        return self._fit(self._diagonal_theta(start), self._diagonal_unpack, "diagonal")
 
     def fit_full(self, start=None):
-        """Minimise -ELBO over ``N(μ, L Lᵀ)``, ``L = [[e^a, 0], [c, e^b]]``, from ``start``
-        (default: the diagonal optimum).
+        """Minimise -ELBO over ``N(μ, L Lᵀ)``, ``L = [[e^a, 0], [c, e^b]]``, from one ``start``
+        (default: the best diagonal q of :meth:`fit`).
 
         Returns
         -------
         FitResult
         """
         start = self.fit()["diagonal"].q if start is None else start
-        L0 = start.scale_tril
-        theta0 = np.array([*start.mu, math.log(L0[0, 0]), math.log(L0[1, 1]), L0[1, 0]])
+        return self._fit(self._full_theta(start), self._full_unpack, "full")
 
-        def unpack(t):
-            zero = torch.zeros((), dtype=t.dtype, device=t.device)
-            L = torch.stack([torch.stack([torch.exp(t[2]), zero]), torch.stack([t[4], torch.exp(t[3])])])
-            return t[:2], L
-        return self._fit(theta0, unpack, "full")
+    # ------------------------------------------------------------ starts
+    @torch.no_grad()
+    def _posterior_moments(self):
+        """Mean and covariance of the exact posterior on the quadrature's grid."""
+        integ = self.analysis.exact.integral
+        lw = integ.log_f + integ.grid.log_weights
+        w = np.exp(lw - lw.max())
+        w /= w.sum()
+        pts = integ.grid.points
+        mean = w @ pts
+        d = pts - mean
+        return mean, (d * w[:, None]).T @ d
+
+    def posterior_modes(self, max_modes=MAX_MODES, depth=MODE_DEPTH):
+        """Modes of the exact posterior p(z|x) as the fits' starts: the points of the quadrature's grid where
+        ln p(x, z) is at least that of all 8 neighbours, highest first, no more than ``depth`` nats below the
+        highest, at most ``max_modes``; a maximum within 2 grid cells of a higher one (a flat top) is dropped.
+
+        Returns
+        -------
+        modes : ndarray (k, 2)
+        log_density : ndarray (k,)
+            ln p(z|x) there.
+        """
+        max_modes = check_int(max_modes, "max_modes", lo=1, hi=100)
+        exact = self.analysis.exact
+        g, lf = exact.integral.grid, exact.integral.log_f.reshape(exact.integral.grid.shape)
+        n2, n1 = lf.shape
+        pad = np.pad(lf, 1, constant_values=-np.inf)
+        is_max = np.isfinite(lf)
+        for a in (-1, 0, 1):
+            for b in (-1, 0, 1):
+                if a or b:
+                    is_max &= lf >= pad[1 + a:1 + a + n2, 1 + b:1 + b + n1]
+        i2, i1 = np.nonzero(is_max)
+        vals = lf[i2, i1]
+        order = np.argsort(-vals, kind="stable")
+        cell = np.array([g.z1[1] - g.z1[0], g.z2[1] - g.z2[0]])
+        modes, dens = [], []
+        for j in order:
+            if len(modes) == max_modes or vals[j] < vals[order[0]] - depth:
+                break
+            z = np.array([g.z1[i1[j]], g.z2[i2[j]]])
+            if any(np.all(np.abs(z - m) <= 2.0 * cell + 1e-12) for m in modes):
+                continue
+            modes.append(z)
+            dens.append(vals[j] + exact.free_energy)
+        return np.array(modes).reshape(-1, 2), np.array(dens)
+
+    def _log_joint_hessians(self, points):
+        """∂²ln p(x, z)/∂z² at each of ``points`` (k, 2), shape (k, 2, 2) (autograd)."""
+        z = torch.as_tensor(points, dtype=torch.float64, device=self.model.device).requires_grad_(True)
+        with torch.enable_grad(), cpu_threads(1):
+            (g,) = torch.autograd.grad(self.model.log_joint(self.x, z).sum(), z, create_graph=True)
+            rows = [torch.autograd.grad(g[:, k].sum(), z, retain_graph=k == 0)[0] for k in range(2)]
+        return torch.stack(rows, dim=1).detach().cpu().numpy()
+
+    def fit_starts(self):
+        """The starts of :meth:`fit` (before the diagonal optima, which start the full fits too).
+
+        Returns
+        -------
+        dict
+            ``diagonal`` and ``full``: lists of ``(label, GaussianQ)``. Diagonal: the encoder's q, at each
+            posterior mode (:meth:`posterior_modes`) the diagonal Gaussian whose precisions are the diagonal of
+            -∂²ln p(x, z)/∂z² there (the best diagonal q for a Gaussian posterior; the posterior's marginal
+            σ where that curvature is not positive), and the moment-matched ``N(mean, diag(var))``. Full: the
+            Laplace Gaussian ``N(mode, (-∂²ln p)⁻¹)`` at each mode where that is positive definite, and
+            ``N(mean, cov)`` of the posterior.
+        """
+        mean, cov = self._posterior_moments()
+        sd = np.sqrt(np.clip(np.diag(cov), 1e-12, None))
+        modes, _ = self.posterior_modes()
+        diag, full = [("encoder", self.encoder_q)], []
+        if modes.size:
+            for k, (z, h) in enumerate(zip(modes, self._log_joint_hessians(modes))):
+                prec = -h
+                s = np.where(np.diag(prec) > 0, 1.0 / np.sqrt(np.clip(np.diag(prec), 1e-300, None)), sd)
+                s = np.clip(s, 1e-3, 10.0)
+                diag.append((f"mode {k + 1}", GaussianQ(z, np.diag(s))))
+                if np.all(np.linalg.eigvalsh(prec) > 0):
+                    with contextlib.suppress(InputError):    # a covariance too ill-conditioned to use
+                        full.append((f"mode {k + 1}", GaussianQ.from_cov(z, np.linalg.inv(prec))))
+        diag.append(("moments", GaussianQ(mean, np.diag(sd))))
+        with contextlib.suppress(InputError):
+            full.append(("moments", GaussianQ.from_cov(mean, cov)))
+        return {"diagonal": diag, "full": full}
+
+    def _lowest(self, starts, kind):
+        """The lowest optimum of -ELBO over ``starts`` (label, GaussianQ): every start converges on the screening
+        rule (``N_NODES_SCREEN``); the distinct optima within ``SCREEN_MARGIN`` of the lowest are polished on the
+        exact rules. Returns the winning :class:`FitResult` and the distinct optima ``(label, q)``, lowest first
+        (polished q's where polished)."""
+        to_theta, unpack = ((self._diagonal_theta, self._diagonal_unpack) if kind == "diagonal"
+                            else (self._full_theta, self._full_unpack))
+        rules = self._polish_rules()
+        runs = [_Run(self, to_theta(q), unpack, kind, label) for label, q in starts]
+        screen = N_NODES_SCREEN < (N_NODES_COARSE if len(rules) > 1 else self.n_nodes)
+        if screen:
+            for r in runs:
+                r.converge(self._rule(N_NODES_SCREEN), final=False)
+        # one run per distinct optimum: the earliest start that reached it (the encoder's q, the best diagonal q
+        # before the others: the path shown then starts there), with the lowest screened value of its group
+        groups = []
+        for r in runs:
+            loss = r.loss if math.isfinite(r.loss) else math.inf
+            for g in groups:
+                if np.max(np.abs(r.theta_np - g[0].theta_np)) < SAME_OPTIMUM:
+                    g[1] = min(g[1], loss)
+                    break
+            else:
+                groups.append([r, loss])
+        groups.sort(key=lambda g: g[1])
+        distinct = [g[0] for g in groups]
+        polish = [g[0] for g in groups if g[1] <= groups[0][1] + SCREEN_MARGIN] if screen else distinct
+        results = {}
+        for r in polish:
+            for j, rule in enumerate(rules):
+                r.converge(rule, final=j == len(rules) - 1)
+            results[id(r)] = r.result()
+        labels = tuple(label for label, _ in starts)
+        best = min(polish, key=lambda r: results[id(r)].neg_elbo)
+        win = results[id(best)]
+        win.start, win.starts, win.n_optima = best.label, labels, len(distinct)
+        optima = sorted(((results[id(r)].neg_elbo if id(r) in results else r.loss + 1e3, r.label,
+                          results[id(r)].q if id(r) in results else r.q()) for r in distinct), key=lambda t: t[0])
+        return win, [(label, q) for _, label, q in optima]
 
     def fit(self):
-        """Both fits (cached): ``{"diagonal": FitResult, "full": FitResult}``, the full one started at
-        the diagonal optimum."""
+        """Both fits (cached), each the lowest of several starts (:meth:`fit_starts`, :meth:`_lowest`):
+        ``{"diagonal": FitResult, "full": FitResult}``; the full one's starts are every diagonal optimum found
+        (``"diagonal optimum k"``, lowest first) and the full starts of :meth:`fit_starts`."""
         if not self._fits:
-            diag = self.fit_diagonal()
-            self._fits["diagonal"] = diag
-            self._fits["full"] = self.fit_full(diag.q)
+            starts = self.fit_starts()
+            diag, optima = self._lowest(starts["diagonal"], "diagonal")
+            full_starts = [(f"diagonal optimum {k + 1}", q) for k, (_, q) in enumerate(optima)] + starts["full"]
+            full, _ = self._lowest(full_starts, "full")
+            if full.neg_elbo > diag.neg_elbo:
+                # the full family holds the diagonal optimum: never worse than it (a guard; not seen)
+                direct = self.fit_full(diag.q)
+                if direct.neg_elbo < full.neg_elbo:
+                    direct.start, direct.starts, direct.n_optima = "diagonal optimum 1", full.starts, full.n_optima
+                    full = direct
+            self._fits["diagonal"], self._fits["full"] = diag, full
         return self._fits
 
     def gaps(self):
@@ -521,7 +785,12 @@ class VariationalPoint:
                 "amortisation": enc - d, "approximation": d - f, "full_covariance": d - full}
 
     def report(self):
-        """The ``vae-report --optimise-q`` entries: ``q_optimal`` and ``gaps`` (see the CLI)."""
+        """The ``vae-report --optimise-q`` entries: ``q_optimal``, ``gaps`` and ``q_optimal_starts`` (see the CLI).
+
+        ``q_optimal_starts`` (added with CODE_VERSION 2; ``q_optimal`` and ``gaps`` keep their keys): per kind,
+        ``n_starts`` (the optimum is the lowest of that many fits), ``n_optima`` (distinct local optima they
+        reached), ``best_start`` (where the winning fit started) and ``starts`` (every start's label).
+        """
         fits, g = self.fit(), self.gaps()
         dq, fq = fits["diagonal"].q, fits["full"].q
         return {"q_optimal": {"diagonal": {"mu": dq.mu.tolist(), "logvar": dq.logvar.tolist(),
@@ -529,7 +798,9 @@ class VariationalPoint:
                               "full": {"mu": fq.mu.tolist(), "cov": fq.cov.tolist(),
                                        "neg_elbo": fits["full"].neg_elbo}},
                 "gaps": {"amortisation": g["amortisation"], "approximation": g["approximation"],
-                         "full_covariance": g["full_covariance"]}}
+                         "full_covariance": g["full_covariance"]},
+                "q_optimal_starts": {k: {"n_starts": f.n_starts, "n_optima": f.n_optima, "best_start": f.start,
+                                         "starts": list(f.starts)} for k, f in fits.items()}}
 
 
 # ------------------------------------------------------------- the test split

@@ -260,14 +260,17 @@ def test_weights_tab_reports_the_tail_and_no_error_bar_where_the_variance_is_inf
     w = session.point(16).monte_carlo([1.0], 1000)["weights"]
     text = app.open_panel("weights").diagnostics.text
     assert f"λ* = {w['lam_critical']:.4f}" in text and f"k̂ = {w['pareto_k_hat']:.3f}" in text
-    assert ("unreliable" in text) == (not w["reliable"])
+    assert ("PSIS alone calls the estimate unreliable" in text) == (not w["reliable"])
+    assert "unreliable</b>" in text          # the exact k = 1/λ* ≈ 0.98 > 0.7 decides
     assert int(sum(data(app, "log_w_hist")["count"])) == 1000
-    # λ* < 2 for this model: Monte Carlo error bars stop at λ*/2, IWAE has none past K = 1
+    # λ* < 2 for this model: Monte Carlo error bars stop at λ*/2; IWAE's group values have a finite
+    # variance for every λ* > 0, so every K has its spread
     lam_err = data(app, "lam_mc_err")["x"]
     assert lam_err.max() < w["lam_critical"] / 2 and len(data(app, "lam_mc")["x"]) == LAM_GRID.size
     assert "no error bar" in app.views["posterior_lambda"].mc_note.text
     assert "variance infinite: no error bar" in app.w_readout.value
     app.open_panel("iwae")
-    assert data(app, "iwae_err")["x"].tolist() == [1.0] and "no error bars" in app.views["iwae"].note.text
+    assert data(app, "iwae_err")["x"].tolist() == [float(k) for k in K_GRID.values]
+    assert "not its bias" in app.views["iwae"].note.text
     rows = [r for r in csv.reader(io.StringIO(app.csv())) if r[0] == "F_lambda_monte_carlo"]
     assert all(r[3] == "" for r in rows if float(r[1]) >= w["lam_critical"] / 2) and "nan" not in app.csv()

@@ -114,6 +114,9 @@ def test_fit_converges_and_the_readout_shows_the_gaps(app, session):
     html = c.w_readout.value
     assert "amortisation gap" in html and f"{g['amortisation']:.4f}" in html and f"{g['approximation']:.4f}" in html
     assert "≤ −ELBO(q*<sub>full</sub>)" in html
+    fits = vp.fit()
+    assert (f"lowest of {fits['diagonal'].n_starts} fits" in html and fits["diagonal"].n_starts > 1
+            and "not proven lowest" in html)
     # the animation: the Play's range is the iterates; its last step holds the full optimum
     assert c.w_play.max == len(r["path"]) - 1 > 5
     c.w_step.value = c.w_step.max
@@ -171,7 +174,7 @@ def test_split_histograms_from_the_disk_cache(app, session, cache):
     c = ctl(app)
     # a precomputed cache of three digits stands for the whole split (the real one takes minutes)
     out = split_gaps(session, indices=[0, 3, 16], progress=lambda d, n: None, directory=str(cache))
-    c.compute._splits[(id(session), 1.0)] = out
+    c.compute._splits[(c.compute._serial(), 1.0)] = out
     c._show_split()
     h = data(app, "q_hist_amortisation")
     assert h["count"].sum() == 3
@@ -190,7 +193,7 @@ def test_split_button_runs_with_progress(session, cache, monkeypatch):
             seen.append(c.w_split_progress.value)
         out = {"index": np.array([0, 3, 16]), "amortisation": np.array([0.1, 0.2, 5.0]),
                "approximation": np.array([0.05, 0.3, 0.5])}
-        c.compute._splits[(id(session), scale)] = out
+        c.compute._splits[(c.compute._serial(), scale)] = out
         return out
     monkeypatch.setattr(c.compute, "split", fake_split)
     c.compute_split(background=False)

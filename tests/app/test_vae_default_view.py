@@ -71,7 +71,7 @@ def test_the_file_round_trips_what_the_compute_model_writes(fresh, tmp_path):
     default_view.write("vae", key, fresh.default_view(DEFAULT.index, DEFAULT.samples), path=path)
     point = seeded_compute(path).point(DEFAULT.index)
     assert isinstance(point["reference"], tuple) and isinstance(point["reference"][2], str)
-    assert point["report"]["iwae"]["stderr"][1] is None
+    assert all(isinstance(v, float) for v in point["report"]["iwae"]["stderr"])   # every K has its spread
     assert_same_tree(fresh.point(DEFAULT.index), point, rtol=RTOL)
 
 

@@ -144,19 +144,26 @@ def test_lam_curve_variance_logic():
     assert np.all(np.isnan(mc["stderr"][~fin])) and mc["weights"]["n"] == 300
 
 
-@pytest.mark.parametrize("variances, finite", [((0.25, 0.64), False), ((0.6, 0.8), True)])
-def test_iwae_variance_logic(variances, finite):
+@pytest.mark.parametrize("variances", [(0.25, 0.64), (0.6, 0.8)])     # λ* = 4/3 (w: infinite variance), 2.5
+def test_iwae_stderr_for_every_k_with_two_groups(variances):
+    # the group values ln mean w have a finite variance for every λ* > 0: an error bar at every K whose
+    # groups number at least two, whether or not the weights themselves have a finite variance
     pa = _point(variances)
     it = pa.iwae([1, 10, 100, 1000])
-    assert it["variance_finite"] is finite
-    raw = iwae_bounds(np.subtract(*pa._pool), [1, 10, 100, 1000])[1]
-    assert np.isfinite(it["stderr"][0]) and it["stderr"][0] == raw[0]   # K = 1: mean of ln w, always finite
-    if finite:
-        np.testing.assert_array_equal(it["stderr"], raw)
-        assert it["stderr_valid"].all()
-    else:
-        assert np.all(np.isnan(it["stderr"][1:])) and list(it["stderr_valid"]) == [True, False, False, False]
-    np.testing.assert_array_equal(it["bound"], iwae_bounds(np.subtract(*pa._pool), [1, 10, 100, 1000])[0])
+    assert it["variance_finite"] is True
+    raw = iwae_bounds(np.subtract(*pa._pool), [1, 10, 100, 1000])
+    np.testing.assert_array_equal(it["stderr"], raw[1])
+    assert np.all(np.isfinite(it["stderr"])) and np.all(it["stderr"] > 0) and it["stderr_valid"].all()
+    np.testing.assert_array_equal(it["bound"], raw[0])
+    np.testing.assert_array_equal(it["groups"], [20000, 2000, 200, 20])
+
+
+def test_iwae_no_stderr_where_one_group_fits():
+    pa = _point((0.25, 0.64), n_samples=1000, n_iwae=1500)
+    it = pa.iwae([1, 10, 1000, 1500])
+    assert list(it["groups"]) == [1500, 150, 1, 1] and list(it["stderr_valid"]) == [True, True, False, False]
+    assert np.all(np.isfinite(it["stderr"][:2])) and np.all(np.isnan(it["stderr"][2:]))
+    assert np.all(np.isfinite(it["bound"]))                                 # the estimate itself stays
 
 
 @settings(max_examples=25, deadline=None)
@@ -167,7 +174,8 @@ def test_variance_finite_iff_twice_lambda_below_lambda_star(lam_star, lam):
     lc = pa.lam_curve([lam])
     assert bool(lc["mc_variance_finite"][0]) == (2 * lam < pa.lam_critical)
     assert np.isnan(lc["mc_stderr"][0]) != bool(lc["mc_variance_finite"][0])
-    assert pa.iwae([1, 10])["variance_finite"] == (pa.lam_critical > 2)
+    it = pa.iwae([1, 10])
+    assert it["variance_finite"] is True and np.all(np.isfinite(it["stderr"]))      # IWAE: for every λ*
 
 
 # ------------------------------------------------------------------ the shipped model
@@ -183,13 +191,30 @@ def test_shipped_model_weights(shipped_session):
     assert w["pareto_k_hat"] > 0.7 and not w["reliable"]          # digit 16: heavy tail, and PSIS sees it
     assert 1 <= w["ess"] < pa.n_samples
     assert w["raw_free_energy"] == pytest.approx(pa.lam_curve([1.0])["mc"][0], rel=1e-12)
-    # the iwae stderrs: K = 1 only
+    # IWAE: an error bar at every K (the pool holds 10 or more groups of each), though λ* < 2
     it = pa.iwae()
-    assert not it["variance_finite"] and np.isfinite(it["stderr"][0]) and np.all(np.isnan(it["stderr"][1:]))
+    assert it["variance_finite"] and np.all(np.isfinite(it["stderr"])) and np.all(it["groups"] >= 10)
     out = shipped_session.explore(16, lams=[0.25, 0.5, 1.0], order=2, temperatures=[1.0])
     assert out["weights"] is w and out["renyi_bound_range"] == (0.0, 1.0) and out["weight_scale"] == 1.0
     assert list(out["lam_curve"]["mc_variance_finite"]) == [True, True, False]
     rep = out["report"]
     assert rep["lam"]["mc_stderr"] is None and rep["lam"]["mc_variance_finite"] is False
-    assert rep["iwae"]["stderr"][1:] == [None] * 4 and rep["iwae"]["variance_finite"] is False
+    assert None not in rep["iwae"]["stderr"] and rep["iwae"]["variance_finite"] is True
+    assert rep["iwae"]["groups"] == [50000, 5000, 500, 50, 10] and rep["iwae"]["pool"] == 50000
     assert rep["weights"]["pareto_k_hat"] == w["pareto_k_hat"]
+
+
+@pytest.mark.parametrize("k_exact, k_hat, reliable, words", [
+    (0.968, 0.691, True, ("unreliable</b> at any practical sample size", "would call the estimate usable",
+                          "they disagree, and the exact k decides", "noisy estimate")),      # digit 358, seed 0
+    (0.981, 1.216, False, ("unreliable</b> at any practical sample size", "they agree")),       # digit 16, seed 0
+    (0.5, 0.9, False, ("importance sampling is usable", "they disagree, and the exact k decides")),
+    (0.4, float("nan"), False, ("importance sampling is usable", "too few draws", "they agree")),
+])
+def test_weights_panel_judges_by_the_exact_k_and_calls_k_hat_an_estimate(k_exact, k_hat, reliable, words):
+    from explorer.views.vae_explorer import ImportanceWeightView
+    v = ImportanceWeightView()
+    v.show(np.zeros(10), 1 / k_exact, k_exact, k_hat, 5.0, 1.0, 1.0, 1.0, reliable=reliable, k_threshold=0.7)
+    for w in words:
+        assert w in v.diagnostics.text, (w, v.diagnostics.text)
+    assert "the estimate is usable" not in v.diagnostics.text       # the old verdict beside an exact k > 0.7
