@@ -8,7 +8,8 @@ E_q[∂²H] from E_q[H (ξξᵀ - I)]; the optimum has 1/σ_i² = E_q[∂_ii H])
 Its -ELBO is then evaluated on a finer rule and must not fall below the shipped -ELBO(q*_diag): any q
 with a lower exact -ELBO proves the shipped optimum is not the lowest. (Against the shipped file of
 CODE_VERSION 1, whose fits started from the encoder's q only, this fails on digits 12, 20, 31, 65, 135
-and 219; measured 2026-12-06.)
+and 219 (diagonal; gains 0.98, 1.00, 0.004, 0.43, 1.73, 4.05 nats) and 20, 65, 219 (full); measured
+2026-12-06. About 35 s on one core.)
 """
 
 import math
@@ -183,9 +184,17 @@ def test_no_start_at_a_posterior_mode_beats_the_shipped_optimum(shipped_session)
     fitted from each of those, is never below the shipped -ELBO(q*_diag), -ELBO(q*_full); a q that is below
     is confirmed with the project's own exact -ELBO (96 nodes) before it fails the test. On most digits the
     search reaches the shipped optimum itself (a check that it searches at all)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)          # small batched tensors: one thread is fastest on a shared machine
+    try:
+        check_every_digit(shipped_session)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def check_every_digit(shipped_session):
     from explorer.vae.variational import GaussianQ
 
-    torch.set_num_threads(1)
     model = shipped_session.model64
     xs = shipped_session.dataset.test.astype(np.float64)
     shipped = shipped_gaps(shipped_session)
@@ -198,8 +207,12 @@ def test_no_start_at_a_posterior_mode_beats_the_shipped_optimum(shipped_session)
         mu, L, values = found[kind]
         best = lowest_per_digit(digit, values, n)
         gap = best - shipped[key]
-        for p in np.flatnonzero(values < shipped[key][digit] - TOL):
+        for p in np.argsort(values - shipped[key][digit]):      # per digit, the largest gain first
             i = int(digit[p])
+            if values[p] >= shipped[key][i] - TOL:
+                break
+            if i in failures.get(kind, {}):
+                continue
             exact = VariationalPoint(shipped_session.point(i)).neg_elbo(GaussianQ(mu[p], L[p]))
             if exact < shipped[key][i] - TOL:
                 failures.setdefault(kind, {})[i] = (round(float(shipped[key][i] - exact), 5), mu[p].round(3).tolist(),
