@@ -204,7 +204,8 @@ def wait_for_http(base, proc, timeout):
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"voila did not answer within {timeout:.0f} s") from None
+                # on a loaded machine this is where a short --timeout runs out: say it is the timeout
+                raise RuntimeError(f"timeout: voila did not answer within {timeout:.0f} s") from None
             time.sleep(0.2)
 
 

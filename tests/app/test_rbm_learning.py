@@ -166,15 +166,19 @@ def test_csv_follows_the_curves_during_a_race(app):
     tab = app.learning
     tab.w_dataset.value = "bars-stripes-3"
     tab.w_hidden.value = 6
+    # methods other than the previous race's (exact and cd): its rows are told apart from this one's
     for k, w in tab.w_methods.items():
-        w.value = k in ("exact", "cd")
+        w.value = k in ("pcd", "tap2")
+    assert {r["method"] for r in csv_rows(tab)} - {"pcd", "tap2"}, "the previous race left no rows to clear"
     thread = tab.start(epochs=100_000)
-    assert thread is not None
-    assert csv_rows(tab) == []                     # a new race: the old curves are gone
     try:
+        assert thread is not None
+        # a new race: the old curves are gone (the worker may already have added this race's first
+        # epochs: on a loaded machine it runs before this line, so only their methods are asserted)
+        assert {r["method"] for r in csv_rows(tab)} <= {"pcd", "tap2"}
         assert wait_until(lambda: len(csv_rows(tab)) >= 6 and tab.running)
         rows = csv_rows(tab)
-        assert {r["method"] for r in rows} == {"exact", f"cd{tab.w_k.value}"}
+        assert {r["method"] for r in rows} == {"pcd", "tap2"}
     finally:
         tab.stop()
         assert tab.join(timeout=120)
