@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.browser.voila_server import (
+from harness.voila import (
     INSTALL_KEY_CLOCK_JS,
     READ_SOURCE_JS,
     WATCH_SOURCES_JS,

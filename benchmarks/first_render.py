@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from tests.browser.voila_server import (
+from harness.voila import (
     chromium_path,
     launch_browser,
     serve,

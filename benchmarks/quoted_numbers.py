@@ -348,21 +348,21 @@ def test_elbo(ctx, quick):
 
 
 def iwae_coverage_counts(ctx, quick):
-    """The counts tests/vae/test_vae_iwae_stderr.py measures (its fixed seeds): how many of 200 pools'
-    ±2 s.e. bars cover the expectation of the IWAE estimate of digit 16 at K = 2 and K = 10."""
+    """The counts tests/vae/test_vae_iwae_stderr.py measures (its fixed seeds, harness/iwae_coverage.py): how many
+    of 200 pools' ±2 s.e. bars cover the expectation of the IWAE estimate of digit 16 at K = 2 and K = 10."""
     sys.path.insert(0, str(ROOT))
     from scipy.special import logsumexp
 
     from explorer.vae import PointAnalysis
-    from tests.vae import test_vae_iwae_stderr as t
+    from harness import iwae_coverage as t
     x, _ = ctx.session.test_image(t.DIGIT)
     pa = PointAnalysis(ctx.model, x, n_samples=100, n_iwae=400)
-    truth2 = t._iwae2_exact(pa)[1]
-    est, se = t._pools(ctx.model, x, 2, 400)
+    truth2 = t.iwae2_exact(pa)[1]
+    est, se = t.pools(ctx.model, x, 2, 400)
     out = {"k2": Number(float(np.sum(np.abs(est - truth2) <= 2 * se)), kind="draw")}
-    est, se = t._pools(ctx.model, x, 10, 1000)
+    est, se = t.pools(ctx.model, x, 10, 1000)
     lw = np.concatenate([np.subtract(*PointAnalysis(ctx.model, x, n_samples=100, n_iwae=100_000, seed=seed)._pool)
-                         for seed in t._seeds(0, 5)])
+                         for seed in t.seeds(0, 5)])
     truth10 = -np.mean(logsumexp(lw.reshape(-1, 10), axis=1) - math.log(10))
     out["k10"] = Number(float(np.sum(np.abs(est - truth10) <= 2 * se)), kind="draw")
     return out
@@ -413,7 +413,7 @@ LESSON2 = "notebooks/lessons/lesson_2_corrections_tap_and_cumulants.ipynb"
 LESSON4 = "notebooks/lessons/lesson_4_learning_cd_pcd_tap.ipynb"
 
 VAE_MD, TEACHING, EXPLORER_MD = "docs/vae.md", "docs/teaching.md", "docs/vae-explorer.md"
-STATE = "explorer/app/vae_state.py"
+STATE = "explorer/app/vae/state.py"
 
 QUOTED = [
     Quoted("iwae-16", "digit 16: the IWAE bound minus -ln p(x), expectations over 2 000 000 draws; the explorer's "

@@ -10,7 +10,7 @@ import numpy as np
 
 from explorer.rbm import RBM
 from explorer.rbm.cumulants import cumulants_batch, reference_logits
-from tests.rbm.brute_force import brute_cumulants  # the tests' 60-digit reference
+from harness.brute_force import brute_cumulants  # the 60-digit reference the tests use too
 
 ORDER = 12
 worst = np.zeros(ORDER)

@@ -12,7 +12,7 @@ per second; the kernel's event loop (which answers the other controls) late by <
    follows can end; :func:`explorer.rbm.tap.tap_follow` then reaches a nearby solution by the
    damped iteration in a few ms, and only the rare update where that fails solves from mean
    field, ~0.3 s), median/min/max over repeats, and the lane's cold solves.
-2. The controller with its thread (:class:`explorer.app.rbm_learning.LearningTab` in an
+2. The controller with its thread (:class:`explorer.app.rbm.learning.LearningTab` in an
    :class:`~explorer.app.RBMExplorer`, the Learning tab open) on an asyncio loop standing in
    for the kernel's: the intervals between plot updates, and how late a 50 ms heartbeat on
    that loop runs while the race trains (what a slider's message would wait).

@@ -40,8 +40,8 @@ def measure(moves=40, temperatures=(0.2, 0.5, 1.0)):
     for t in temperatures:
         app.w_temperature.value = t
         app.flush()
-        app.open_panel("playground")
-        tab = app.playground
+        app.open_panel("hold_q")
+        tab = app.hold_q
         handles = app.source("pg_handles")
         times = []
         for k in range(moves):
@@ -78,7 +78,7 @@ WAIT_FQ_JS = """old => new Promise((resolve, reject) => {
 def measure_browser(moves=30):
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.voila_server import (
+    from harness.voila import (
         DATA_TO_CLIENT_JS,
         READ_SOURCE_JS,
         SOURCES_HAVE_DATA_JS,

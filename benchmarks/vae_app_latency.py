@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from benchmarks.app_latency import summary  # the RBM benchmark's median/p10/p90 summary
-from tests.browser.voila_server import (
+from harness.voila import (
     INSTALL_KEY_CLOCK_JS,
     WAIT_SOURCE_JS,
     WATCH_SOURCES_JS,

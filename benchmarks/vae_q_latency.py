@@ -32,15 +32,15 @@ def stats(times):
 
 
 def measure(moves=40, digits=3, index=16):
-    from explorer.app.vae_explorer import VAEExplorer
+    from explorer.app.vae.explorer import VAEExplorer
     from explorer.vae import PointAnalysis, VAESession
     from explorer.vae.variational import VariationalPoint, split_gaps
 
     out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     session = VAESession()
     app = VAEExplorer(query=f"index={index}", session=session, prefetch=False)
-    app.open_panel("q")
-    ctl = app.panels["q"].render.__self__
+    app.open_panel("hold_q")
+    ctl = app.panels["hold_q"].render.__self__
     src = app.source("q_held_mean")
     rng = np.random.default_rng(0)
     mu0 = np.array(ctl.held[0])

@@ -8,7 +8,7 @@ import tempfile
 import pytest
 from hypothesis import settings
 
-from tests.browser.voila_server import chromium_path, launch_browser
+from harness.voila import chromium_path, launch_browser
 
 # CI must be reproducible: the same examples every run (locally, random exploration finds new bugs).
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
@@ -18,7 +18,7 @@ if os.environ.get("CI"):
 
 # One fresh cache directory per run, for this process and every server, kernel and script it
 # starts (they inherit the environment): a run never reads what an earlier run or the user stored,
-# and within a run a VAE digit computed once is read back (explorer/app/vae_compute.py), as it is
+# and within a run a VAE digit computed once is read back (explorer/app/vae/compute.py), as it is
 # for the kernels of a class.
 os.environ["FREE_ENERGY_EXPLORER_CACHE"] = _CACHE = tempfile.mkdtemp(prefix="fee-test-cache-")
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)

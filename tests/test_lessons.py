@@ -105,11 +105,16 @@ def test_predict_checks_the_choice():
 
 
 def test_trial_laws_never_go_below_the_exact_free_energy():
-    from explorer.app.lessons import T_GRID, TrialLawFigure, _lesson_rbm, _t_index
+    from explorer.app.lessons import T_GRID, TrialLawFigure, _lesson_rbm, _t_index, predict
     from explorer.rbm import free_energy
 
-    fig = TrialLawFigure(n_laws=100)
+    question = predict("How many below?", ["none", "a few"], 0, "because.")
+    fig = TrialLawFigure(n_laws=100, question=question)
     view = fig.views[0]
+    # before the student has answered, the readout does not count the laws below F
+    assert "laws below the exact" not in fig.readout.value and "lesson-hidden" in fig.readout.value
+    question.children[2].click()                      # "Check my prediction"
+    assert question.answered and "lesson-hidden" not in fig.readout.value
     for t in (0.2, 1.0):
         fig.w_t.value = t
         laws = view.sources["trial_laws"].data["y"]
@@ -154,8 +159,8 @@ def test_series_figure_scenario_is_one_update():
 
 
 def test_preset_links_in_lessons_and_the_lesson_plan_name_real_presets():
-    from explorer.app.rbm_state import PRESETS as RBM_PRESETS
-    from explorer.app.vae_state import PRESETS as VAE_PRESETS
+    from explorer.app.rbm.state import PRESETS as RBM_PRESETS
+    from explorer.app.vae.state import PRESETS as VAE_PRESETS
 
     texts = [(NOTEBOOKS.parent / "docs" / "teaching.md").read_text(encoding="utf-8")]
     texts += ["\n".join(c.source for c in nbformat.read(p, as_version=4).cells) for p in LESSONS]
@@ -165,3 +170,52 @@ def test_preset_links_in_lessons_and_the_lesson_plan_name_real_presets():
             assert key in (RBM_PRESETS if explorer == "rbm" else VAE_PRESETS), key
             found += 1
     assert found >= 10
+
+
+# ------------------------------------------------------------------ answers stay hidden until answered
+#: Words a lesson's text must not use to point at a figure: the figures' places change with the width.
+WIDTH_DEPENDENT = re.compile(r"right-hand|left-hand|on the right\b|on the left\b", re.I)
+
+
+def test_every_prediction_hides_what_its_figure_would_give_away():
+    """A question placed before (or after) a live figure is handed to it: the figure's readout keeps
+    the answer back until the question is checked (explorer/app/lessons.py: LessonFigure.hidden)."""
+    for path in LESSONS:
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        names = re.findall(r"^(\w+) = lessons\.predict\(", text, re.M)
+        assert names, path.name
+        for name in names:
+            assert re.search(rf"question={name}\)|hide_until\({name}\b", text), (path.name, name)
+            assert re.search(rf"^{name}$|hide_until\({name}\b", text, re.M), (path.name, name)   # displayed
+
+
+def test_lessons_point_at_figures_by_name_not_by_place():
+    for path in LESSONS:
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        assert not WIDTH_DEPENDENT.search(text), (path.name, WIDTH_DEPENDENT.search(text).group(0))
+
+
+def test_button_labels_and_captions_give_no_answer():
+    from explorer.app.lessons import VAEFigure
+    from explorer.views.lessons import EXPLANATIONS
+
+    # lesson 3 asks how well q fits digit 0: the digit buttons only name the digits
+    assert all(not re.search(r"fit|well|bad|gap", label) for label in VAEFigure.DIGITS)
+    # lesson 1 asks whether a random q can go below F, lesson 2 whether TAP can: the captions do not say
+    assert "≥ F" not in EXPLANATIONS["trial"] and "below zero" not in EXPLANATIONS["corrections"]
+
+
+def test_series_figure_hides_tap_and_the_trend_until_each_question_is_answered():
+    from explorer.app.lessons import SeriesFigure, predict
+
+    tap_q = predict("TAP2 a bound?", ["yes", "no"], 1, ".")
+    fig = SeriesFigure(question=tap_q)
+    assert "TAP2 $" not in fig.readout.value and "TAP2 and TAP3: shown once" in fig.readout.value
+    trend_q = fig.hide_until(predict("order 8?", ["better", "worse"], 1, "."), "trend", where="below the figure")
+    fig.w_scenario.value = "strong coupling"
+    assert "diverges" not in fig.readout.value and "below the figure" in fig.readout.value
+    tap_q.children[2].click()
+    assert "TAP2 $" in fig.readout.value and "diverges" not in fig.readout.value
+    trend_q.children[1].value = "worse"
+    trend_q.children[2].click()
+    assert "diverges" in fig.readout.value and "lesson-hidden" not in fig.readout.value

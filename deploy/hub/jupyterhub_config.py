@@ -17,6 +17,13 @@ Settings come from the environment (``make hub`` passes them through):
 ``HUB_IDLE_TIMEOUT``    seconds before an idle student's server is stopped (default 3600).
 ``HUB_MAX_SERVERS``     how many servers may run at once (default 60; the 61st student is told to
                         wait instead of the machine running out of memory).
+``HUB_JUPYTERLAB``      ``1``: the students' servers also load JupyterLab (``/user/<name>/lab``) and its
+                        terminals. Unset (the default) they load only what the explorers need: Voila,
+                        the project's two extensions and the kernels (docs/hub.md, "The hub at 9:00").
+``HUB_PRESTART_TOKEN``  the teacher's API token for ``make hub-prestart`` (starting a class's servers
+                        before the lesson through the hub's REST API). Unset: one is generated once and
+                        kept in the state folder (``prestart_token``, mode 0600), where the command
+                        reads it.
 
 Everything here is JupyterHub's own: its SharedPasswordAuthenticator, its
 SimpleLocalProcessSpawner (each student's server is a local process of the user running the hub,
@@ -25,9 +32,10 @@ students' processes either — a course that needs isolation runs the Kubernetes
 ``deploy/k8s/``), the idle culler service (jupyterhub-idle-culler) and the proxy
 (configurable-http-proxy, installed into ``deploy/hub/node_modules`` by ``make hub``).
 
-Voila's preheated kernel pool exists only in the standalone ``voila`` server; in a hub each
-student has a server of their own (Voila runs as its extension), so the explorers are built when
-the student opens them, as with ``make app`` (docs/hub.md has the measurements).
+Each student's server keeps Voila's preheated kernels of its own (the start page and the RBM
+explorer, built at low priority as soon as the server starts: explorer.serving.server_pool), and
+``make hub-prestart`` starts a class's servers before the lesson (deploy/hub/prestart.py);
+docs/hub.md has the measurements.
 """
 
 import hashlib
@@ -103,16 +111,21 @@ c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 c.JupyterHub.cleanup_servers = True         # stopping the hub stops every student's server
 
 # -- each student's server --------------------------------------------------------------------
+with_jupyterlab = os.environ.get("HUB_JUPYTERLAB", "").strip().lower() in ("1", "true", "yes")
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = str(HOMES / "{username}")
-c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
+# jupyterhub-singleuser, minus an import nobody uses (1.5 CPU-s of every start: deploy/hub/singleuser.py)
+c.Spawner.cmd = [sys.executable, str(HERE / "singleuser.py")]
 if os.geteuid() == 0:   # a container or a lab machine run as root: Jupyter refuses root otherwise
     c.Spawner.args = ["--allow-root"]
 # after login: the start page, in Voila (the notebooks are copied into the student's home)
 c.Spawner.default_url = "/voila/render/notebooks/index.ipynb"
 c.Spawner.environment = {
     # Voila's settings for the hub (template, no sources, kernel culling): deploy/hub/jupyter
-    "JUPYTER_CONFIG_PATH": str(HERE / "jupyter"),
+    # What each server loads: Voila, explorer.serving's extensions and the kernels; JupyterLab too
+    # with HUB_JUPYTERLAB=1 (deploy/hub/jupyterlab enables it over deploy/hub/jupyter)
+    "JUPYTER_CONFIG_PATH": os.pathsep.join(
+        [str(HERE / "jupyterlab")] * with_jupyterlab + [str(HERE / "jupyter")]),
     # one BLAS thread per kernel: dozens of kernels share the cores (measured: docs/classroom.md)
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -154,3 +167,20 @@ c.JupyterHub.load_roles = [{
     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
     "services": ["idle-culler"],
 }]
+
+# -- the teacher's API token: start a class's servers before the lesson (make hub-prestart) -----
+# An external service (a token, no process): it may create users, start, stop and read their
+# servers and ask a server whether its explorer is preheated (access:servers), nothing else (not
+# the admin's other rights: tokens, groups, the hub's shutdown).
+prestart_token, generated = _secret("HUB_PRESTART_TOKEN", "prestart_token", 32, "prestart token")
+if len(prestart_token) < 32:
+    sys.exit("HUB_PRESTART_TOKEN must have at least 32 characters")
+if generated:
+    print(f"[make hub] the teacher's API token for make hub-prestart is kept in {STATE / 'prestart_token'}",
+          file=sys.stderr, flush=True)
+c.JupyterHub.services.append({"name": "prestart", "api_token": prestart_token})
+c.JupyterHub.load_roles.append({
+    "name": "prestart",
+    "scopes": ["list:users", "admin:users", "admin:servers", "access:servers"],
+    "services": ["prestart"],
+})

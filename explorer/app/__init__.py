@@ -11,8 +11,8 @@ import importlib
 
 #: name -> the module that defines it. Imported when the name is first used: a page of one
 #: explorer does not import the other's controller and views (~25 ms of a kernel's start).
-_EXPORTS = {"RBMExplorer": ".rbm_explorer", "show_rbm_explorer": ".rbm_explorer",
-            "VAEExplorer": ".vae_explorer", "show_vae_explorer": ".vae_explorer"}
+_EXPORTS = {"RBMExplorer": ".rbm.explorer", "show_rbm_explorer": ".rbm.explorer",
+            "VAEExplorer": ".vae.explorer", "show_vae_explorer": ".vae.explorer"}
 
 __all__ = list(_EXPORTS)
 

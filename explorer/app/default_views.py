@@ -22,8 +22,8 @@ from .core import default_view
 
 def rbm_default_view():
     """``(fingerprint, tree)`` of the RBM explorer's default state, computed afresh."""
-    from .rbm_compute import RBMCompute
-    from .rbm_state import DEFAULT
+    from .rbm.compute import RBMCompute
+    from .rbm.state import DEFAULT
 
     compute = RBMCompute(run_ais=False)
     return compute.default_view_key(DEFAULT), compute.default_view(DEFAULT)
@@ -31,8 +31,8 @@ def rbm_default_view():
 
 def vae_default_view():
     """``(fingerprint, tree)`` of the VAE explorer's default digit, computed afresh (loads torch)."""
-    from .vae_compute import VAECompute
-    from .vae_state import DEFAULT
+    from .vae.compute import VAECompute
+    from .vae.state import DEFAULT
 
     compute = VAECompute.load_lazily()
     return (compute.default_view_key(DEFAULT.index, DEFAULT.samples),
@@ -51,10 +51,10 @@ def shipped_keys():
     """
     from ..vae.analysis import VAESession
     from ..vae.variational import split_cache_path
-    from .rbm_compute import RBMCompute
-    from .rbm_state import DEFAULT as RBM_DEFAULT
-    from .vae_compute import VAECompute
-    from .vae_state import DEFAULT as VAE_DEFAULT
+    from .rbm.compute import RBMCompute
+    from .rbm.state import DEFAULT as RBM_DEFAULT
+    from .vae.compute import VAECompute
+    from .vae.state import DEFAULT as VAE_DEFAULT
 
     return {"rbm": RBMCompute(run_ais=False).default_view_key(RBM_DEFAULT),
             "vae": VAECompute.load_lazily().default_view_key(VAE_DEFAULT.index, VAE_DEFAULT.samples),

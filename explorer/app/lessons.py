@@ -3,7 +3,9 @@
 A lesson's code cells stay a line or two; everything they show is built here:
 
 * :func:`setup` loads BokehJS into the page, inline (offline), as the explorers do;
-* :func:`predict` is a "predict, then check" question: pick an answer, then check it;
+* :func:`predict` is a "predict, then check" question: pick an answer, then check it; a figure given
+  the question (``question=``, or :meth:`LessonFigure.hide_until` for a question below it) keeps
+  the parts of its readout that would answer it hidden until the student has checked;
 * :func:`reveal` and :func:`exercise` hide an answer behind a button;
 * :class:`BoundFigure`, :class:`TrialLawFigure` (lesson 1), :class:`SeriesFigure` (lesson 2),
   :class:`VAEFigure` (lesson 3) and :class:`TrainingFigure` (lesson 4) are a few controls above
@@ -17,22 +19,24 @@ No Bokeh figures are built here and torch is imported only by :class:`VAEFigure`
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 
 import ipywidgets as W
 import numpy as np
+import traitlets
 
 from ..errors import InputError
+from ..views.html import status_html
 from ..views.theme import style_layout
 from .core.classroom import classroom_options
+from .core.components import held
 
 _state = {"bokehjs": False}
 
 
 def setup():
-    """Put BokehJS into the page (inline: no network), once at the top of a lesson.
+    """Put BokehJS into the page (from the server itself, never a CDN), once at the top of a lesson.
 
     In a kernel of Voila's preheated pool (a lesson given a pool in ``voila.json``) the imports
     and BokehJS are ready before anyone asks; the cell then waits for the page request, whose URL
@@ -86,10 +90,18 @@ def exercise(task, answer):
     return box
 
 
+class Question(W.VBox):
+    """A "predict, then check" question (:func:`predict`); ``answered`` turns True when the student
+    checks (a figure observes it to show the parts of its readout that give the answer)."""
+
+    answered = traitlets.Bool(False)
+
+
 def predict(question, choices, answer, explanation):
     """"Predict, then check": commit to one of ``choices``, then see whether ``choices[answer]`` it was.
 
-    ``explanation`` (HTML with ``$...$`` math) says why, and which figure shows it.
+    ``explanation`` (HTML with ``$...$`` math) says why, and which figure shows it. Returns a
+    :class:`Question` (display it; give it to a figure to hide that figure's answer until checked).
     """
     choices = list(choices)
     right = choices[answer]
@@ -109,9 +121,10 @@ def predict(question, choices, answer, explanation):
             head = f"<b>Not quite:</b> the answer is <b>{right}</b>."
         verdict.value = f"{head} {explanation}"
         verdict.layout.display = None
+        box.answered = True
 
     button.on_click(check)
-    box = W.VBox([W.HTMLMath(value=f"<b>Predict, then check.</b> {question}"), options, button, verdict])
+    box = Question([W.HTMLMath(value=f"<b>Predict, then check.</b> {question}"), options, button, verdict])
     box.add_class("lesson-predict")
     return box
 
@@ -123,9 +136,16 @@ class LessonFigure:
     Subclasses build ``self.views`` (objects with ``layout``) and ``self.controls`` (widgets), and
     implement :meth:`render`, which hands the physics layer's numbers to the views and returns
     the readout's HTML. Views are wrapped for the page once their first data are in.
+
+    A part of the readout that answers a question is written through :meth:`hidden` and shown
+    only once that question (``question=`` for the part ``"answer"``, or :meth:`hide_until`) is
+    answered: the readout never gives away what the student is asked to predict.
     """
 
-    def __init__(self, views, controls, rows=None):
+    def __init__(self, views, controls, rows=None, question=None):
+        self._questions = {}
+        if question is not None:
+            self.hide_until(question, "answer", render=False)
         self.views = list(views)
         self.controls = list(controls)
         opts = _classroom()
@@ -149,19 +169,40 @@ class LessonFigure:
     def render(self):  # pragma: no cover - each figure
         raise NotImplementedError
 
+    def hide_until(self, question, part="answer", where="above", render=True):
+        """Hide the readout's ``part`` until ``question`` (a :class:`Question`, shown ``where`` the
+        figure: "above" or "below") is answered; returns ``question`` (a cell's last line displays it)."""
+        self._questions[part] = (question, where)
+        question.observe(lambda _change: self.on_answered(), "answered")
+        if render:
+            self.update()
+        return question
+
+    def on_answered(self):
+        """A question was answered: show the readout again, with what it hid (by default, render again)."""
+        self.update()
+
+    def revealed(self, part="answer"):
+        """Whether the readout may show ``part``: no question hides it, or its question is answered."""
+        q = self._questions.get(part)
+        return q is None or q[0].answered
+
+    def hidden(self, html, part="answer", what="this"):
+        """``html`` once ``part`` is revealed; before, a line saying where to answer first."""
+        if self.revealed(part):
+            return html
+        where = self._questions[part][1]
+        return (f"<span class='lesson-hidden' style='font-style:italic'>({what}: shown once you have checked "
+                f"your prediction {where})</span>")
+
     def update(self, *_):
         """Recompute and redraw (one batch of Bokeh patches per view)."""
-        with contextlib.ExitStack() as stack:
-            for v in self.views:
-                doc = v.layout.document
-                if doc is not None:
-                    doc.hold("combine")
-                    stack.callback(doc.unhold)
+        with held(*self.views):
             try:
                 self.readout.value = self.render()
                 self.message.value = ""
             except InputError as exc:
-                self.message.value = f"<span style='color:#b00020'>{exc}</span>"
+                self.message.value = status_html("lesson-error", str(exc), error=True)
 
     def observe(self, *widgets):
         for w in widgets:
@@ -240,7 +281,7 @@ class BoundFigure(LessonFigure):
         c, j = self._curves, _t_index(self.w_t.value)
         v.show_cursor(T_GRID[j])
         gap = c.mean_field[j] - c.exact[j]
-        return (f"At $T = {T_GRID[j]:.3g}$, $\\|W\\| = {self.w_norm.value:.1f}$: exact $F = {_num(c.exact[j])}$, "
+        return (f"At $T = {T_GRID[j]:#.3g}$, $\\|W\\| = {self.w_norm.value:.1f}$: exact $F = {_num(c.exact[j])}$, "
                 f"bound $F_q = {_num(c.mean_field[j])}$, gap $F_q - F = T\\,\\mathrm{{KL}}(q\\|p) = {_sci(gap)}$; "
                 f"$U = {_num(c.internal_energy[j])}$, $S = {_num(c.entropy[j])}$, $C = {_num(c.heat_capacity[j])}$; "
                 f"mean-field minima found: {int(c.mean_field_minima[j])}.")
@@ -249,13 +290,13 @@ class BoundFigure(LessonFigure):
 class TrialLawFigure(LessonFigure):
     """Lesson 1: F_q(m) of random product laws q against the exact F; slider T."""
 
-    def __init__(self, n_laws=200, norm=3.0, temperature=0.5, seed=0):
+    def __init__(self, n_laws=200, norm=3.0, temperature=0.5, seed=0, question=None):
         from ..views.lessons import TrialLawView
 
         self.n_laws, self.norm, self.seed = int(n_laws), float(norm), int(seed)
         self.w_t = _slider(W.FloatLogSlider, "temperature T", temperature, base=10, min=-1, max=1,
                            step=T_EXP_STEP, readout_format=".3g")
-        super().__init__([TrialLawView()], [self.w_t])
+        super().__init__([TrialLawView()], [self.w_t], question=question)
         self.observe(self.w_t)
 
     def render(self):
@@ -267,10 +308,10 @@ class TrialLawFigure(LessonFigure):
         fq, exact = laws["free_energy"], laws["exact"]
         self.views[0].show(laws["distance"], fq, exact, laws["mean_field"])
         below = int(np.sum(fq < exact - 1e-9))
-        return (f"At $T = {t:.3g}$: exact $F = {_num(exact)}$; "
-                f"mean field (lowest $F_q$) $= {_num(laws['mean_field'])}$; "
-                f"lowest of the {self.n_laws} random laws $= {_num(fq.min())}$; laws below the exact $F$: "
-                f"<b>{below}</b>.")
+        answer = self.hidden(f"lowest of the {self.n_laws} random laws $= {_num(fq.min())}$; laws below the "
+                             f"exact $F$: <b>{below}</b>", what="how many laws fall below the exact $F$")
+        return (f"At $T = {t:#.3g}$: exact $F = {_num(exact)}$; "
+                f"mean field (lowest $F_q$) $= {_num(laws['mean_field'])}$; {answer}.")
 
 
 class SeriesFigure(LessonFigure):
@@ -281,9 +322,9 @@ class SeriesFigure(LessonFigure):
         "strong coupling": dict(norm=8.0, temperature=0.5, order=8, reference="independent"),
     }
 
-    def __init__(self, norm=3.0, temperature=1.0, order=4, reference="mean-field"):
+    def __init__(self, norm=3.0, temperature=1.0, order=4, reference="mean-field", question=None):
         from ..views.lessons import CorrectionsView
-        from ..views.rbm_explorer import CumulantView
+        from ..views.rbm.explorer import CumulantView
 
         self.w_norm = _slider(W.FloatSlider, "weight norm ‖W‖", norm, min=0.5, max=10.0, step=0.5)
         self.w_t = _slider(W.FloatLogSlider, "temperature T", temperature, base=10, min=-1, max=1,
@@ -296,7 +337,7 @@ class SeriesFigure(LessonFigure):
         self.lams = np.round(np.arange(0.0, 2.0 + 1e-9, 0.05), 10)
         self._key, self._curves, self._setting = None, None, False
         super().__init__([CorrectionsView(max_order=12, width=400, height=280), CumulantView(max_order=12, height=250)],
-                         [self.w_scenario, self.w_norm, self.w_t, self.w_order, self.w_ref])
+                         [self.w_scenario, self.w_norm, self.w_t, self.w_order, self.w_ref], question=question)
         self.observe(self.w_norm, self.w_t, self.w_order, self.w_ref)
         self.w_scenario.observe(self._on_scenario, "value")
 
@@ -344,28 +385,30 @@ class SeriesFigure(LessonFigure):
         if order >= 4:
             # compare pairs of terms: odd and even orders often alternate in size
             grows = max(size[-1], size[-2]) > max(size[-3], size[-4])
-            trend = ("The last terms <b>grow</b>: the series diverges here." if grows
-                     else "The last terms shrink.")
+            trend = self.hidden("The last terms <b>grow</b>: the series diverges here." if grows
+                                else "The last terms shrink.", "trend", "whether the terms grow")
         ex = c.exact[j]
 
         def diff(x):
             return "—" if not np.isfinite(x) else f"{x - ex:+.4f}"
 
-        return (f"At $T = {t:.3g}$, $\\|W\\| = {self.w_norm.value:.1f}$, reference {ref.replace('-', ' ')}: "
+        taps = self.hidden(f"TAP2 ${diff(tap2[j])}$, TAP3 ${diff(tap3[j])}$", what="TAP2 and TAP3")
+        return (f"At $T = {t:#.3g}$, $\\|W\\| = {self.w_norm.value:.1f}$, reference {ref.replace('-', ' ')}: "
                 f"exact $F = {_num(ex)}$; minus the exact $F$: mean field ${diff(c.mean_field[j])}$, "
-                f"TAP2 ${diff(tap2[j])}$, TAP3 ${diff(tap3[j])}$, series of order $K = {order}$ at "
+                f"{taps}, series of order $K = {order}$ at "
                 f"$\\lambda = 1$: ${diff(c.series[j, order - 1])}$. {trend}")
 
 
 class VAEFigure(LessonFigure):
     """Lesson 3: the true posterior against q, F(λ) with the series, the ELBO bars and IWAE, for two digits."""
 
-    DIGITS = {"digit 0: q fits well": 0, "digit 16: q fits badly": 16}
+    #: The two digits (button labels name no answer: how well q fits is the lesson's question).
+    DIGITS = {"digit 0": 0, "digit 16": 16}
     IWAE_KS = (1, 10, 100, 1000, 5000)
 
-    def __init__(self, index=0, order=4, lam=1.0, session=None):
+    def __init__(self, index=0, order=4, lam=1.0, session=None, question=None):
         from ..vae import VAESession  # torch: imported only by this lesson figure
-        from ..views.vae_explorer import ElboView, IwaeView, PosteriorLambdaView
+        from ..views.vae.explorer import ElboView, IwaeView, PosteriorLambdaView
 
         self.session = VAESession() if session is None else session
         names = {v: k for k, v in self.DIGITS.items()}
@@ -379,7 +422,7 @@ class VAEFigure(LessonFigure):
         self._points, self._shown = {}, None
         super().__init__([PosteriorLambdaView(width=370, height=300), ElboView(width=420, height=280),
                           IwaeView(width=400, height=280)], [self.w_digit, self.w_order, self.w_lam, self.w_k],
-                         rows=[[0], [1, 2]])
+                         rows=[[0], [1, 2]], question=question)
         self.observe(self.w_digit, self.w_order, self.w_lam, self.w_k)
 
     def point(self, index):
@@ -434,9 +477,12 @@ class VAEFigure(LessonFigure):
         mc_j = (f"${_num(lc['mc'][j])} \\pm {2 * se:.4f}$" if np.isfinite(se) else
                 f"${_num(lc['mc'][j])}$ (no error bar: $\\mathrm{{Var}}(w^\\lambda)$ is infinite, "
                 f"$2\\lambda \\ge \\lambda^*$)")
+        if not np.isfinite(exact[j]):       # past λ*: what Monte Carlo shows there is the tail question
+            mc_j = self.hidden(mc_j, "tail", "the Monte Carlo value past $\\lambda^*$")
+        gap = self.hidden(f"$-\\mathrm{{ELBO}} = {_num(parts['neg_elbo'])}$, gap $\\mathrm{{KL}}(q\\|p(z|x)) = "
+                          f"{_num(parts['kl_posterior'])}$", what="$-\\mathrm{ELBO}$ and the gap")
         return (f"Digit {index}, in nats: exact $F = -\\ln p(x) = {_num(b['reference'])}$, "
-                f"$-\\mathrm{{ELBO}} = {_num(parts['neg_elbo'])}$, gap $\\mathrm{{KL}}(q\\|p(z|x)) = "
-                f"{_num(parts['kl_posterior'])}$; $\\lambda^* = {_num(lc['lam_critical'], 3)}$. At $\\lambda = "
+                f"{gap}; $\\lambda^* = {_num(lc['lam_critical'], 3)}$. At $\\lambda = "
                 f"{lam:.2f}$: exact $F(\\lambda) = {exact_j}$, "
                 f"Monte Carlo {mc_j}, series of order {order}: "
                 f"${_num(series)}$. IWAE with $K = {self.IWAE_KS[kk]}$: $-\\mathcal{{L}}_K = {_num(iw['bound'][kk])}$.")
@@ -448,7 +494,7 @@ class TrainingFigure(LessonFigure):
     METHODS = ("exact", "cd1", "pcd", "tap2")
     CD_KS = (1, 2, 5, 10, 30, 100)
 
-    def __init__(self, epochs=100, learning_rate=0.2, n_hidden=8, seed=0):
+    def __init__(self, epochs=100, learning_rate=0.2, n_hidden=8, seed=0, question=None):
         from ..rbm.datasets import bars_and_stripes
         from ..rbm.training import initial_rbm
         from ..views.lessons import TrainingView
@@ -461,7 +507,7 @@ class TrainingFigure(LessonFigure):
         self.w_train = W.Button(description="Train again", button_style="primary", layout=W.Layout(width="auto"))
         self.w_train.add_class("lesson-train")
         self.results = {}
-        super().__init__([TrainingView(self.METHODS)], [self.w_lr, self.w_epochs, self.w_train])
+        super().__init__([TrainingView(self.METHODS)], [self.w_lr, self.w_epochs, self.w_train], question=question)
         self.w_train.on_click(self._train_clicked)
 
     def _train_clicked(self, _):
@@ -498,5 +544,15 @@ class TrainingFigure(LessonFigure):
         v.show_cd_bias(self.CD_KS, bias, np.mean(noise, axis=0) if noise else np.full(len(self.CD_KS), np.nan))
         finals = ", ".join(f"{METHOD_LABELS.get(m, m)} ${curves[m][-1]:.3f}$" for m in self.METHODS if m in curves)
         note = f" Diverged (lower the learning rate): {', '.join(failed)}." if failed else ""
-        return (f"Mean $\\ln p$ after {int(self.w_epochs.value)} epochs: {finals}; the best possible is "
+        self._finals = (finals, int(self.w_epochs.value), optimum, note)
+        return self._readout()
+
+    def _readout(self):
+        finals, epochs, optimum, note = self._finals
+        finals = self.hidden(finals, what="each method's final value")
+        return (f"Mean $\\ln p$ after {epochs} epochs: {finals}; the best possible is "
                 f"$-\\ln 14 = {optimum:.3f}$.{note}")
+
+    def on_answered(self):
+        # the models are trained: only the readout changes (no new training)
+        self.readout.value = self._readout()

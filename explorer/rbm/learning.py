@@ -2,10 +2,12 @@
 
 Several methods (:data:`explorer.rbm.training.METHODS`: the exact gradient, CD-k, PCD,
 TAP2, TAP3) train side by side from the **same initial model** (:func:`~explorer.rbm.training.initial_rbm`)
-on the same data. Each lane is exactly what :func:`explorer.rbm.training.train` does with
-that method and seed (same shuffles, same Gibbs chains, same updates; tested; TAP lanes by
-default keep their magnetisations from one update to the next, see :class:`Race`), but it
-advances one epoch per :meth:`Race.step`, so that a caller (the app's training thread) can
+on the same data. Each lane is an :class:`~explorer.rbm.training.SGDState` advanced by
+:func:`~explorer.rbm.training.sgd_epoch`, the very step :func:`explorer.rbm.training.train`
+takes, started as ``train`` starts it: a lane is ``train`` with that method and seed (same
+shuffles, same Gibbs chains, same updates; TAP lanes by default keep their magnetisations
+from one update to the next, see :class:`Race`), but it advances one epoch per
+:meth:`Race.step`, so that a caller (the app's training thread) can
 draw between lanes and stop before any batch (an interrupted epoch is undone).
 
 The models are enumerable, so after every epoch each lane is scored **exactly** at ``T = 1``
@@ -33,19 +35,18 @@ import numpy as np
 from ..errors import EnumerationLimitError, InputError
 from ._special import logsumexp
 from .datasets import bars_and_stripes, digits, optimal_log_likelihood
-from .exact import all_states, clamped_free_energy, exact_moments, log_partition
-from .model import RBM
-from .sampling import _binary_data, _gibbs, _positive_int, _rng, gibbs_sample
-from .tap import tap_follow
+from .exact import all_states, clamped_free_energy, log_partition
+from .sampling import _binary_data, _positive_int, _rng, gibbs_sample
 from .training import (
-    _MAX_PARAMETER,
+    EPOCH_DIVERGED,
+    EPOCH_STOPPED,
+    SGDState,
     _check_real,
     _method_name,
-    _positive_phase,
-    _tap_fixed_point,
     initial_rbm,
+    model_term,
     parse_method,
-    tap_log_partition_gradient,
+    sgd_epoch,
 )
 
 __all__ = [
@@ -204,26 +205,14 @@ def exact_scores(rbm, *row_sets):
 
 # ------------------------------------------------------------------------------ race
 @dataclass
-class _Lane:
-    """One method's run: parameters, velocity, chains and its own random stream."""
+class _Lane(SGDState):
+    """One method's run: its :class:`~explorer.rbm.training.SGDState` (parameters, velocity,
+    chains, magnetisations, its own random stream), its scores and why it stopped."""
 
-    method: str
-    kind: str
-    k: int | None
-    rng: np.random.Generator
-    w: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    velocity: list
-    chains: np.ndarray | None = None
-    magnetisations: tuple | None = None      # TAP lanes: the last fixed point (m_v, m_h)
-    tap_restarts: int = 0                    # updates where the warm start failed: full solve
+    method: str = ""
     train_ll: list = field(default_factory=list)
     held_out_ll: list = field(default_factory=list)
     diverged: str = ""
-
-    def model(self):
-        return RBM(self.w, self.a, self.b)
 
 
 @dataclass(frozen=True)
@@ -262,10 +251,12 @@ class Race:
     Notes
     -----
     Every lane starts from ``initial_rbm(train rows, n_hidden, seed=seed)`` and draws its
-    shuffles and Gibbs chains from its own ``numpy.random.default_rng(seed)``, in the order
-    ``train`` does: a lane is ``train(method=..., seed=seed)`` run one epoch at a time (TAP
-    lanes too with ``persistent_tap=False``; tested). A lane
-    whose parameters leave ``[-1e8, 1e8]`` stops (:attr:`diverged` says why); the others go on.
+    shuffles and Gibbs chains from its own ``numpy.random.default_rng(seed)``
+    (:meth:`SGDState.start <explorer.rbm.training.SGDState.start>`, as ``train``), and its
+    epochs are ``train``'s (:func:`~explorer.rbm.training.sgd_epoch`): a lane is
+    ``train(method=..., seed=seed)`` run one epoch at a time (TAP lanes too with
+    ``persistent_tap=False``). A lane whose parameters leave ``[-1e8, 1e8]`` stops
+    (:attr:`diverged` says why); the others go on.
     """
 
     def __init__(self, data, n_hidden, methods, *, learning_rate=0.1, momentum=0.5, weight_decay=0.0,
@@ -298,13 +289,9 @@ class Race:
         self.epoch = 0
         self.lanes = {}
         for (kind, k), name in zip(parsed, names):
-            rng = _rng(seed)
-            lane = _Lane(name, kind, k, rng, np.array(self.initial.weights), np.array(self.initial.visible_bias),
-                         np.array(self.initial.hidden_bias),
-                         [np.zeros_like(self.initial.weights), np.zeros(data.n_visible), np.zeros(n_hidden)])
-            if kind == "pcd":   # train() draws the persistent chains first, from the same stream
-                lane.chains = data.train[rng.integers(0, n, size=self.batch_size)].copy()
-            self.lanes[name] = lane
+            # as train() starts: the persistent chains are the stream's first draws
+            self.lanes[name] = _Lane.start(self.initial, kind, k, seed, data=data.train,
+                                           n_chains=self.batch_size, method=name)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -414,51 +401,20 @@ class Race:
             yield rec
 
     def _epoch(self, lane, stop=None):
-        """One epoch of one lane; False when ``stop()`` turned true before a batch."""
-        v = self.data.train
-        n, bs = v.shape[0], self.batch_size
-        order = lane.rng.permutation(n)
-        for start in range(0, n, bs):
-            if stop is not None and stop():
-                return False
-            batch = v[order[start:start + bs]]
-            current = RBM(lane.w, lane.a, lane.b)
-            pw, pa, pb = _positive_phase(current, batch, 1.0)
-            nw, na, nb = self._model_term(lane, current, batch)
-            with np.errstate(over="ignore", invalid="ignore"):
-                grads = (pw - nw - self.weight_decay * lane.w, pa - na, pb - nb)
-                for vel, g, p in zip(lane.velocity, grads, (lane.w, lane.a, lane.b)):
-                    vel *= self.momentum
-                    vel += self.learning_rate * g
-                    p += vel
-            if not all(np.all(np.abs(p) < _MAX_PARAMETER) for p in (lane.w, lane.a, lane.b)):
-                lane.diverged = (f"diverged in epoch {self.epoch} (a parameter left [-1e8, 1e8]); "
-                                 f"lower the learning rate")
-                return True
-        return True
+        """One epoch of one lane (:func:`~explorer.rbm.training.sgd_epoch`, as ``train``);
+        False when ``stop()`` turned true before a batch."""
+        outcome = sgd_epoch(lane, self.data.train, self.batch_size, learning_rate=self.learning_rate,
+                            momentum=self.momentum, weight_decay=self.weight_decay, term=self._model_term,
+                            stop=stop)
+        if outcome == EPOCH_DIVERGED:
+            lane.diverged = (f"diverged in epoch {self.epoch} (a parameter left [-1e8, 1e8]); "
+                             f"lower the learning rate")
+        return outcome != EPOCH_STOPPED
 
     def _model_term(self, lane, current, batch):
-        """The negative phase ``E_model[v h^T], E[v], E[h]`` of the lane's method."""
-        if lane.kind == "exact":
-            m = exact_moments(current, 1.0)
-            return m.correlation, m.visible, m.hidden
-        if lane.kind in ("cd", "pcd"):
-            start = batch if lane.kind == "cd" else lane.chains
-            vk, phk = _gibbs(lane.w, lane.a, lane.b, start, lane.k, lane.rng)
-            if lane.kind == "pcd":
-                lane.chains = vk
-            return (vk.T @ phk) / vk.shape[0], vk.mean(axis=0), phk.mean(axis=0)
-        order = int(lane.kind[-1])
-        fixed = None
-        if self.persistent_tap and lane.magnetisations is not None:
-            # Newton from the last fixed point; where that branch has ended, the damped
-            # iteration from it to a nearby solution (tap_follow); mean field only if both fail
-            fixed = tap_follow(current, *lane.magnetisations, order=order)
-        if fixed is None:
-            lane.tap_restarts += lane.magnetisations is not None
-            fixed = _tap_fixed_point(current, order, 1.0)
-        lane.magnetisations = fixed
-        return tap_log_partition_gradient(current, *fixed, 1.0, order).as_tuple()
+        """The negative phase ``E_model[v h^T], E[v], E[h]`` of the lane's method
+        (:func:`~explorer.rbm.training.model_term`; TAP lanes persistent unless told not)."""
+        return model_term(lane, current, batch, persistent_tap=self.persistent_tap)
 
     def to_dict(self):
         """JSON-ready summary (what ``rbm-race --json`` prints)."""

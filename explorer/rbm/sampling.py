@@ -44,7 +44,7 @@ from .exact import ExactMoments, exact_moments, state_log_weights  # ExactMoment
 __all__ = [
     "AISResult", "ImportanceResult", "GibbsResult", "CDEstimate", "ExactMoments",
     "ais_log_partition", "reverse_ais_log_partition", "importance_log_partition",
-    "gibbs_sample", "cd_correlation", "exact_moments", "exact_samples", "beta_schedule",
+    "gibbs_sweeps", "gibbs_sample", "cd_correlation", "exact_moments", "exact_samples", "beta_schedule",
     "SCHEDULES", "BASES",
 ]
 
@@ -535,11 +535,53 @@ def importance_log_partition(rbm, temperature=1.0, *, n_samples=1000, proposal=N
 
 
 # ------------------------------------------------------------------------------ Gibbs
-def _gibbs(w, a, b, v, k, rng):
-    """``k`` block-Gibbs sweeps ``v -> h -> v`` at T = 1 on scaled parameters.
+def gibbs_sweeps(rbm, v, n_steps, *, temperature=1.0, seed=0, check_input=True):
+    """Run ``n_steps`` block-Gibbs sweeps ``v -> h -> v`` from the given visible states.
 
-    Returns the final ``v`` and ``p(h = 1 | v)`` at the final ``v``.
+    The one Gibbs sampler of the package: :func:`gibbs_sample`, :func:`cd_correlation` and
+    the CD / PCD model terms of training (:func:`explorer.rbm.training.model_term`) all call it.
+    With ``beta = 1/T`` and ``sigma`` the logistic function, a sweep draws every hidden unit,
+    then every visible unit, from its exact conditional law::
+
+        p(h_j = 1 | v) = sigma(beta (b_j + (W^T v)_j)),    h ~ Bernoulli(p(h | v))
+        p(v_i = 1 | h) = sigma(beta (a_i + (W h)_i)),      v ~ Bernoulli(p(v | h))
+
+    which leaves ``p(v, h) = exp(-E(v, h)/T) / Z`` invariant. Each sweep draws, from ``seed``
+    and in this order, one uniform array of shape ``(n_chains, n_hidden)`` and one of shape
+    ``(n_chains, n_visible)`` (nothing else): a generator passed as ``seed`` is advanced by
+    exactly that much, so callers that share one stream (training) stay reproducible.
+
+    Parameters
+    ----------
+    rbm : RBM
+    v : ndarray of shape (n_chains, n_visible)
+        Starting visible states in {0, 1}, one row per chain (not modified).
+    n_steps : int, >= 0
+        Full sweeps ``k``; with 0 the states are returned as given.
+    temperature : float, > 0
+    seed : int or numpy.random.Generator
+    check_input : bool, default=True
+        Check ``v``, ``n_steps`` and ``temperature`` (as scikit-learn's ``check_input``). Callers
+        that checked them already pass False, in training's inner loop, where the checks
+        would cost about a third of a small minibatch's sweep; ``temperature`` must then be a
+        float and ``n_steps`` an int.
+
+    Returns
+    -------
+    visible : ndarray of shape (n_chains, n_visible)
+        The states ``v_k`` after the last sweep.
+    hidden_probabilities : ndarray of shape (n_chains, n_hidden)
+        ``p(h = 1 | v_k)``, the conditional expectation of the hidden layer at ``v_k`` (CD's
+        negative phase uses these probabilities, not samples).
     """
+    rng = _rng(seed)
+    if check_input:
+        t = _temperature(temperature)
+        k = _nonneg_int(n_steps, "n_steps")
+        v = check_binary(check_states(v, rbm.n_visible, "v"), "v")
+    else:
+        t, k = temperature, n_steps
+    w, a, b = _scaled(rbm, t)
     for _ in range(k):
         ph = expit(v @ w + b)
         h = (rng.random(ph.shape) < ph).astype(np.float64)
@@ -581,8 +623,7 @@ def gibbs_sample(rbm, temperature=1.0, *, n_chains=100, n_steps=1000, init=None,
     k = _nonneg_int(n_steps, "n_steps")
     rng = _rng(seed)
     v = _init_states(init, n_chains, rbm.n_visible, rng)
-    w, a, b = _scaled(rbm, t)
-    v, ph = _gibbs(w, a, b, v, k, rng)
+    v, ph = gibbs_sweeps(rbm, v, k, temperature=t, seed=rng, check_input=False)
     h = (rng.random(ph.shape) < ph).astype(np.float64)
     return GibbsResult(visible=v, hidden=h, hidden_probabilities=ph, steps=k, temperature=t)
 
@@ -657,8 +698,7 @@ def cd_correlation(rbm, data, temperature=1.0, *, k=1, n_chains=None, seed=0, ex
     else:
         chains = _positive_int(n_chains, "n_chains")
         v = d[rng.integers(0, d.shape[0], size=chains)]
-    w, a, b = _scaled(rbm, t)
-    v, ph = _gibbs(w, a, b, v, k, rng)
+    v, ph = gibbs_sweeps(rbm, v, k, temperature=t, seed=rng, check_input=False)
     prod = v[:, :, None] * ph[:, None, :]
     est = prod.mean(axis=0)
     se = prod.std(axis=0, ddof=1) / math.sqrt(v.shape[0]) if v.shape[0] > 1 else np.full(est.shape, np.nan)

@@ -12,7 +12,8 @@ The methods differ only in the model term:
 ``exact``
     Enumeration of the smaller layer (:func:`explorer.rbm.sampling.exact_moments`).
 ``cdK`` (``cd1``, ``cd5``, ...)
-    Contrastive divergence: ``k`` Gibbs sweeps started at the minibatch; the point
+    Contrastive divergence: ``k`` Gibbs sweeps (:func:`explorer.rbm.sampling.gibbs_sweeps`)
+    started at the minibatch; the point
     estimate ``v_k p(h|v_k)^T`` replaces the expectation (biased toward the data).
 ``pcd``
     Persistent CD: the chains carry over from one update to the next (``k`` sweeps each).
@@ -21,6 +22,11 @@ The methods differ only in the model term:
     point ``m*`` (:func:`explorer.rbm.tap.tap`). Because ``m*`` is stationary, the total
     derivative of ``F_TAP(m*(theta), theta)`` equals the partial derivative at fixed ``m``
     (:func:`tap_log_partition_gradient`).
+
+One update is :func:`sgd_step` (the data term of the minibatch, the model term of
+:func:`model_term`, momentum and weight decay); :func:`sgd_epoch` runs them over a shuffled
+epoch. :func:`train` and the Learning race (:class:`explorer.rbm.learning.Race`) both train
+with these two functions on an :class:`SGDState`.
 
 After each epoch the mean log-likelihood of the training data is computed exactly when
 the model is enumerable, otherwise estimated with forward AIS (with its standard error).
@@ -32,6 +38,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -46,11 +53,13 @@ from .sampling import (
     _rng,
     ais_log_partition,
     exact_moments,
+    gibbs_sweeps,
 )
 
 __all__ = [
     "TrainingResult", "Gradient", "METHODS", "parse_method", "train", "exact_gradient",
     "tap_gradient", "tap_log_partition_gradient", "mean_log_likelihood", "initial_rbm",
+    "SGDState", "model_term", "sgd_step", "sgd_epoch", "EPOCH_DONE", "EPOCH_STOPPED", "EPOCH_DIVERGED",
 ]
 
 #: Method names accepted by :func:`train` (``cdK`` needs ``k``; ``cd<k>`` spells it inline).
@@ -240,6 +249,217 @@ def mean_log_likelihood(rbm, data, *, limit=DEFAULT_EVAL_LIMIT, ais_chains=100, 
     return value, float(ais.stderr), "ais"
 
 
+# ------------------------------------------------------------------ one SGD step
+@dataclass
+class SGDState:
+    """What one run of stochastic gradient ascent carries from one minibatch to the next.
+
+    :func:`train` holds one; every lane of the Learning race
+    (:class:`explorer.rbm.learning.Race`) is one. Both advance it with :func:`sgd_epoch`
+    (minibatches of :func:`sgd_step`), so a lane is ``train`` run one epoch at a time.
+
+    Attributes
+    ----------
+    kind : {"exact", "cd", "pcd", "tap2", "tap3"}
+        The model term (:func:`model_term`), from :func:`parse_method`.
+    k : int or None
+        Gibbs sweeps per update (CD, PCD).
+    rng : numpy.random.Generator
+        The run's one random stream: minibatch orders, then the Gibbs chains, in that order.
+    w : ndarray of shape (n_visible, n_hidden)
+    a : ndarray of shape (n_visible,)
+    b : ndarray of shape (n_hidden,)
+        The parameters ``(W, a, b)``, updated in place.
+    velocity : list of three ndarrays shaped like ``w``, ``a``, ``b``
+        The momentum's velocity, updated in place.
+    chains : ndarray of shape (n_chains, n_visible) or None
+        PCD's persistent chains (their visible states).
+    magnetisations : tuple (m_v, m_h) or None
+        TAP: the fixed point of the last update (where a persistent TAP lane starts from).
+    tap_restarts : int
+        TAP updates after the first that were solved from mean field (cold), not followed
+        from the last fixed point.
+    """
+
+    kind: str
+    k: int | None
+    rng: np.random.Generator
+    w: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    velocity: list
+    chains: np.ndarray | None = None
+    magnetisations: tuple | None = None
+    tap_restarts: int = 0
+
+    @classmethod
+    def start(cls, rbm, kind, k, seed, *, data=None, n_chains=None, **fields):
+        """A run starting at ``rbm`` with zero velocity and the stream ``_rng(seed)``.
+
+        PCD draws its ``n_chains`` persistent chains from the rows of ``data`` first (with
+        replacement), from the same stream. ``fields`` go to a subclass's own attributes.
+        """
+        rng = _rng(seed)
+        state = cls(kind=kind, k=k, rng=rng, w=np.array(rbm.weights), a=np.array(rbm.visible_bias),
+                    b=np.array(rbm.hidden_bias),
+                    velocity=[np.zeros_like(rbm.weights), np.zeros_like(rbm.visible_bias),
+                              np.zeros_like(rbm.hidden_bias)], **fields)
+        if kind == "pcd":
+            state.chains = data[rng.integers(0, data.shape[0], size=n_chains)].copy()
+        return state
+
+    def model(self):
+        """The current parameters as an (immutable, copied) :class:`RBM`."""
+        return RBM(self.w, self.a, self.b)
+
+
+def model_term(state, rbm, batch, *, persistent_tap=False, limit=None):
+    """The model term (negative phase) of the gradient at ``T = 1``, by ``state.kind``.
+
+    The ascent direction of the mean log-likelihood is a data term minus this term
+    (module docstring), an estimate of::
+
+        (E_p[v h^T], E_p[v], E_p[h])
+
+    ``exact``
+        Enumeration of the smaller layer (:func:`explorer.rbm.exact.exact_moments`).
+    ``cd``
+        ``k`` sweeps of :func:`explorer.rbm.sampling.gibbs_sweeps` from the minibatch, and
+        the point estimate ``(1/B) sum_n v_k p(h | v_k)^T`` (hidden probabilities, not samples).
+    ``pcd``
+        The same from ``state.chains``, which are replaced by the chains' new states.
+    ``tap2``, ``tap3``
+        :func:`tap_log_partition_gradient` at a TAP fixed point ``m*``: solved from mean field
+        (:func:`explorer.rbm.tap.tap`, what :func:`train` does), or with ``persistent_tap``
+        followed from ``state.magnetisations`` (:func:`explorer.rbm.tap.tap_follow`), solving
+        from mean field only where that fails (counted in ``state.tap_restarts``). The fixed
+        point is kept in ``state.magnetisations``.
+
+    Parameters
+    ----------
+    state : SGDState
+        Its ``rng`` (CD, PCD), ``chains`` (PCD) and ``magnetisations`` (TAP) are used and advanced.
+    rbm : RBM
+        The current model, ``state.model()``.
+    batch : ndarray of shape (batch_size, n_visible)
+        The minibatch (CD's chains start at its rows).
+    persistent_tap : bool
+    limit : int, optional
+        Largest layer enumerated by the exact term.
+
+    Returns
+    -------
+    correlation : ndarray of shape (n_visible, n_hidden)
+    visible : ndarray of shape (n_visible,)
+    hidden : ndarray of shape (n_hidden,)
+    """
+    kind = state.kind
+    if kind == "exact":
+        m = exact_moments(rbm, 1.0, limit=limit)
+        return m.correlation, m.visible, m.hidden
+    if kind in ("cd", "pcd"):
+        # the rows and k were checked by train() / Race (the check would cost a third of a sweep)
+        vk, phk = gibbs_sweeps(rbm, batch if kind == "cd" else state.chains, state.k, seed=state.rng,
+                               check_input=False)
+        if kind == "pcd":
+            state.chains = vk
+        return (vk.T @ phk) / vk.shape[0], vk.mean(axis=0), phk.mean(axis=0)
+    order = int(kind[-1])
+    fixed = None
+    if persistent_tap and state.magnetisations is not None:
+        from .tap import tap_follow
+
+        # Newton from the last fixed point; where that branch has ended, the damped iteration
+        # from it to a nearby solution (tap_follow); mean field only if both fail
+        fixed = tap_follow(rbm, *state.magnetisations, order=order)
+    if fixed is None:
+        state.tap_restarts += state.magnetisations is not None
+        fixed = _tap_fixed_point(rbm, order, 1.0)
+    state.magnetisations = fixed
+    return tap_log_partition_gradient(rbm, *fixed, 1.0, order).as_tuple()
+
+
+def sgd_step(state, batch, *, learning_rate, momentum, weight_decay=0.0, term=None):
+    """One minibatch update of ``state``'s parameters by gradient ascent with momentum.
+
+    With ``theta = (W, a, b)``, the data term of the batch ``(1/B) sum_n (v_n p(h|v_n)^T,
+    v_n, p(h|v_n))`` and the model term ``(E[v h^T], E[v], E[h])`` of ``term``::
+
+        g = data term - model term - (weight_decay W, 0, 0)
+        velocity <- momentum * velocity + learning_rate * g
+        theta    <- theta + velocity
+
+    (classical momentum; scikit-learn's ``BernoulliRBM._fit`` is close to the case
+    ``momentum = weight_decay = 0`` with PCD-1's model term). Inputs are not checked here:
+    :func:`train` and :class:`~explorer.rbm.learning.Race` check them.
+
+    Parameters
+    ----------
+    state : SGDState
+        Updated in place.
+    batch : ndarray of shape (batch_size, n_visible)
+    learning_rate : float, > 0
+    momentum : float in [0, 1)
+    weight_decay : float, >= 0
+    term : callable ``(state, rbm, batch) -> (correlation, visible, hidden)``, optional
+        The model term; default :func:`model_term` with its defaults.
+
+    Returns
+    -------
+    bool
+        Whether every parameter is still finite and inside ``[-1e8, 1e8]`` (False: the run
+        has diverged).
+    """
+    current = state.model()
+    pw, pa, pb = _positive_phase(current, batch, 1.0)
+    nw, na, nb = (model_term if term is None else term)(state, current, batch)
+    params = (state.w, state.a, state.b)
+    with np.errstate(over="ignore", invalid="ignore"):
+        grads = (pw - nw - weight_decay * state.w, pa - na, pb - nb)
+        for vel, g, p in zip(state.velocity, grads, params):
+            vel *= momentum
+            vel += learning_rate * g
+            p += vel
+    return all(np.all(np.abs(p) < _MAX_PARAMETER) for p in params)
+
+
+#: What :func:`sgd_epoch` returns.
+EPOCH_DONE, EPOCH_STOPPED, EPOCH_DIVERGED = "done", "stopped", "diverged"
+
+
+def sgd_epoch(state, data, batch_size, *, learning_rate, momentum, weight_decay=0.0, term=None, stop=None):
+    """One pass over ``data`` in minibatches of :func:`sgd_step`, in a fresh random order.
+
+    The order is ``state.rng.permutation(n)``; the batches are its consecutive slices of
+    ``batch_size`` rows (the last may be shorter).
+
+    Parameters
+    ----------
+    state : SGDState
+    data : ndarray of shape (n, n_visible)
+    batch_size : int, >= 1
+    learning_rate, momentum, weight_decay, term
+        As in :func:`sgd_step`.
+    stop : callable, optional
+        Asked before every batch; when it returns true the epoch ends there.
+
+    Returns
+    -------
+    str
+        ``"done"`` (:data:`EPOCH_DONE`), ``"stopped"`` by ``stop`` before a batch, or
+        ``"diverged"`` (the batch that made a parameter leave ``[-1e8, 1e8]`` is the last).
+    """
+    n = data.shape[0]
+    order = state.rng.permutation(n)
+    for start in range(0, n, batch_size):
+        if stop is not None and stop():
+            return EPOCH_STOPPED
+        if not sgd_step(state, data[order[start:start + batch_size]], learning_rate=learning_rate,
+                        momentum=momentum, weight_decay=weight_decay, term=term):
+            return EPOCH_DIVERGED
+    return EPOCH_DONE
+
+
 # -------------------------------------------------------------------------- training
 def initial_rbm(data, n_hidden, *, seed=0, weight_scale=0.01):
     """Hinton's starting point: ``W ~ N(0, weight_scale^2)``, ``a`` = logit of the smoothed
@@ -341,14 +561,11 @@ def train(data, n_hidden=None, *, method="exact", k=None, epochs=100, learning_r
         raise InputError(f"the exact gradient needs an enumerable model: min(n_visible, n_hidden) = "
                          f"{min(rbm.n_visible, rbm.n_hidden)} exceeds {eval_limit}")
 
-    w = np.array(rbm.weights)
-    a = np.array(rbm.visible_bias)
-    b = np.array(rbm.hidden_bias)
-    vel = [np.zeros_like(w), np.zeros_like(a), np.zeros_like(b)]
-    chains = None
+    n_chains = None
     if kind == "pcd":
-        n_pers = bs if n_persistent is None else _positive_int(n_persistent, "n_persistent")
-        chains = v[rng.integers(0, n, size=n_pers)].copy()
+        n_chains = bs if n_persistent is None else _positive_int(n_persistent, "n_persistent")
+    state = SGDState.start(rbm, kind, k, rng, data=v, n_chains=n_chains)
+    term = partial(model_term, limit=eval_limit)
 
     lls, ses, how = [], [], "none"
     from tqdm.auto import tqdm
@@ -356,41 +573,12 @@ def train(data, n_hidden=None, *, method="exact", k=None, epochs=100, learning_r
     bar = tqdm(range(epochs), desc=f"rbm {_method_name(kind, k)}", disable=not progress,
                leave=False)
     for epoch in bar:
-        order = rng.permutation(n)
-        for start in range(0, n, bs):
-            batch = v[order[start:start + bs]]
-            current = RBM(w, a, b)
-            pw, pa, pb = _positive_phase(current, batch, 1.0)
-            if kind == "exact":
-                mom_ = exact_moments(current, 1.0, limit=eval_limit)
-                nw, na, nb = mom_.correlation, mom_.visible, mom_.hidden
-            elif kind in ("cd", "pcd"):
-                start_v = batch if kind == "cd" else chains
-                vk = start_v
-                for _ in range(k):
-                    ph = expit(vk @ w + b)
-                    h = (rng.random(ph.shape) < ph).astype(np.float64)
-                    pv = expit(h @ w.T + a)
-                    vk = (rng.random(pv.shape) < pv).astype(np.float64)
-                phk = expit(vk @ w + b)
-                nw, na, nb = (vk.T @ phk) / vk.shape[0], vk.mean(axis=0), phk.mean(axis=0)
-                if kind == "pcd":
-                    chains = vk
-            else:
-                m_v, m_h = _tap_fixed_point(current, int(kind[-1]), 1.0)
-                g = tap_log_partition_gradient(current, m_v, m_h, 1.0, int(kind[-1]))
-                nw, na, nb = g.as_tuple()
-            with np.errstate(over="ignore", invalid="ignore"):
-                grads = (pw - nw - wd * w, pa - na, pb - nb)
-                for vel_i, g_i, p_i in zip(vel, grads, (w, a, b)):
-                    vel_i *= mom
-                    vel_i += lr * g_i
-                    p_i += vel_i
-            if not all(np.all(np.abs(p_i) < _MAX_PARAMETER) for p_i in (w, a, b)):
-                raise InputError(f"training diverged in epoch {epoch + 1} (a parameter left "
-                                 f"[-1e8, 1e8] or is not finite); lower the learning rate")
+        if sgd_epoch(state, v, bs, learning_rate=lr, momentum=mom, weight_decay=wd,
+                     term=term) == EPOCH_DIVERGED:
+            raise InputError(f"training diverged in epoch {epoch + 1} (a parameter left "
+                             f"[-1e8, 1e8] or is not finite); lower the learning rate")
         if evaluate:
-            ll, se, how = mean_log_likelihood(RBM(w, a, b), v, limit=eval_limit,
+            ll, se, how = mean_log_likelihood(state.model(), v, limit=eval_limit,
                                               ais_chains=ais_chains, ais_steps=ais_steps,
                                               seed=rng)
             if not math.isfinite(ll):
@@ -400,6 +588,6 @@ def train(data, n_hidden=None, *, method="exact", k=None, epochs=100, learning_r
             ses.append(se)
             bar.set_postfix(ll=f"{ll:.4f}")
     bar.close()
-    return TrainingResult(rbm=RBM(w, a, b), method=_method_name(kind, k), k=k, epochs=epochs,
+    return TrainingResult(rbm=state.model(), method=_method_name(kind, k), k=k, epochs=epochs,
                           seconds=time.perf_counter() - t0, log_likelihood=np.array(lls),
                           log_likelihood_stderr=np.array(ses), evaluation=how)

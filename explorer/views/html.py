@@ -14,13 +14,31 @@ def escape(text):
     return html.escape(str(text), quote=True).replace("&#x27;", "&#39;")
 
 
-def message_html(prefix, text, error=False):
-    """A one-line message (``{prefix}-message``; errors also ``{prefix}-error``)."""
+#: The one colour of an error text (6.5:1 on white).
+ERROR_COLOUR = "#b00020"
+#: Secondary text (differences, notes): the page theme's second text colour, which meets WCAG's
+#: 4.5:1 on its own background (light and dark); #595959 (7:1 on white) outside JupyterLab's CSS.
+MUTED_COLOUR = "var(--jp-content-font-color2, #595959)"
+
+
+def status_html(css_class, text, error=False, error_class=None):
+    """A status or message line: ``text`` escaped, in :data:`ERROR_COLOUR` when ``error`` (then
+    also ``error_class``); empty for no text."""
     if not text:
         return ""
-    color = "#b00020" if error else "inherit"
-    return (f"<div class='{prefix}-message{f' {prefix}-error' if error else ''}' "
-            f"style='color:{color};white-space:normal'>{escape(text)}</div>")
+    classes = css_class + (f" {error_class}" if error and error_class else "")
+    color = ERROR_COLOUR if error else "inherit"
+    return f"<div class='{classes}' style='color:{color};white-space:normal'>{escape(text)}</div>"
+
+
+def muted_html(text_html):
+    """Secondary text (already HTML) in :data:`MUTED_COLOUR`."""
+    return f"<span style='color:{MUTED_COLOUR}'>{text_html}</span>"
+
+
+def message_html(prefix, text, error=False):
+    """A one-line message (``{prefix}-message``; errors also ``{prefix}-error``)."""
+    return status_html(f"{prefix}-message", text, error, f"{prefix}-error")
 
 
 def link_html(prefix, url):
@@ -54,15 +72,30 @@ def fmt(x, digits=6, stderr=None):
     return out
 
 
+class Html(str):
+    """Text that is already HTML (typeset notation: F<sub>T</sub>, E<sub>q</sub>[w<sup>λ</sup>]): the
+    readout shows it as it is instead of escaping it."""
+
+
+def _html(text):
+    return text if isinstance(text, Html) else escape(text)
+
+
 def readout_html(prefix, heading, cells, note=""):
     """The readout: a heading line, then cells (name, value html, difference or None) that wrap.
 
+    Names and the note are escaped unless they are :class:`Html`. Every technical word of the
+    heading, the names and the note is explained by its hover title
+    (:func:`explorer.views.glossary.annotate`; a cell's name is wrapped whole, so its words stay
+    together; the page lists the terms under the readout).
     Cells are inline blocks, so a narrow window wraps them onto more lines instead of clipping.
     """
+    from .glossary import annotate, annotate_whole
+
     items = "".join(
-        f"<div style='display:inline-block;vertical-align:top;margin:2px 14px 2px 0'>{escape(name)}<br>{value}"
-        + ("" if diff is None else f"<br><span style='color:#777'>{diff:+.2e}</span>") + "</div>"
+        f"<div style='display:inline-block;vertical-align:top;margin:2px 14px 2px 0'>{annotate_whole(_html(name))}"
+        f"<br>{value}" + ("" if diff is None else "<br>" + muted_html(f"{diff:+.2e}")) + "</div>"
         for name, value, diff in cells)
-    tail = f"<div style='color:#777'>{escape(note)}</div>" if note else ""
-    return (f"<div class='{prefix}-readout' style='font-size:13px;line-height:1.35'>{heading}"
+    tail = f"<div style='color:{MUTED_COLOUR}'>{annotate(_html(note))}</div>" if note else ""
+    return (f"<div class='{prefix}-readout' style='font-size:13px;line-height:1.35'>{annotate(heading)}"
             f"<div>{items}</div>{tail}</div>")

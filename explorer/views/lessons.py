@@ -3,8 +3,8 @@
 Like every view here: figures and named sources are built once, the ``show_*`` methods replace
 ``source.data`` with plain arrays (no widgets, no physics; the rules of
 :mod:`explorer.views.common` hold). The lessons also reuse the explorers' views
-(:class:`~explorer.views.rbm_explorer.FreeEnergyView`, :class:`~explorer.views.rbm_explorer.CumulantView`,
-:class:`~explorer.views.vae_explorer.PosteriorLambdaView`, ...).
+(:class:`~explorer.views.rbm.explorer.FreeEnergyView`, :class:`~explorer.views.rbm.explorer.CumulantView`,
+:class:`~explorer.views.vae.explorer.PosteriorLambdaView`, ...).
 
 Views: :class:`BoundView` (lesson 1: F vs T against the bound, the gap, and U, S, C),
 :class:`TrialLawView` (lesson 1: the bound for random product laws),
@@ -18,11 +18,11 @@ import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import DataRange1d, HoverTool, Range1d, Span
 
-from .common import SourceRegistry, explained, finite_rows, plot, small
+from .common import SourceRegistry, explained, finite_rows, legend_outside, plot, small
 from .common import cursor_line as _cursor
 from .common import legend_style as _legend
 from .common import temperature_axis as _temperature_axis
-from .rbm_explorer import COLORS, CURVES
+from .rbm.explorer import COLORS, CURVES
 from .series import SeriesPlot, order_columns
 
 _FMT = "{0.0000}"
@@ -41,15 +41,17 @@ EXPLANATIONS = {
               "below the exact F; on this scale the two are hard to tell apart."),
     "gap": ("<b>The gap itself</b>, F<sub>q</sub> − F = T·KL(q‖p): never negative, zero only where q is "
             "the exact law."),
-    "corrections": ("<b>Each approximation minus the exact F.</b> Mean field stays above zero (a bound); "
-                    "TAP2 and TAP3 come much closer but may cross below zero; the series of order K is "
-                    "compared at λ = 1 and leaves the plot where it diverges."),
+    # the captions of the lessons' figures name what is drawn, never the answer to the lesson's question
+    "corrections": ("<b>Each approximation minus the exact F.</b> Zero (black) is exact: above it an "
+                    "approximation over-estimates F, below it under-estimates F. The series of order K is "
+                    "compared at λ = 1 and leaves the plot where it is far off."),
     "lambda": ("<b>F(λ) at the cursor's temperature</b>, exact (black) and the cumulant series of orders "
                "1..K, all starting at −T ln Z<sub>q</sub> at λ = 0. Order 1 is a straight line."),
     "thermo": ("<b>What F generates</b>: U = ∂(βF)/∂β, S = −∂F/∂T and C = ∂U/∂T = Var(E)/T², "
                "all exact."),
-    "trial": ("<b>Random product laws q</b> (dots): every one gives F<sub>q</sub> ≥ F. Mean field "
-              "(dashed) is the lowest of them; the black line is the exact F."),
+    "trial": ("<b>Random product laws q</b> (dots): the F<sub>q</sub> of each against its distance from the "
+              "mean-field optimum. Dashed: mean field, the lowest F<sub>q</sub> of any product law; the black "
+              "line is the exact F."),
     "training": ("<b>Mean log-likelihood of the 14 patterns</b> after each epoch (exact, by "
                  "enumeration), one line per way of estimating the model term. Dotted: the best "
                  "possible value −ln 14."),
@@ -79,7 +81,7 @@ class BoundView(SourceRegistry):
         f.add_tools(HoverTool(renderers=[re], tooltips=[("T", "@x{0.000}"), ("exact F", "@y" + _FMT)]))
         _cursor(f, self.t_cursor)
         _temperature_axis(f, t_range)
-        _legend(f, "bottom_left")
+        legend_outside(f, "below", ncols=2)
         self.fig_bound = f
 
         g = plot("fig_gap", "The gap F_q − F = T·KL(q‖p) ≥ 0", width=w, height=h, x_axis_type="log",
@@ -106,7 +108,7 @@ class BoundView(SourceRegistry):
         th.add_layout(self.s_limit)
         _cursor(th, self.t_cursor)
         _temperature_axis(th, t_range)
-        _legend(th, "top_left")
+        legend_outside(th, "below", ncols=3)     # inside, it covered the entropy curve
         self.fig_thermo = th
         self.layout = column(row(explained(EXPLANATIONS["bound"], w, f), explained(EXPLANATIONS["gap"], w, g)),
                              explained(EXPLANATIONS["thermo"], w, th), name="lesson_bound")
@@ -153,7 +155,7 @@ class CorrectionsView(SourceRegistry):
         d.y_range = DataRange1d(renderers=[self.renderers[k] for k in ("mean_field", "tap2", "tap3")],
                                 range_padding=0.2)
         _temperature_axis(d, t_range)
-        _legend(d, "top_right")
+        legend_outside(d, "below", ncols=2)
         self.fig_corrections = d
 
         self.lam_curves = self.source("lam_curves", "x", "exact", *order_columns(self.max_order))
@@ -186,7 +188,7 @@ class TrialLawView(SourceRegistry):
 
     def __init__(self, width=520, height=290):
         super().__init__()
-        f = plot("fig_trial", "The bound holds for every product law q", width=width, height=height,
+        f = plot("fig_trial", "Random product laws q against the exact F", width=width, height=height,
                  x_axis_label="distance of m from the mean-field optimum (RMS)", y_axis_label="F_q(m)")
         laws = self.source("trial_laws", "x", "y")
         r = f.scatter("x", "y", source=laws, size=5, color=COLORS["mean_field"], alpha=0.5,
@@ -200,7 +202,7 @@ class TrialLawView(SourceRegistry):
         # invisible points at the two levels: a Span does not count for the automatic y range
         self.levels = self.source("trial_levels", "x", "y")
         f.scatter("x", "y", source=self.levels, size=1, alpha=0.0)
-        _legend(f, "top_left")
+        legend_outside(f, "below")
         self.fig_trial = f
         self.layout = explained(EXPLANATIONS["trial"], width, f)
 
@@ -230,7 +232,7 @@ class TrainingView(SourceRegistry):
         # an invisible point at the optimum: a Span does not count for the automatic y range
         f.scatter("epoch", "ll", source=self.source("ll_optimum", "epoch", "ll"), size=1, alpha=0.0)
         f.add_tools(HoverTool(tooltips=[("epoch", "@epoch"), ("ln p", "@ll" + _FMT)]))
-        _legend(f, "top_left")
+        legend_outside(f, "below", ncols=2)
         self.fig_training = f
 
         g = plot("fig_cd_bias", "Bias of CD-k's model term", width=w + 150, height=h, x_axis_type="log",

@@ -17,13 +17,43 @@ PROJECTOR_FONTS = {"title": "13pt", "axis_label": "13pt", "tick": "12pt", "legen
 PROJECTOR_LINE_FACTOR = 1.6
 
 
+#: How far a figure, caption or layout may shrink below (narrow page) and grow above (wide screen)
+#: the width its view was designed with (at 1280 px): :func:`fit_to_page`.
+MIN_WIDTH_FACTOR = 0.8
+MAX_WIDTH_FACTOR = 1.8
+#: Captions and notes (Bokeh Divs) on the projector: every font size inside them becomes this.
+PROJECTOR_TEXT = "16px"
+
+
 def style_layout(layout, theme="light", size="normal"):
     """Apply the page's theme and size to ``layout`` (before it is wrapped in ``BokehModel``:
-    the styled values are then part of the render bundle)."""
+    the styled values are then part of the render bundle); every layout also follows the page's
+    width (:func:`fit_to_page`)."""
+    fit_to_page(layout)
     if theme == "dark":
         apply_dark_theme(layout)
     if size == "large":
         apply_projector_size(layout)
+
+
+def fit_to_page(layout):
+    """Let ``layout`` follow the width of the page (its widget's box): every figure, Div and row or
+    column stretches to the width it is given, between :data:`MIN_WIDTH_FACTOR` and
+    :data:`MAX_WIDTH_FACTOR` times the width it was built with (heights stay). The views are
+    designed for a 1280 px screen; a 1920 px screen then draws them larger instead of leaving a
+    third of it empty, and a slightly narrower box (a tab's padding) shrinks them instead of
+    cutting off their right-hand toolbars. Models with their own ``sizing_mode`` are left alone;
+    applying it twice changes nothing."""
+    from bokeh.models import LayoutDOM
+
+    for m in layout.select({"type": LayoutDOM}):
+        if m.sizing_mode not in (None, "stretch_width"):
+            continue
+        width = getattr(m, "width", None)
+        if width:
+            m.min_width = int(width * MIN_WIDTH_FACTOR)
+            m.max_width = int(width * MAX_WIDTH_FACTOR)
+        m.sizing_mode = "stretch_width"
 
 
 def apply_dark_theme(layout):
@@ -62,8 +92,15 @@ def _lighten_black(layout):
 
 
 def apply_projector_size(layout):
-    """Larger fonts and thicker lines on every figure of ``layout``."""
-    from bokeh.models import GlyphRenderer, Legend, Plot, Title
+    """Larger fonts and thicker lines on every figure of ``layout``; larger captions and notes
+    (every font size inside a Bokeh Div, inline styles included)."""
+    from bokeh.models import Div, GlyphRenderer, Legend, Plot, Title
+
+    big = (f":host {{ font-size: {PROJECTOR_TEXT} !important; line-height: 1.4; }} "
+           f"[style*='font-size'] {{ font-size: {PROJECTOR_TEXT} !important; }}")
+    for d in layout.select({"type": Div}):
+        if big not in d.stylesheets:
+            d.stylesheets = [*d.stylesheets, big]
 
     for p in layout.select({"type": Plot}):
         if isinstance(p.title, Title):

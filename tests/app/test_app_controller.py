@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from explorer.app import RBMExplorer
-from explorer.app import rbm_compute as appmod
-from explorer.app.rbm_state import T_GRID, t_index
+from explorer.app.rbm import compute as appmod
+from explorer.app.rbm.state import T_GRID, t_index
 from explorer.rbm import RBM
 from explorer.rbm.cumulants import cumulant_expansion
 from explorer.rbm.exact import marginals
@@ -145,7 +145,6 @@ def test_weight_norm_order_reference_and_lambda(app, rbm):
 
 def test_strong_coupling_preset_shows_a_diverging_series(app):
     app.w_preset.value = "strong-coupling"
-    assert app.w_preset.value == ""          # back to the prompt once applied
     try:
         st = app.state
         assert (st.norm, st.order, st.ref) == (8.0, 8, "independent")
@@ -153,8 +152,15 @@ def test_strong_coupling_preset_shows_a_diverging_series(app):
         # growing terms: the last orders of the series are larger than the early ones
         assert terms[-1] > terms[2]
         assert "Strong coupling" in app.w_message.value
+        # the scenario stays selected while the view is the preset's, and no longer once it is not
+        assert app.w_preset.value == "strong-coupling"
+        app.w_temperature.value = 1.0
+        assert app.w_preset.value == ""
+        app.w_temperature.value = 0.5
+        assert app.w_preset.value == "strong-coupling"
     finally:
         app.reset()
+    assert app.w_preset.value == ""
 
 
 def test_high_temperature_preset_mean_field_nearly_exact(app):

@@ -21,7 +21,7 @@ def test_committed_without_outputs(name):
 
 
 def test_index_links_to_the_explorer_and_every_preset():
-    from explorer.app.rbm_state import PRESETS
+    from explorer.app.rbm.state import PRESETS
 
     text = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / "index.ipynb", as_version=4).cells)
     links = re.findall(r"\]\(([^)]+)\)", text)

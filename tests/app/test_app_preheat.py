@@ -8,9 +8,9 @@ import os
 import pytest
 from jupyter_bokeh.widgets import BokehModel
 
-from explorer.app import rbm_compute as appmod
 from explorer.app.core import request
-from explorer.app.rbm_explorer import RBMExplorer
+from explorer.app.rbm import compute as appmod
+from explorer.app.rbm.explorer import RBMExplorer
 from explorer.serving import preheat
 
 from .views_compare import assert_same_sources
@@ -152,7 +152,7 @@ def test_request_page_url_is_rebuilt_from_the_request(monkeypatch):
 
 def test_vae_explorer_adopts_a_request_like_it_builds_from_one():
     pytest.importorskip("torch")
-    from explorer.app.vae_explorer import VAEExplorer
+    from explorer.app.vae.explorer import VAEExplorer
     from explorer.vae import VAESession
 
     session = VAESession()

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from explorer.app import RBMExplorer
-from explorer.app import rbm_compute as appmod
-from explorer.app.rbm_state import LAM_GRID, PRESETS, T_GRID
+from explorer.app.rbm import compute as appmod
+from explorer.app.rbm.state import LAM_GRID, PRESETS, T_GRID
 from tests.app.test_app_controller import assert_all_finite, same, snapshot
 
 

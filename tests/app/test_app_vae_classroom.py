@@ -17,8 +17,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def test_start_page_links_both_explorers_and_every_preset():
-    from explorer.app.rbm_state import PRESETS as RBM_PRESETS
-    from explorer.app.vae_state import PRESETS as VAE_PRESETS
+    from explorer.app.rbm.state import PRESETS as RBM_PRESETS
+    from explorer.app.vae.state import PRESETS as VAE_PRESETS
 
     text = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / "index.ipynb", as_version=4).cells)
     links = re.findall(r"\]\(([^)]+)\)", text)

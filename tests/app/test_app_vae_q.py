@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from explorer.app.vae_explorer import VAEExplorer
+from explorer.app.vae.explorer import VAEExplorer
 from explorer.vae import VAESession
 from explorer.vae.variational import GRAD_REQUIRED, GaussianQ, VariationalPoint, split_gaps
 
@@ -30,12 +30,12 @@ def session():
 @pytest.fixture(scope="module")
 def app(session, cache):
     app = VAEExplorer(query="index=16", session=session, prefetch=False)
-    app.open_panel("q")
+    app.open_panel("hold_q")
     return app
 
 
 def ctl(app):
-    return app.panels["q"].render.__self__
+    return app.panels["hold_q"].render.__self__
 
 
 def data(app, name):
@@ -101,6 +101,24 @@ def test_sliders_set_the_covariance(app, session):
     assert ell["angle"][1] == pytest.approx(e["angle"]) and ell["width"][1] == pytest.approx(e["width"])
     c.start_from_encoder()
     assert c.w_rho.value == 0.0 and c.held[0] == pytest.approx(session.point(16).mu)
+
+
+def test_mean_sliders_move_q_from_the_keyboard(app, session):
+    """The mean has sliders too (a keyboard moves them; the map's drag needs a mouse): each moves one
+    coordinate and keeps the shape, and they follow the held q (a drag, the encoder's q)."""
+    c = ctl(app)
+    c.move_mean(0.1, 0.2)
+    assert (c.w_mu1.value, c.w_mu2.value) == pytest.approx((0.1, 0.2))
+    _, s1, s2, rho = c.held
+    c.w_mu1.value = 0.55
+    assert c.held[0] == pytest.approx([0.55, 0.2]) and c.held[1:] == pytest.approx((s1, s2, rho))
+    c.w_mu2.value = -0.35
+    q = GaussianQ.from_sigmas([0.55, -0.35], s1, s2, rho)
+    assert neg_elbo_bar(app) == pytest.approx(physics(session, 16, q)["neg_elbo"], abs=1e-12)
+    assert [data(app, "q_held_mean")["z1"][0], data(app, "q_held_mean")["z2"][0]] == pytest.approx([0.55, -0.35])
+    assert c.w_mu1.min <= -3.0 and c.w_mu1.max >= 3.0       # the map's box, at least
+    c.start_from_encoder()
+    assert (c.w_mu1.value, c.w_mu2.value) == pytest.approx(tuple(session.point(16).mu))
 
 
 def test_fit_converges_and_the_readout_shows_the_gaps(app, session):
@@ -183,7 +201,7 @@ def test_split_histograms_from_the_disk_cache(app, session, cache):
 
 def test_split_button_runs_with_progress(session, cache, monkeypatch):
     app = VAEExplorer(query="index=3", session=session, prefetch=False)
-    app.open_panel("q")
+    app.open_panel("hold_q")
     c = ctl(app)
     seen = []
 
@@ -207,7 +225,7 @@ def test_split_button_runs_with_progress(session, cache, monkeypatch):
 def test_cache_keys_never_reuse_a_dropped_sessions_number():
     """A session dropped (a retrained model replaced it) may leave its id() to the next one;
     the caches are keyed by serials, so the next session never reads the dropped one's numbers."""
-    from explorer.app.vae_q import HoldQCompute
+    from explorer.app.vae.hold_q import HoldQCompute
 
     class Session:      # any object the explorer holds as its session
         pass

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.app.vae_explorer import PRESETS, VAEExplorer
+from explorer.app.vae.explorer import VAEExplorer
+from explorer.app.vae.state import PRESETS
 from explorer.vae import VAESession
 from tests.app.test_app_vae_explorer import PAGE, assert_all_finite
 

@@ -1,17 +1,25 @@
-"""BokehJS goes into the page once, inline, and only with the bundles the views use."""
+"""BokehJS goes into the page once and only with the bundles the views use: linked to the server's
+versioned file in a Voila page of this project's servers, inline everywhere else."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import IPython.display
 import pytest
 from bokeh.io import notebook
 
-from explorer.views.resources import BOKEHJS_MIME, load_bokehjs
+from explorer.serving import bokehjs
+from explorer.views.resources import BOKEHJS_LINK_MIME, BOKEHJS_MIME, load_bokehjs
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "share/jupyter/voila/templates/explorer/index.html.j2"
 
 
 @pytest.fixture
 def published(monkeypatch):
-    """Everything published as display data (Bokeh imports IPython's publisher at call time)."""
+    """Everything published as display data (Bokeh imports IPython's publisher at call time);
+    outside a server that serves BokehJS (the inline case)."""
+    monkeypatch.delenv(bokehjs.ENV, raising=False)
     calls = []
     monkeypatch.setattr(IPython.display, "publish_display_data",
                         lambda data, metadata=None, **kw: calls.append(data))
@@ -64,3 +72,28 @@ def test_the_publisher_is_restored_after_loading_even_on_error(published, monkey
     with pytest.raises(RuntimeError):
         load_bokehjs()
     assert notebook.publish_display_data is original
+
+
+@pytest.mark.parametrize("env, linked", [
+    ({bokehjs.ENV: bokehjs.ROUTE, "VOILA_BASE_URL": "/"}, True),       # make app, classroom, the hub
+    ({bokehjs.ENV: bokehjs.ROUTE}, False),      # JupyterLab in the hub: no explorer template there
+    ({"VOILA_BASE_URL": "/"}, False),           # a Voila without this project's server code
+])
+def test_a_voila_page_of_our_servers_links_to_the_versioned_file(published, monkeypatch, env, linked):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    load_bokehjs()
+    (bundle,) = [d for d in published if BOKEHJS_MIME in d]
+    if not linked:
+        assert list(bundle) == [BOKEHJS_MIME] and len(bundle[BOKEHJS_MIME]) > 1_000_000
+        return
+    assert bundle[BOKEHJS_LINK_MIME] == {"scripts": bokehjs.script_paths()}
+    # a small loader for other templates, no library code
+    assert len(bundle[BOKEHJS_MIME]) < 2_000 and "window.Bokeh" in bundle[BOKEHJS_MIME]
+
+
+def test_the_template_turns_the_link_into_script_tags():
+    """The explorer's template knows the link's MIME type and the route it may point to."""
+    text = TEMPLATE.read_text()
+    assert BOKEHJS_LINK_MIME in text
+    assert f"src.startswith('{bokehjs.ROUTE}')" in text

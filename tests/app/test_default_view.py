@@ -15,9 +15,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from explorer.app.core import default_view
-from explorer.app.rbm_compute import RBMCompute
-from explorer.app.rbm_explorer import RBMExplorer
-from explorer.app.rbm_state import DEFAULT
+from explorer.app.rbm.compute import RBMCompute
+from explorer.app.rbm.explorer import RBMExplorer
+from explorer.app.rbm.state import DEFAULT
 from explorer.rbm.explore import point_quantities
 from explorer.rbm.sweeps import temperature_sweep
 
@@ -39,8 +39,8 @@ def test_the_shipped_numbers_are_the_physics_layers():
     compute = RBMCompute(run_ais=False)
     assert compute.seed_default_view(DEFAULT)
     rbm = compute.rbm(DEFAULT)
-    from explorer.app.rbm_compute import LAM_CURVE
-    from explorer.app.rbm_state import T_GRID
+    from explorer.app.rbm.compute import LAM_CURVE
+    from explorer.app.rbm.state import T_GRID
     sweep = temperature_sweep(rbm, T_GRID.values, order=DEFAULT.order, lam=DEFAULT.lam, reference=DEFAULT.ref)
     assert_same_tree(sweep.as_dict(), compute.curves(DEFAULT).as_dict(), rtol=1e-10)
     point = point_quantities(rbm, DEFAULT.T, np.union1d(LAM_CURVE, [DEFAULT.lam]), order=DEFAULT.order,
@@ -62,7 +62,7 @@ def test_another_view_is_computed_not_read():
     app = RBMExplorer(query="T=0.5&order=6", run_ais=False, prefetch=False)
     state = app.state
     rbm = app.compute.rbm(state)
-    from explorer.app.rbm_state import T_GRID
+    from explorer.app.rbm.state import T_GRID
     sweep = temperature_sweep(rbm, T_GRID.values, order=6, lam=state.lam, reference=state.ref)
     np.testing.assert_allclose(app.compute.curves(state).series, sweep.series, rtol=1e-12)
     assert app.compute.point(state).temperature == pytest.approx(T_GRID.snap(0.5))

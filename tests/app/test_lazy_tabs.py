@@ -7,7 +7,7 @@ import ipywidgets as W
 import pytest
 
 from explorer.app.core.lazy import LazyWidgets
-from explorer.app.rbm_explorer import RBMExplorer
+from explorer.app.rbm.explorer import RBMExplorer
 
 
 def models_under(widget, seen=None):
@@ -31,19 +31,19 @@ def app():
 
 
 def test_unopened_tabs_hold_no_widgets(app):
-    assert not app.learning.widgets_built and not app.playground.widgets_built
-    for key in ("learning", "playground"):
+    assert not app.learning.widgets_built and not app.hold_q.widgets_built
+    for key in ("learning", "hold_q"):
         assert app.panels[key].box.children == ()
     # the whole page: far fewer models than with every tab's controls built at start
     assert len(models_under(app.widget)) < 120
 
 
 def test_opening_a_tab_builds_its_widgets_and_renders(app):
-    app.open_panel("playground")
-    assert app.playground.widgets_built
-    box = app.panels["playground"].box
-    assert app.playground.w_readout in models_under_widgets(box)
-    assert "F[q]" in app.playground.w_readout.value
+    app.open_panel("hold_q")
+    assert app.hold_q.widgets_built
+    box = app.panels["hold_q"].box
+    assert app.hold_q.w_readout in models_under_widgets(box)
+    assert "F[q]" in app.hold_q.w_readout.value
 
 
 def models_under_widgets(box):

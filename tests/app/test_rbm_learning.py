@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from explorer.app import RBMExplorer
-from explorer.app.rbm_learning import PRESETS
-from explorer.app.rbm_state import state_from_query
+from explorer.app.rbm.learning import PRESETS
+from explorer.app.rbm.state import state_from_query
 from explorer.rbm.learning import Race, inspect_model, learning_dataset
 from explorer.rbm.sweeps import temperature_sweep
-from explorer.views.rbm_learning import slot
-from tests.rbm.brute_force import BruteForce
+from explorer.views.rbm.learning import slot
+from harness.brute_force import BruteForce
 
 METHODS = ["exact", "cd2", "pcd", "tap2", "tap3"]
 
@@ -149,7 +149,7 @@ def test_start_and_stop_in_the_background(app):
     assert wait_until(lambda: len(app.source("learning_ll_cd").data["epoch"]) >= 2)
     tab.stop()
     assert tab.join(timeout=120)
-    assert wait_until(lambda: "done" in tab.w_status.value)
+    assert wait_until(lambda: "— stopped" in tab.w_status.value)      # not "done": Stop was pressed
     n = tab.race.epoch
     assert 2 <= n < 100_000
     # the last snapshot is the whole run: the plot shows every epoch
@@ -182,7 +182,7 @@ def test_csv_follows_the_curves_during_a_race(app):
     finally:
         tab.stop()
         assert tab.join(timeout=120)
-    assert wait_until(lambda: "done" in tab.w_status.value)
+    assert wait_until(lambda: "— stopped" in tab.w_status.value)
     assert len(csv_rows(tab)) == 2 * tab.race.epoch
 
 
@@ -218,7 +218,7 @@ def test_stop_acts_within_an_epoch(app, monkeypatch):
     assert len(batches) - at_stop <= 2            # the batch in flight (and one racing the read)
     assert tab.race.epoch == 0
     assert all(c["train"] == [] for c in tab.race.curves().values())
-    assert wait_until(lambda: "done" in tab.w_status.value)
+    assert wait_until(lambda: "— stopped" in tab.w_status.value)
 
 
 def test_bad_input_is_one_line_in_the_tab(app):

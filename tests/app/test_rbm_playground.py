@@ -14,13 +14,13 @@ from explorer.rbm.meanfield import gbf_free_energy, mean_field
 @pytest.fixture(scope="module")
 def app():
     app = RBMExplorer(query="T=0.5&nv=6&nh=5&seed=3", page_url="", run_ais=False, prefetch=False)
-    app.open_panel("playground")
+    app.open_panel("hold_q")
     return app
 
 
 @pytest.fixture
 def tab(app):
-    tab = app.playground
+    tab = app.hold_q
     app.w_temperature.value = 0.5
     app.flush()
     tab.w_damping.value = 0.0

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.app.rbm_state import (
+from explorer.app.rbm.state import (
     DEFAULT,
     LAM_GRID,
     MAX_ORDER,

@@ -72,9 +72,9 @@ def test_idle_work_waits_until_the_page_has_drawn_its_plots():
 
 def test_idle_work_starts_anyway_when_the_page_never_says_it_is_ready(monkeypatch):
     from explorer.app import RBMExplorer
-    from explorer.app.core import shell
+    from explorer.app.core import page
 
-    monkeypatch.setattr(shell, "PAGE_READY_FALLBACK_S", 0.2)
+    monkeypatch.setattr(page, "PAGE_READY_FALLBACK_S", 0.2)
     app = RBMExplorer(query="", page_url="", run_ais=False)
     ran = []
 

@@ -19,9 +19,9 @@ import pytest
 pytest.importorskip("torch")
 
 from explorer.app.core import default_view
-from explorer.app.vae_compute import VAECompute
-from explorer.app.vae_explorer import VAEExplorer
-from explorer.app.vae_state import DEFAULT
+from explorer.app.vae.compute import VAECompute
+from explorer.app.vae.explorer import VAEExplorer
+from explorer.app.vae.state import DEFAULT
 from explorer.vae import VAESession
 
 from .views_compare import assert_same_csv, assert_same_sources, assert_same_tree
@@ -95,7 +95,7 @@ def test_the_default_page_imports_no_torch():
     only the default digit's numbers opened and the CSV written: no torch in the kernel."""
     code = (
         "import json, sys\n"
-        "from explorer.app.vae_explorer import VAEExplorer\n"
+        "from explorer.app.vae.explorer import VAEExplorer\n"
         "out = []\n"
         f"for q in ('', {CURSOR_QUERY!r}):\n"
         "    app = VAEExplorer(query=q, page_url='')\n"
@@ -123,7 +123,7 @@ def test_what_needs_the_model_loads_it_and_is_right(fresh):
     computed = VAEExplorer(query="index=5", page_url="", session=fresh.session)
     assert app.w_readout.value == computed.w_readout.value
     app.open_panel("training")               # names the device (asks torch)
-    assert "Training device" in app.w_device.value
+    assert "Training device" in app.training.w_device.value
 
 
 def test_a_query_for_another_digit_is_computed(fresh):
@@ -208,7 +208,7 @@ def test_other_models_get_no_shipped_numbers(fresh, tmp_path):
 def test_a_pooled_kernels_warm_up_loads_the_session_before_the_request():
     """In Voila's preheated pool the model loads during the low-priority warm-up, not after the
     student's request (explorer.app.core.request.show_when_requested calls warm_up)."""
-    from explorer.app.vae_explorer import VAEExplorer
+    from explorer.app.vae.explorer import VAEExplorer
 
     app = VAEExplorer(query="", page_url="")
     assert not app.compute.loader.loaded

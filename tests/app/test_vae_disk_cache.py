@@ -1,4 +1,4 @@
-"""A VAE digit's numbers are kept on disk (explorer/app/vae_compute.py, ``VAECompute._stored``).
+"""A VAE digit's numbers are kept on disk (explorer/app/vae/compute.py, ``VAECompute._stored``).
 
 Read back, they are exactly what was computed; a file whose fingerprint does not match (another
 digit, scale, checkpoint, sampling parameters or version of the code) is never read; a damaged or
@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from explorer.app import vae_compute
-from explorer.app.vae_compute import STORE_DIR, VAECompute
-from explorer.app.vae_explorer import VAEExplorer
+from explorer.app.vae import compute as vae_compute
+from explorer.app.vae.compute import STORE_DIR, VAECompute
+from explorer.app.vae.explorer import VAEExplorer
 from explorer.vae import VAESession
 
 from .views_compare import assert_same_sources, assert_same_tree

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.voila_server import ROOT, serve, voila_server, write_preheat_config
+from harness.voila import ROOT, serve, voila_server, write_preheat_config
 
 # `chromium` and `browser` come from tests/conftest.py (shared with tests/security).
 

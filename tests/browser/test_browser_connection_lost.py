@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from tests.browser.voila_server import serve
+from harness.voila import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NOTEBOOK = "voila/render/rbm_free_energies.ipynb"

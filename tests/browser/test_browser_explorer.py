@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from tests.browser.layout_checks import assert_fits_at_1280x720
-from tests.browser.voila_server import (
+from harness.voila import (
     DATA_TO_CLIENT_JS,
     READ_SOURCE_JS,
     WAIT_SOURCE_JS,
@@ -21,6 +20,7 @@ from tests.browser.voila_server import (
     open_tab,
     wait_for_change,
 )
+from tests.browser.layout_checks import assert_fits_at_1280x720
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -283,7 +283,7 @@ def test_weight_norm_tab_follows_the_norm_slider(session, artifacts):
 def test_hold_q_tab_drag_fallback_step_and_play(session, artifacts):
     """Issue 14: the student moves q (a handle dragged with the mouse, then the keyboard's unit +
     m slider): F[q] changes and stays above the exact F; Step and Play grow the path."""
-    from tests.browser.voila_server import SOURCES_HAVE_DATA_JS
+    from harness.voila import SOURCES_HAVE_DATA_JS
 
     page = session["page"]
     open_tab(page, "explorer", "Hold q", "pg_handles")

@@ -3,21 +3,27 @@
 One hub (the project's deploy/hub/jupyterhub_config.py, state in a temporary folder) per module:
 two students log in with the class password and each gets the start page and the RBM explorer in
 Voila in a server of their own; a wrong password is refused; a student cannot open another
-student's server; the admin logs in with the admin password only.
+student's server; the admin logs in with the admin password only. The teacher starts two students'
+servers before the lesson with deploy/hub/prestart.py (make hub-prestart: the hub's REST API);
+they log in to running servers whose explorer was preheated, and JupyterLab is not loaded
+(HUB_JUPYTERLAB unset). The prestart command's bad input is one line.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from tests.browser.hub_server import hub_server, processes_under
-from tests.browser.voila_server import SOURCES_HAVE_DATA_JS, console_text, js_errors
+from harness.hub import PRESTART, api, hub_server, prestart_token, processes_under, run_prestart
+from harness.voila import SOURCES_HAVE_DATA_JS, console_text, js_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -132,3 +138,91 @@ def test_the_admin_logs_in_with_the_admin_password_only(hub):
         names = {u["name"] for u in json.loads(resp.read())}
     assert {ADMIN} <= names
 
+
+
+PRESTARTED = ["dave", "erin"]
+
+
+@pytest.fixture(scope="module")
+def prestarted(hub):
+    """The teacher's command before the lesson: dave's and erin's servers, started and preheated."""
+    base, state = hub
+    done = run_prestart(base, state, PRESTARTED, timeout=300)
+    return done
+
+
+def test_the_teacher_starts_the_class_before_the_lesson(hub, prestarted):
+    base, state = hub
+    assert prestarted.returncode == 0, prestarted.stdout + prestarted.stderr
+    out = prestarted.stdout
+    assert "created 2 user(s): dave, erin" in out
+    assert "[1/2]" in out and "[2/2]" in out and "2 of 2 ready" in out
+    assert out.count("preheated (2 kernels)") == 2, out
+    token = prestart_token(state)
+    for user in PRESTARTED:
+        assert api(base, token, f"users/{user}")["servers"][""]["ready"] is True
+        assert processes_under(state / "home" / user)               # before anyone logged in
+        # the server's preheated kernels have built their pages: the start page and the explorer
+        pools = json.loads(urllib.request.urlopen(urllib.request.Request(
+            base + f"user/{user}/explorer/pool", headers={"Authorization": f"token {token}"}), timeout=60).read())
+        assert pools["pools"] == {"notebooks/rbm_explorer.ipynb": {"size": 1, "warm": 1},
+                                  "notebooks/index.ipynb": {"size": 1, "warm": 1}}
+    # a second run finds them running
+    again = run_prestart(base, state, PRESTARTED, "--no-wait-warm", timeout=120)
+    assert again.returncode == 0 and again.stdout.count("already running") == 2, again.stdout
+
+
+@pytest.mark.parametrize("user", PRESTARTED)
+def test_a_prestarted_student_logs_in_to_a_running_server_and_gets_the_preheated_explorer(
+        hub, prestarted, browser, artifacts, user):
+    base, state = hub
+    token = prestart_token(state)
+    messages, failed = [], []
+    context, page = log_in(browser, base, user, PASSWORD, messages, failed)
+    try:
+        # no spawn-pending page: the server runs, the start page comes from its preheated kernel
+        page.wait_for_url(f"**/user/{user}/{START_PAGE}*", timeout=60_000)
+        page.wait_for_selector("a[href*='rbm_explorer.ipynb']")
+        page.goto(base + f"user/{user}/{RBM_PAGE}", wait_until="commit")
+        page.wait_for_selector(".explorer-temperature .noUi-handle")
+        page.wait_for_function(SOURCES_HAVE_DATA_JS, arg=["f_exact", "t_cursor"])
+        page.screenshot(path=str(artifacts / f"hub-prestarted-{user}-rbm-explorer.png"))
+        assert js_errors(messages, failed, base) == []
+        # both pages were served by the pooled kernels (taken, not refilled: one student per server)
+        req = urllib.request.Request(base + f"user/{user}/explorer/pool", headers={"Authorization": f"token {token}"})
+        pools = json.loads(urllib.request.urlopen(req, timeout=60).read())["pools"]
+        assert pools["notebooks/rbm_explorer.ipynb"]["size"] == 0
+        assert pools["notebooks/index.ipynb"]["size"] == 0
+        # only what the explorers need is loaded: no JupyterLab unless HUB_JUPYTERLAB=1
+        response = page.goto(base + f"user/{user}/lab", wait_until="domcontentloaded")
+        assert response.status == 404
+    finally:
+        context.close()
+
+
+def test_the_pooled_kernels_request_socket_is_not_reachable_through_the_hub(hub, prestarted):
+    """voila/query/<kernel id> hands a pooled kernel its page's request: only the kernel itself,
+    on the loopback address and not through the proxy, may open it."""
+    base, state = hub
+    req = urllib.request.Request(base + "user/dave/voila/query/00000000-0000-0000-0000-000000000000",
+                                 headers={"Authorization": f"token {prestart_token(state)}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=60)
+    assert refused.value.code == 403
+
+
+def test_prestart_reports_bad_input_in_one_line(hub, tmp_path):
+    base, state = hub
+
+    def prestart(*args, **env):
+        return subprocess.run([sys.executable, str(PRESTART), *args], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "HUB_STATE_DIR": str(state), **env})
+
+    roster = tmp_path / "roster.txt"
+    roster.write_text("frank\n")
+    wrong = prestart(str(roster), "--hub", base, JUPYTERHUB_API_TOKEN="not-a-token")
+    assert wrong.returncode == 2
+    assert wrong.stdout.strip().count("\n") == 0 and "refused the token (HTTP 40" in wrong.stdout
+    missing = prestart(str(tmp_path / "nope.txt"), "--hub", base)
+    assert missing.returncode == 2 and "roster not found" in missing.stdout
+    assert not (state / "home" / "frank").exists()

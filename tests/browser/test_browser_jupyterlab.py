@@ -1,6 +1,6 @@
 """End to end in JupyterLab itself: open each explorer notebook, run it, move the temperature.
 
-JupyterLab (the pip-installed one, offline: see tests/browser/jupyterlab_server.py) serves a
+JupyterLab (the pip-installed one, offline: see harness/jupyterlab.py) serves a
 temporary copy of notebooks/, so running the notebooks never writes outputs into the committed
 files. Each notebook gets its own browser context and JupyterLab workspace, at 1440 × 900 with
 the file browser open (the window the issue measured the clipping in); its kernel is shut down
@@ -17,15 +17,15 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.browser.jupyterlab_server import jupyterlab_server
-from tests.browser.layout_checks import clipping, report, wait_for_layout
-from tests.browser.voila_server import (
+from harness.jupyterlab import jupyterlab_server
+from harness.voila import (
     READ_SOURCE_JS,
     SOURCES_HAVE_DATA_JS,
     WATCH_SOURCES_JS,
     change_count,
     wait_for_change,
 )
+from tests.browser.layout_checks import clipping, report, wait_for_layout
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

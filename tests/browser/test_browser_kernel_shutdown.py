@@ -6,7 +6,7 @@ notebook pages never set) and sends it on ``pagehide`` (see the template's first
 every such request was refused with 403 and the kernel (~150 MB) lived on until the idle culler.
 With the preheated pool (``make classroom``) only the page's own kernel goes; the pool's stay.
 
-These pages are opened without Playwright's request routing (``voila_server.new_page`` blocks
+These pages are opened without Playwright's request routing (``harness.voila.new_page`` blocks
 non-local requests with ``page.route``): a request that a page sends while it is being closed
 is held by the routing and never reaches the server, which is not what a browser does. Instead,
 every request is recorded and must be local (the template loads nothing from elsewhere).
@@ -21,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser.voila_server import WAIT_SOURCE_JS
+from harness.voila import WAIT_SOURCE_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

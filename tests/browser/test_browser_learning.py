@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.layout_checks import assert_fits_at_1280x720
-from tests.browser.voila_server import (
+from harness.voila import (
     READ_SOURCE_JS,
     WATCH_SOURCES_JS,
     change_count,
@@ -19,6 +18,7 @@ from tests.browser.voila_server import (
     open_tab,
     wait_for_change,
 )
+from tests.browser.layout_checks import assert_fits_at_1280x720
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,7 +58,7 @@ def test_race_grows_stops_and_explore_this_model_redraws_the_free_energy(page, a
     assert points(page, "learning_ll_cd") >= 1
     page.locator("button.learning-stop, .learning-stop button").first.click()
     page.wait_for_function("() => (document.querySelector('.learning-status') || {}).innerText"
-                           "?.includes('done')", timeout=120_000)
+                           "?.includes('— stopped')", timeout=120_000)
     n = int(re.search(r"Epoch (\d+)", page.locator(".learning-status").inner_text()).group(1))
     assert 2 <= n < 100_000
     # the last patches travel apart from the status text: wait until both curves have every epoch

@@ -1,10 +1,11 @@
 """The lessons offline, in Voila and JupyterLab: math typeset, live plots with data, reveal buttons.
 
 Each lesson (notebooks/lessons/) is opened in Voila with every request but the local server
-blocked (tests.browser.voila_server.new_page), so MathJax and BokehJS must come from the server
+blocked (harness.voila.new_page), so MathJax and BokehJS must come from the server
 itself: Voila 0.5 bundles MathJax 3 and typesets markdown cells and HTMLMath widgets in the page;
-BokehJS is inlined by explorer.views.resources.load_bokehjs (lessons.setup()). Lesson 1 is also
-run in the pip-installed JupyterLab (offline harness of tests.browser.jupyterlab_server), whose
+BokehJS comes from the server (explorer.views.resources.load_bokehjs in lessons.setup(): a versioned
+file of make app's server in Voila, inline in JupyterLab). Lesson 1 is also
+run in the pip-installed JupyterLab (offline harness of harness.jupyterlab), whose
 MathJax 3 extension typesets the same markdown; the lessons share every widget, so one is enough.
 """
 
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.jupyterlab_server import jupyterlab_server
+from harness.jupyterlab import jupyterlab_server
+from harness.voila import ROOT, SOURCES_HAVE_DATA_JS, js_errors, new_page
 from tests.browser.test_browser_jupyterlab import KERNEL_IDLE_JS
-from tests.browser.voila_server import ROOT, SOURCES_HAVE_DATA_JS, js_errors, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

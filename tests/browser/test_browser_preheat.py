@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.browser.voila_server import EXPLORER, js_errors, new_page, open_explorer
+from harness.voila import EXPLORER, js_errors, new_page, open_explorer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -4,7 +4,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser.voila_server import new_page
+from harness.voila import js_errors, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,5 +46,56 @@ def test_start_page_links_keep_a_dark_theme(server, browser, theme):
             assert hrefs[1].endswith("/rbm_explorer.ipynb?order=6&theme=dark")
         else:
             assert hrefs == ["rbm_explorer.ipynb", "rbm_explorer.ipynb?order=6"]
+    finally:
+        page.close()
+
+
+def _local_failures(failed, server):
+    return [u for u in failed if u.startswith(server)]
+
+
+def test_start_here_and_the_documents_open_offline(server, browser, artifacts):
+    """The start page's "Start here" path begins at lesson 1, and its documents (the lesson plan, the
+    physics reference) open inside the app and render, with every request but the local server's blocked."""
+    errors, failed = [], []
+    page = new_page(browser, server, errors, width=1280, height=720)
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    try:
+        page.goto(server + "voila/render/index.ipynb", wait_until="commit", timeout=120_000)
+        start = page.locator("h2", has_text="Start here")
+        start.wait_for(timeout=120_000)
+        # the first step of the path is lesson 1
+        first = page.locator("h2:has-text('Start here') + p + ol a").first
+        assert first.get_attribute("href").endswith("lessons/lesson_1_free_energy_and_bound.ipynb")
+        assert "essay's order" not in page.inner_text("body") or "Free Energies and Variational" in \
+            page.inner_text("body")
+        first.click()
+        page.wait_for_url("**/lessons/lesson_1_free_energy_and_bound.ipynb", timeout=120_000)
+        page.locator("h1", has_text="Lesson 1").wait_for(timeout=120_000)
+
+        for name, heading in (("physics", "The physics"), ("teaching", "Teaching with the explorer")):
+            page.goto(server + "voila/render/index.ipynb", wait_until="commit", timeout=120_000)
+            link = page.locator(f"a[href$='doc.ipynb?name={name}']").first
+            link.wait_for(timeout=120_000)
+            link.click()
+            page.wait_for_url(f"**/doc.ipynb?name={name}", timeout=120_000)
+            h1 = page.locator(".jp-RenderedMarkdown h1", has_text=heading)
+            h1.wait_for(timeout=120_000)
+            text = page.locator(".jp-RenderedMarkdown").first.inner_text()
+            assert len(text) > 3000, text[:200]          # the whole document, not an error line
+            hrefs = page.eval_on_selector_all(".jp-RenderedMarkdown a[href]", "els => els.map(e => e.getAttribute('href'))")
+            # every link stays inside the app: another document, a notebook, or a section of this one
+            assert hrefs and all(not h.startswith(("http:", "https:", "//")) for h in hrefs), hrefs
+            page.screenshot(path=str(artifacts / f"doc_{name}.png"))
+        # a link between documents works: the lesson plan's link to the physics reference
+        page.locator(".jp-RenderedMarkdown a[href='doc.ipynb?name=physics']").nth(1).click()
+        page.wait_for_url("**/doc.ipynb?name=physics", timeout=120_000)
+        page.locator(".jp-RenderedMarkdown h1", has_text="The physics").wait_for(timeout=120_000)
+        # and a section link lands on its heading
+        section = page.locator(".jp-RenderedMarkdown a[href^='#']").first
+        target = section.get_attribute("href")[1:]
+        assert page.locator(f"[id='{target}']").count() == 1, target
+        assert not _local_failures(failed, server), failed
+        assert not js_errors(errors, failed, server), js_errors(errors, failed, server)
     finally:
         page.close()

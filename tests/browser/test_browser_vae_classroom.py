@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.voila_server import WAIT_SOURCE_JS, new_page
+from harness.voila import WAIT_SOURCE_JS, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

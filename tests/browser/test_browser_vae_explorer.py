@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.browser.layout_checks import assert_fits_at_1280x720, wait_for_layout
-from tests.browser.voila_server import (
+from harness.voila import (
     DATA_TO_CLIENT_JS,
     READ_SOURCE_JS,
     SOURCES_HAVE_DATA_JS,
@@ -19,6 +18,7 @@ from tests.browser.voila_server import (
     open_tab,
     wait_for_change,
 )
+from tests.browser.layout_checks import assert_fits_at_1280x720, wait_for_layout
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import pytest
 
 from explorer.cli import main
 from explorer.rbm.learning import Race, learning_dataset
-from tests.rbm.brute_force import BruteForce
+from harness.brute_force import BruteForce
 
 
 def _run_json(capsys, argv):

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
-from tests.browser.hub_server import HUB_CONFIG
-from tests.browser.voila_server import ROOT
+from harness.hub import HUB_CONFIG
+from harness.voila import ROOT
 
 
 @pytest.fixture
 def load(monkeypatch, tmp_path):
     """Load the config with a given environment; returns the traitlets Config."""
     for name in ("HUB_PASSWORD", "HUB_ADMIN", "HUB_ADMIN_PASSWORD", "HUB_PORT", "HUB_IDLE_TIMEOUT",
-                 "HUB_MAX_SERVERS"):
+                 "HUB_MAX_SERVERS", "HUB_JUPYTERLAB", "HUB_PRESTART_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HUB_STATE_DIR", str(tmp_path / "state"))
 
@@ -78,8 +81,8 @@ def test_students_land_on_the_start_page_in_voila_with_the_offline_template(load
     assert json.loads((config_dir / "voila.json").read_text())["VoilaConfiguration"]["template"] == "explorer"
     # loopback only, the culler as a hub service with only the scopes it needs
     assert c.JupyterHub.bind_url.startswith("http://127.0.0.1:")
-    (culler,) = c.JupyterHub.services
-    assert "jupyterhub_idle_culler" in culler["command"]
+    culler, prestart = c.JupyterHub.services        # the culler, and the teacher's token (no process)
+    assert "jupyterhub_idle_culler" in culler["command"] and "command" not in prestart
     assert set(c.JupyterHub.load_roles[0]["scopes"]) == {"list:users", "read:users:activity", "read:servers",
                                                         "delete:servers"}
 
@@ -100,3 +103,109 @@ def test_each_student_gets_a_copy_of_the_notebooks_and_a_short_runtime_folder(lo
         assert Path(runtime).is_dir()
     finally:
         shutil.rmtree(Path(runtime).parent)
+
+
+def test_students_servers_compress_and_cache_as_make_app_does(load):
+    """The single-user servers read deploy/hub/jupyter (make hub's Spawner environment, the
+    Kubernetes image's JUPYTER_CONFIG_PATH): compressed responses and websocket, the extension that
+    serves BokehJS and marks Voila's extension scripts immutable, and the template's prefetch list.
+    tests/serving/test_static_files.py checks the responses of a server with these settings."""
+    c = load(HUB_PASSWORD="our-class-2026")
+    config_dir = Path(c.Spawner.environment["JUPYTER_CONFIG_PATH"])
+    server = json.loads((config_dir / "jupyter_server_config.json").read_text())
+    assert server["ServerApp"]["tornado_settings"]["compress_response"] is True
+    assert server["ServerApp"]["websocket_compression_options"] == {}
+    assert server["ServerApp"]["jpserver_extensions"]["explorer.serving.static_files"] is True
+    assert server["VoilaExporter"]["filters"] == \
+        json.loads((ROOT / "voila.json").read_text())["VoilaExporter"]["filters"]
+    # Kubernetes: the image carries the same folder and points the servers at it
+    k8s = (ROOT / "deploy" / "k8s" / "config.yaml").read_text()
+    assert "JUPYTER_CONFIG_PATH: /opt/explorer/deploy/hub/jupyter" in k8s
+    assert "COPY deploy/hub/jupyter ./deploy/hub/jupyter" in (ROOT / "deploy" / "k8s" / "Dockerfile").read_text()
+
+
+# What a Jupyter server started with JUPYTER_CONFIG_PATH enables, resolved as jupyter_server does it
+# (its config files, then every config folder's jupyter_server_config.d merged on keys).
+_ENABLED = """
+import json, sys
+sys.modules["rfc3987_syntax"] = None
+from jupyter_server.serverapp import ServerApp
+app = ServerApp()
+app.load_config_file()
+app.find_server_extensions()
+print(json.dumps({"extensions": sorted(k for k, v in app.jpserver_extensions.items() if v),
+                  "kernel_manager_class": app.config.ServerApp.kernel_manager_class}))
+"""
+
+
+def server_settings(config_path):
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": config_path}
+    env.pop("JUPYTER_CONFIG_DIR", None)
+    out = subprocess.run([sys.executable, "-c", _ENABLED], env=env, capture_output=True, text=True, timeout=120,
+                         check=True, cwd=ROOT / "deploy")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_students_servers_load_only_what_the_explorers_need(load):
+    """By default a student's server loads Voila, explorer.serving's two extensions and the pooled
+    kernel manager: none of JupyterLab, its language server, terminals or the classic notebook
+    (each costs CPU at every server start: docs/hub.md)."""
+    c = load(HUB_PASSWORD="our-class-2026")
+    path = c.Spawner.environment["JUPYTER_CONFIG_PATH"]
+    assert path == str(ROOT / "deploy" / "hub" / "jupyter")
+    settings = server_settings(path)
+    assert settings["extensions"] == ["explorer.serving.server_pool", "explorer.serving.static_files",
+                                      "voila.server_extension"]
+    assert settings["kernel_manager_class"] == "explorer.serving.server_pool.ServerPoolKernelManager"
+    server = json.loads((Path(path) / "jupyter_server_config.json").read_text())
+    disabled = {k for k, v in server["ServerApp"]["jpserver_extensions"].items() if v is False}
+    assert {"jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook", "nbclassic",
+            "notebook_shim"} <= disabled
+    # one preheated kernel per page a student meets first, not refilled (one student per server)
+    pools = server["ServerPoolKernelManager"]
+    assert pools["kernel_pools_config"]["notebooks/rbm_explorer.ipynb"]["pool_size"] == 1
+    assert pools["kernel_pools_config"]["notebooks/index.ipynb"]["pool_size"] == 1
+    assert pools["refill"] is False
+    for notebook in pools["kernel_pools_config"]:
+        assert notebook == "default" or (ROOT / notebook).is_file()
+    # the server runs through deploy/hub/singleuser.py (jupyterhub-singleuser without rfc3987_syntax)
+    assert c.Spawner.cmd == [sys.executable, str(ROOT / "deploy" / "hub" / "singleuser.py")]
+
+
+def test_hub_jupyterlab_keeps_jupyterlab_reachable(load):
+    c = load(HUB_PASSWORD="our-class-2026", HUB_JUPYTERLAB="1")
+    path = c.Spawner.environment["JUPYTER_CONFIG_PATH"]
+    hub = ROOT / "deploy" / "hub"
+    assert path.split(os.pathsep) == [str(hub / "jupyterlab"), str(hub / "jupyter")]
+    settings = server_settings(path)
+    assert {"jupyterlab", "jupyter_server_terminals", "voila.server_extension", "explorer.serving.static_files",
+            "explorer.serving.server_pool"} <= set(settings["extensions"])
+    assert settings["kernel_manager_class"] == "explorer.serving.server_pool.ServerPoolKernelManager"
+    assert load(HUB_PASSWORD="our-class-2026", HUB_JUPYTERLAB="0").Spawner.environment["JUPYTER_CONFIG_PATH"] == \
+        str(ROOT / "deploy" / "hub" / "jupyter")
+
+
+def test_the_prestart_token_is_generated_once_private_and_has_only_the_rights_it_needs(load, tmp_path):
+    c = load(HUB_PASSWORD="our-class-2026")
+    kept = tmp_path / "state" / "prestart_token"
+    token = kept.read_text().strip()
+    assert len(token) >= 32 and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert load().JupyterHub.services[-1] == {"name": "prestart", "api_token": token}    # the same at every start
+    (role,) = [r for r in c.JupyterHub.load_roles if r["name"] == "prestart"]
+    assert role["services"] == ["prestart"]
+    assert set(role["scopes"]) == {"list:users", "admin:users", "admin:servers", "access:servers"}
+    c = load(HUB_PASSWORD="our-class-2026", HUB_PRESTART_TOKEN="t" * 40)
+    assert c.JupyterHub.services[-1]["api_token"] == "t" * 40
+    with pytest.raises(SystemExit, match="at least 32 characters"):
+        load(HUB_PRESTART_TOKEN="short")
+
+
+def test_the_idle_culler_stops_prestarted_servers_too(load):
+    """Prestarted servers are ordinary servers of ordinary users: the culler lists every user and
+    stops any server idle for HUB_IDLE_TIMEOUT (it does not remove the users)."""
+    c = load(HUB_PASSWORD="our-class-2026", HUB_IDLE_TIMEOUT="1800")
+    culler = c.JupyterHub.services[0]
+    assert culler["name"] == "idle-culler" and "--timeout=1800" in culler["command"]
+    assert not any(arg.startswith("--cull-users") for arg in culler["command"])
+    (role,) = [r for r in c.JupyterHub.load_roles if r["name"] == "idle-culler"]
+    assert {"list:users", "delete:servers"} <= set(role["scopes"])

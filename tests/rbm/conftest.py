@@ -1,8 +1,8 @@
-"""Fixtures of the RBM tests; the brute-force reference itself is in brute_force.py."""
+"""Fixtures of the RBM tests; the brute-force reference itself is harness/brute_force.py."""
 
 import pytest
 
-from tests.rbm.brute_force import BruteForce
+from harness.brute_force import BruteForce
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from explorer.rbm.cumulants import (
 )
 from explorer.rbm.meanfield import mean_field
 from explorer.rbm.tap import tap_functional
-from tests.rbm.brute_force import brute_cumulants, joint_energy, joint_states
+from harness.brute_force import brute_cumulants, joint_energy, joint_states
 
 
 @pytest.mark.parametrize("reference", ["mean-field", "independent"])

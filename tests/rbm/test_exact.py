@@ -19,7 +19,7 @@ from explorer.rbm import (
     thermodynamics,
 )
 from explorer.rbm.exact import all_states, exact_batch
-from tests.rbm.brute_force import TEMPERATURES, small_rbms
+from harness.brute_force import TEMPERATURES, small_rbms
 
 
 @pytest.mark.parametrize("rbm", small_rbms())

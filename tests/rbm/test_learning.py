@@ -22,7 +22,7 @@ from explorer.rbm.learning import (
     learning_dataset,
 )
 from explorer.rbm.training import train
-from tests.rbm.brute_force import BruteForce
+from harness.brute_force import BruteForce
 
 ALL_METHODS = ("exact", "cd1", "cd3", "pcd", "tap2", "tap3")
 
@@ -83,6 +83,8 @@ def test_npy_upload_is_checked():
 # ------------------------------------------------------------------------------ race
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_a_lane_is_train_run_one_epoch_at_a_time(method):
+    """Both step with training.sgd_epoch (its own tests: test_training.py); this checks the
+    race starts and drives a lane as train() does: initial model, stream, PCD chains, settings."""
     data = learning_dataset("bars-stripes-3")
     race = Race(data, 6, ALL_METHODS, learning_rate=0.3, momentum=0.8, batch_size=5, seed=4, persistent_tap=False)
     for _ in race.run(6):

@@ -18,7 +18,7 @@ from explorer.rbm.cumulants import cumulant_expansion
 from explorer.rbm.meanfield import mean_field, mean_field_batch
 from explorer.rbm.sweeps import temperature_sweep, weight_norm_sweep
 from explorer.rbm.tap import tap_batch
-from tests.rbm.brute_force import BruteForce
+from harness.brute_force import BruteForce
 
 #: The measured case of issue 14: visible starts only reached -10.658054.
 MEASURED = dict(lowest=-10.778840401, exact=-10.838830515, old=-10.658054494)

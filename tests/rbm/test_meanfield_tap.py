@@ -8,7 +8,7 @@ from explorer.errors import InputError
 from explorer.rbm import RBM, free_energy
 from explorer.rbm.meanfield import gbf_free_energy, mean_field, mean_field_batch
 from explorer.rbm.tap import tap, tap_batch, tap_functional
-from tests.rbm.brute_force import TEMPERATURES, small_rbms
+from harness.brute_force import TEMPERATURES, small_rbms
 
 
 @pytest.mark.parametrize("rbm", small_rbms())

@@ -18,7 +18,7 @@ from explorer.rbm.playground import (
     start_magnetisations,
 )
 from explorer.rbm.tap import tap
-from tests.rbm.brute_force import BruteForce
+from harness.brute_force import BruteForce
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 
 from explorer.errors import InputError
 from explorer.rbm import RBM, log_partition, marginals
@@ -16,6 +16,7 @@ from explorer.rbm.sampling import (
     exact_moments,
     exact_samples,
     gibbs_sample,
+    gibbs_sweeps,
     importance_log_partition,
     reverse_ais_log_partition,
 )
@@ -252,6 +253,34 @@ def test_gibbs_chains_reach_exact_marginals():
     assert set(np.unique(res.visible)) <= {0.0, 1.0}
     again = gibbs_sample(rbm, t, n_chains=4000, n_steps=100, seed=0)
     np.testing.assert_array_equal(res.visible, again.visible)
+
+
+def test_gibbs_sweeps_draw_each_layer_from_its_conditional_with_two_uniform_arrays_per_sweep():
+    """The one sampler, written out by hand: per sweep one uniform array for h, one for v (the
+    stream training shares is advanced by exactly that), both conditionals at 1/T."""
+    rbm = RBM.random(5, 3, seed=2, weight_scale=1.0)
+    t, k = 0.7, 3
+    v0 = (np.random.default_rng(1).random((6, 5)) < 0.5).astype(float)
+    rng = np.random.default_rng(9)
+    v, ph = gibbs_sweeps(rbm, v0, k, temperature=t, seed=rng)
+    ref, want = np.random.default_rng(9), v0.copy()
+    for _ in range(k):
+        h = (ref.random((6, 3)) < expit((want @ rbm.weights + rbm.hidden_bias) / t)).astype(float)
+        want = (ref.random((6, 5)) < expit((h @ rbm.weights.T + rbm.visible_bias) / t)).astype(float)
+    np.testing.assert_array_equal(v, want)
+    np.testing.assert_allclose(ph, expit((want @ rbm.weights + rbm.hidden_bias) / t), rtol=1e-12)
+    assert rng.bit_generator.state == ref.bit_generator.state
+    np.testing.assert_array_equal(v0, (np.random.default_rng(1).random((6, 5)) < 0.5))   # not modified
+    # gibbs_sample and cd_correlation are this sampler (same seed, same chains)
+    np.testing.assert_array_equal(gibbs_sample(rbm, t, init=v0, n_steps=k, seed=9).visible, v)
+    cd = cd_correlation(rbm, v0, t, k=k, seed=9, exact=False)
+    np.testing.assert_allclose(cd.estimate, v.T @ ph / 6, rtol=1e-12)
+    with pytest.raises(InputError, match="only 0 and 1"):
+        gibbs_sweeps(rbm, v0 * 0.5, 1)
+    with pytest.raises(InputError, match="columns"):
+        gibbs_sweeps(rbm, np.ones((2, 4)), 1)
+    with pytest.raises(InputError, match="n_steps"):
+        gibbs_sweeps(rbm, v0, -1)
 
 
 def test_gibbs_from_given_states_with_zero_steps_keeps_them():

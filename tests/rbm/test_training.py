@@ -15,13 +15,17 @@ from explorer.errors import InputError
 from explorer.rbm import RBM, log_likelihood, log_partition
 from explorer.rbm.datasets import bars_and_stripes
 from explorer.rbm.meanfield import mean_field
-from explorer.rbm.sampling import exact_moments, exact_samples
+from explorer.rbm.sampling import cd_correlation, exact_moments, exact_samples, gibbs_sweeps
 from explorer.rbm.tap import tap
 from explorer.rbm.training import (
+    SGDState,
     exact_gradient,
     initial_rbm,
     mean_log_likelihood,
+    model_term,
     parse_method,
+    sgd_epoch,
+    sgd_step,
     tap_gradient,
     tap_log_partition_gradient,
     train,
@@ -109,6 +113,70 @@ def test_tap_gradient_is_data_term_minus_tap_term():
     # the weak-coupling TAP term is close to the exact one
     np.testing.assert_allclose(g.weights, exact.weights, atol=2e-3)
     np.testing.assert_allclose(g.visible_bias, exact.visible_bias, atol=2e-3)
+
+
+# ------------------------------------------------------------------- one SGD step
+def test_sgd_step_is_momentum_ascent_along_the_exact_gradient():
+    """theta <- theta + v,  v <- momentum v + lr (grad - weight_decay W): two steps by hand."""
+    rbm = RBM.random(4, 3, seed=5, weight_scale=0.8)
+    batch = bars_and_stripes(2)
+    lr, mom, wd = 0.3, 0.6, 0.05
+    state = SGDState.start(rbm, "exact", None, 0)
+    w, a, b = np.array(rbm.weights), np.array(rbm.visible_bias), np.array(rbm.hidden_bias)
+    vel = [np.zeros_like(w), np.zeros_like(a), np.zeros_like(b)]
+    for _ in range(2):
+        g = exact_gradient(RBM(w, a, b), batch)
+        vel = [mom * vel[0] + lr * (g.weights - wd * w), mom * vel[1] + lr * g.visible_bias,
+               mom * vel[2] + lr * g.hidden_bias]
+        w, a, b = w + vel[0], a + vel[1], b + vel[2]
+        assert sgd_step(state, batch, learning_rate=lr, momentum=mom, weight_decay=wd)
+    for got, want in zip((state.w, state.a, state.b, *state.velocity), (w, a, b, *vel)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert not sgd_step(state, batch, learning_rate=1e12, momentum=0.0)     # left [-1e8, 1e8]
+
+
+def test_cd_and_pcd_model_terms_are_the_gibbs_sampler():
+    rbm = RBM.random(5, 4, seed=1, weight_scale=1.0)
+    batch = (np.random.default_rng(0).random((7, 5)) < 0.5).astype(float)
+    cd = SGDState.start(rbm, "cd", 3, 4)
+    corr, mv, mh = model_term(cd, rbm, batch)
+    # the CD-k point estimate of cd_correlation, from the same stream
+    np.testing.assert_allclose(corr, cd_correlation(rbm, batch, k=3, seed=4, exact=False).estimate, rtol=1e-12)
+    v, ph = gibbs_sweeps(rbm, batch, 3, seed=4)
+    np.testing.assert_array_equal(mv, v.mean(axis=0))
+    np.testing.assert_array_equal(mh, ph.mean(axis=0))
+    assert cd.chains is None
+    # PCD starts from its own chains (drawn from the data first) and keeps where they went
+    pcd = SGDState.start(rbm, "pcd", 2, 4, data=batch, n_chains=3)
+    ref = np.random.default_rng(4)
+    start = batch[ref.integers(0, 7, size=3)]
+    np.testing.assert_array_equal(pcd.chains, start)
+    model_term(pcd, rbm, batch)
+    np.testing.assert_array_equal(pcd.chains, gibbs_sweeps(rbm, start, 2, seed=ref)[0])
+
+
+def test_sgd_epoch_visits_every_row_once_and_stops_or_diverges():
+    data = bars_and_stripes(3)
+    rbm = initial_rbm(data, 4, seed=0)
+    seen = []
+
+    def spy(state, current, batch):
+        seen.append(batch)
+        return model_term(state, current, batch)
+
+    state = SGDState.start(rbm, "exact", None, 2)
+    kw = dict(learning_rate=0.1, momentum=0.5)
+    assert sgd_epoch(state, data, 4, term=spy, **kw) == "done"
+    assert [len(x) for x in seen] == [4, 4, 4, 2]
+    order = np.random.default_rng(2).permutation(len(data))
+    np.testing.assert_array_equal(np.concatenate(seen), data[order])
+    before = state.w.copy()
+    asked = []
+    assert sgd_epoch(state, data, 4, stop=lambda: asked.append(1) or len(asked) > 2, **kw) == "stopped"
+    assert len(asked) == 3 and not np.array_equal(state.w, before)
+    assert sgd_epoch(state, data, 4, learning_rate=1e12, momentum=0.0) == "diverged"
+    with pytest.raises(InputError, match="diverged in epoch 1"):
+        train(data, 4, epochs=2, learning_rate=1e12, progress=False)
 
 
 # --------------------------------------------------------------------- training

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.browser.voila_server import chromium_path
+from harness.voila import chromium_path
 
 ROOT = Path(__file__).resolve().parents[2]
 # run as a module from the repository root, as the docs say: python -m benchmarks.classroom_load

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.voila_server import serve
+from harness.voila import serve
 from tests.security.voila_security import NOTEBOOKS
 
 # `chromium` and `browser` come from tests/conftest.py (shared with tests/browser).

@@ -21,7 +21,7 @@ import uuid
 import nbformat
 import pytest
 
-from tests.browser.voila_server import READY_JS, serve
+from harness.voila import READY_JS, serve
 from tests.security.voila_security import NOTEBOOKS, ROOT, default_notebook
 
 pytestmark = [pytest.mark.browser]

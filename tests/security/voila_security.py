@@ -1,4 +1,4 @@
-"""Helpers for the security tests, which start Voila (tests.browser.voila_server.serve) with the
+"""Helpers for the security tests, which start Voila (harness.voila.serve) with the
 repository's own settings (voila.json).
 
 Browser tests must run in CI (CI=true): a missing Chromium fails there; elsewhere they are

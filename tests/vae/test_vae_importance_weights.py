@@ -212,7 +212,7 @@ def test_shipped_model_weights(shipped_session):
     (0.4, float("nan"), False, ("importance sampling is usable", "too few draws", "they agree")),
 ])
 def test_weights_panel_judges_by_the_exact_k_and_calls_k_hat_an_estimate(k_exact, k_hat, reliable, words):
-    from explorer.views.vae_explorer import ImportanceWeightView
+    from explorer.views.vae.explorer import ImportanceWeightView
     v = ImportanceWeightView()
     v.show(np.zeros(10), 1 / k_exact, k_exact, k_hat, 5.0, 1.0, 1.0, 1.0, reliable=reliable, k_threshold=0.7)
     for w in words:

@@ -19,52 +19,16 @@ import math
 
 import numpy as np
 import pytest
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import logsumexp
 
 from explorer.vae import PointAnalysis
-from explorer.vae.device import cpu_threads
-
-DIGIT = 16
-REPEATS = 200
+from harness.iwae_coverage import DIGIT, iwae2_exact, pools, seeds
 
 
 @pytest.fixture(scope="module")
 def digit(shipped_session):
     x, _ = shipped_session.test_image(DIGIT)
     return shipped_session.model64, x
-
-
-def _seeds(k, n=REPEATS):
-    """``n`` seeds for torch's generator, spread out by numpy's SeedSequence (not consecutive integers)."""
-    return [int(s) for s in np.random.SeedSequence([20261206, k]).generate_state(n)]
-
-
-def _pools(model, x, k, pool):
-    """The IWAE estimate and standard error at K = k of REPEATS independent pools of ``pool`` draws."""
-    est, se = [], []
-    with cpu_threads(1):                   # a tiny encoder call per pool: no thread pool to wake
-        for seed in _seeds(k):
-            it = PointAnalysis(model, x, n_samples=100, n_iwae=pool, seed=seed).iwae([k])
-            est.append(it["bound"][0])
-            se.append(it["stderr"][0])
-    return np.array(est), np.array(se)
-
-
-def _iwae2_exact(pa, nodes=64):
-    """E[-ln((w_1 + w_2)/2)], z_1, z_2 ~ q independent: a tensor Gauss–Hermite rule over (ε_1, ε_2) ∈ R⁴."""
-    xs, ws = hermegauss(nodes)
-    ws = ws / math.sqrt(2 * math.pi)
-    e1, e2 = np.meshgrid(xs, xs, indexing="ij")
-    eps = np.stack([e1.ravel(), e2.ravel()], axis=1)
-    weight = np.outer(ws, ws).ravel()
-    sd = np.exp(0.5 * pa.logvar)
-    log_q = -0.5 * np.sum(eps ** 2, axis=1) - np.sum(np.log(sd)) - math.log(2 * math.pi)
-    lw = pa._log_joint_np(pa.mu + sd * eps) - log_q
-    total = sum(weight[s:s + 512] @ (np.logaddexp(lw[s:s + 512, None], lw[None, :]) @ weight)
-                for s in range(0, lw.size, 512))
-    k1 = -float(weight @ lw)                # K = 1: -ELBO, known from the adaptive quadrature
-    return k1, -(total - math.log(2.0))
 
 
 def _coverage(est, se, truth):
@@ -75,11 +39,11 @@ def test_k2_bars_cover_the_exact_expectation(digit):
     model, x = digit
     pa = PointAnalysis(model, x, n_samples=100, n_iwae=400)
     assert pa.lam_critical < 1.03                                   # the weights' variance is infinite
-    k1, truth = _iwae2_exact(pa)
+    k1, truth = iwae2_exact(pa)
     assert k1 == pytest.approx(pa.exact.neg_elbo, abs=1e-8)        # the rule checked at K = 1
-    assert truth == pytest.approx(_iwae2_exact(pa, 48)[1], abs=1e-6)
+    assert truth == pytest.approx(iwae2_exact(pa, 48)[1], abs=1e-6)
     assert pa.exact.free_energy < truth < pa.exact.neg_elbo
-    est, se = _pools(model, x, 2, 400)                 # 200 groups of 2 per pool
+    est, se = pools(model, x, 2, 400)                 # 200 groups of 2 per pool
     assert np.all(np.isfinite(se)) and np.all(se > 0)
     cov = _coverage(est, se, truth)
     # the standard error is the spread of the estimate: their ratio is 1 within the noise of 200 repeats
@@ -90,10 +54,10 @@ def test_k2_bars_cover_the_exact_expectation(digit):
 
 def test_k10_bars_cover_the_expectation(digit):
     model, x = digit
-    est, se = _pools(model, x, 10, 1000)               # 100 groups of 10 per pool
+    est, se = pools(model, x, 10, 1000)               # 100 groups of 10 per pool
     assert np.all(np.isfinite(se)) and np.all(se > 0)
     lw = np.concatenate([np.subtract(*PointAnalysis(model, x, n_samples=100, n_iwae=100_000, seed=seed)._pool)
-                         for seed in _seeds(0, 5)])
+                         for seed in seeds(0, 5)])
     groups = logsumexp(lw.reshape(-1, 10), axis=1) - math.log(10)
     truth, truth_se = -groups.mean(), groups.std(ddof=1) / math.sqrt(groups.size)
     assert truth_se < 0.06 * np.median(se)                         # the truth is 17 times sharper than one bar
@@ -104,7 +68,7 @@ def test_k10_bars_cover_the_expectation(digit):
 
 
 def test_the_explorer_says_what_the_bars_are_and_why_a_k_has_none():
-    from explorer.app.vae_explorer import _iwae_note
+    from explorer.app.vae.explorer import _iwae_note
     note = _iwae_note([1, 10, 5000], [50000, 5000, 10], 50000, 0)
     assert "not its bias" in note and "50 000 draws (seed 0)" in note and "No bar" not in note
     note = _iwae_note([1, 1000, 5000], [5000, 5, 1], 5000, 3)

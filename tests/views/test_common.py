@@ -10,7 +10,7 @@ from bokeh.themes import built_in_themes
 
 from explorer.views.common import finite_rows, small
 from explorer.views.html import csv_html, escape, fmt, link_html, message_html, readout_html
-from explorer.views.rbm_explorer import FreeEnergyView
+from explorer.views.rbm.explorer import FreeEnergyView
 from explorer.views.theme import PROJECTOR_FONTS, style_layout
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from explorer.rbm.learning import Race, inspect_model, learning_dataset
-from explorer.views.rbm_learning import LearningView, method_label, slot, tiles
+from explorer.views.rbm.learning import LearningView, method_label, slot, tiles
 
 
 def _finite(view):

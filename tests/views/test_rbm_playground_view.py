@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from explorer.views.rbm_playground import PlaygroundView
+from explorer.views.rbm.hold_q import HoldQView
 
 
 def test_named_sources_and_finite_data():
-    v = PlaygroundView()
+    v = HoldQView()
     assert {"pg_bars", "pg_handles", "pg_path", "pg_exact_f", "pg_basins"} <= set(v.sources)
     assert all(s.name == k for k, s in v.sources.items())
     before = {id(m) for m in v.layout.references()}
@@ -31,7 +31,7 @@ def test_named_sources_and_finite_data():
 
 
 def test_the_handles_can_be_dragged_but_not_added():
-    v = PlaygroundView()
+    v = HoldQView()
     assert v.draw_tool.add is False and v.draw_tool.drag is True
     assert v.fig_bars.toolbar.active_drag is v.draw_tool
     labels = [it.label.value for it in v.fig_path.legend[0].items]
@@ -39,7 +39,7 @@ def test_the_handles_can_be_dragged_but_not_added():
 
 
 def test_dragged_reads_the_unit_and_clips():
-    v = PlaygroundView()
+    v = HoldQView()
     current = [0.2, 0.5, 1.0]
     assert v.dragged({"x": [0.0, 1.0, 2.0], "y": current}, current) is None
     assert v.dragged({"x": [0.0, 1.3, 2.0], "y": [0.2, 0.9, 1.0]}, current) == (1, 0.9)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.views.rbm_explorer import (
+from explorer.views.rbm.explorer import (
     CumulantView,
     ErrorThermoView,
     FreeEnergyView,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from bokeh.models import PointDrawTool
 
-from explorer.views.vae_q import HoldQView, ellipse_rows, histogram
+from explorer.views.vae.hold_q import HoldQView, ellipse_rows, histogram
 
 NAMES = {"q_posterior", "q_held_ellipses", "q_held_mean", "q_encoder_ellipses", "q_fit_ellipses",
          "q_fit_path", "q_terms", "q_hist_amortisation", "q_hist_approximation", "q_hist_marks"}

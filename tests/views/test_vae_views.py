@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explorer.views.vae_explorer import ElboView, IwaeView, LatentView, PosteriorLambdaView, TemperatureView
+from explorer.views.vae.explorer import ElboView, IwaeView, LatentView, PosteriorLambdaView, TemperatureView
 
 
 def test_views_drop_non_finite_values_and_keep_their_models():

@@ -1,5 +1,6 @@
-"""The explorer skeleton both models share: state, scheduling, classroom options, the shell."""
+"""The explorer skeleton both models share: state fields, scheduling, classroom options, the shell."""
 
-from .shell import ALL, ExplorerShell, Panel
+from .fields import Field, Schema
+from .shell import ExplorerShell, Panel
 
-__all__ = ["ALL", "ExplorerShell", "Panel"]
+__all__ = ["ExplorerShell", "Field", "Panel", "Schema"]

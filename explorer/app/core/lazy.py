@@ -8,7 +8,7 @@ class LazyWidgets:
 
     ``_build_widgets()`` sets the ``w_*`` attributes and the names in :attr:`LAZY`. Asking for any
     of them before that builds them all. The shell asks when the tab is first opened (a
-    :class:`~explorer.app.core.shell.Panel` whose ``widgets`` is a function), so a tab that is never
+    :class:`~explorer.app.core.updater.Panel` whose ``widgets`` is a function), so a tab that is never
     opened sends no widget models to the page: every model is state the page must receive and
     build before it shows anything (the Learning and Hold q tabs held more than half of the RBM
     explorer's widget models).

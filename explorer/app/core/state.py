@@ -1,16 +1,14 @@
-"""Plain-value state shared by both explorers: slider grids and URL query parsing.
+"""Plain values shared by both explorers: slider grids and the pieces of URL query parsing.
 
-Every explorer's view is one frozen dataclass (its ``State``). A URL parses into a State in
-one place (the explorer's ``state_from_query``), where every value is checked and snapped to
-its slider's grid; nothing else snaps. A State encodes back into a URL with
-:func:`query_from_fields`.
+Every explorer's view is one frozen dataclass (its ``State``), made from one declaration per
+field (:mod:`explorer.app.core.fields`): a URL parses into a State in one place, where every
+value is checked and snapped to its slider's grid; nothing else snaps.
 """
 
 from __future__ import annotations
 
 import decimal
 import math
-from dataclasses import asdict
 from urllib.parse import parse_qs, urlencode
 
 import numpy as np
@@ -73,20 +71,32 @@ class Grid:
     slider position is an exact point of the cached curves: no interpolation, no new sweep.
     """
 
-    def __init__(self, values, log=False):
+    def __init__(self, values, log=False, spacing=None):
         self.values = np.asarray(values, dtype=float)
         self.log = bool(log)
         self._x = np.log(self.values) if self.log else self.values
+        #: ("linear", lo, hi, step) or ("log", base, exp_lo, exp_hi, exp_step) for an evenly spaced
+        #: grid (what a slider over it needs); None for a list of values (a selection slider).
+        self.spacing = spacing
 
     @classmethod
     def linear(cls, lo, hi, step):
         n = int(round((hi - lo) / step)) + 1
-        return cls(np.round(np.linspace(lo, hi, n), 12))
+        return cls(np.round(np.linspace(lo, hi, n), 12), spacing=("linear", lo, hi, step))
 
     @classmethod
     def log10(cls, exp_lo, exp_hi, step):
+        return cls.powers(10, exp_lo, exp_hi, step)
+
+    @classmethod
+    def powers(cls, base, exp_lo, exp_hi, step):
+        """``base ** k`` for k from ``exp_lo`` to ``exp_hi`` in steps of ``step`` (:func:`portable_powers`)."""
         n = int(round((exp_hi - exp_lo) / step)) + 1
-        return cls(portable_powers(10, exp_lo, exp_hi, n), log=True)
+        return cls(portable_powers(base, exp_lo, exp_hi, n), log=True, spacing=("log", base, exp_lo, exp_hi, step))
+
+    def clip_snap(self, value):
+        """The grid point nearest to ``value`` clipped to the grid's range."""
+        return self.snap(min(max(float(value), self.values[0]), self.values[-1]))
 
     def __len__(self):
         return self.values.size
@@ -106,56 +116,6 @@ class Grid:
 
     def snap(self, value):
         return float(self.values[self.index(value)])
-
-
-def parse_state(query, base, presets, parsers, aliases=None):
-    """A State from a URL query: ``preset`` first, then each parameter through its parser.
-
-    Parameters
-    ----------
-    query : str
-    base : State
-        Where unset fields come from.
-    presets : dict
-        key -> (label, changes, ...): ``?preset=key`` applies ``changes`` to ``base``.
-    parsers : dict
-        field name -> function of the parameter's text; raises :class:`QueryError`.
-    aliases : dict, optional
-        Old preset keys -> their current key (links shared before a rename keep working).
-
-    Returns
-    -------
-    (State, list of str)
-        The state (not snapped yet) and one readable message per parameter that could not be used.
-    """
-    q = parse_query(query)
-    state, problems = base, []
-    if "preset" in q:
-        key = (aliases or {}).get(q["preset"], q["preset"])
-        if key in presets:
-            state = state.copy(**presets[key][1])
-        else:
-            problems.append(f"unknown preset {q['preset']!r}; known: {', '.join(presets)}")
-    for key, parse in parsers.items():
-        if key in q:
-            try:
-                state = state.copy(**{key: parse(q[key])})
-            except QueryError as exc:
-                problems.append(str(exc))
-    return state, problems
-
-
-def query_from_fields(state, default, skip=()):
-    """The query string reproducing ``state``: fields equal to ``default`` (or in ``skip``) left out."""
-    out = {}
-    for key, value in asdict(state).items():
-        if key in skip or value is None or value == getattr(default, key):
-            continue
-        if isinstance(value, (tuple, list)):
-            out[key] = ",".join(map(str, value))
-        else:
-            out[key] = f"{value:.6g}" if isinstance(value, float) else str(value)
-    return urlencode(out, safe=",")
 
 
 def join_queries(*parts):

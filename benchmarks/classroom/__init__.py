@@ -1,0 +1,1 @@
+"""The pieces of ``benchmarks/classroom_load.py``: browser mode, HTTP mode, the report."""

@@ -1,0 +1,1 @@
+"""The RBM explorer's controllers: state, compute, the explorer and its tabs."""

@@ -1,0 +1,1 @@
+"""The VAE explorer's controllers: state, compute, the explorer and its tabs."""

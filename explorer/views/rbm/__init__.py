@@ -1,0 +1,1 @@
+"""The RBM explorer's Bokeh views (no widgets, no physics)."""

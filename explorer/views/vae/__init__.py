@@ -1,0 +1,1 @@
+"""The VAE explorer's Bokeh views (no widgets, no physics)."""

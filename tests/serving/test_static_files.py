@@ -1,0 +1,288 @@
+"""Bytes a page costs (issue 26): compressed responses, BokehJS as a versioned file, long caching.
+
+Asserted on the responses of real servers, one per configuration:
+
+* ``make app``: ``explorer.serving.voila_app`` with the repository's voila.json;
+* ``make classroom``: the same with the preheated pool (the page comes from a pooled kernel);
+* the hub's single-user servers: a Jupyter server with ``deploy/hub/jupyter`` as its
+  configuration (JUPYTER_CONFIG_PATH, as the hub and the Kubernetes image set it), Voila as its
+  extension, a student's base URL ``/user/alice/`` and a token.
+
+Each serves the RBM explorer's page gzipped, with BokehJS linked (not inline) under the base URL;
+the BokehJS file gzipped and cached for a year (``immutable``) when its ``?v=`` is the content
+hash; Voila's own script gzipped; a front-end extension's content-hashed script immutable; and
+the kernel's websocket (the widget state) with permessage-deflate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tornado import web
+
+from explorer.serving import bokehjs, static_files
+from harness.voila import (
+    ROOT,
+    free_port,
+    serve,
+    stop_process_group,
+    wait_until_answering,
+    write_preheat_config,
+)
+
+pytestmark = [pytest.mark.slow]
+
+HUB_CONFIG = ROOT / "deploy" / "hub" / "jupyter"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+# ------------------------------------------------------------------ the pieces, without a server
+def test_a_static_file_is_gzipped_once_and_decompresses_to_itself(tmp_path):
+    js = tmp_path / "big.js"
+    js.write_text("var x = 1;\n" * 2000)
+    first = static_files.gzipped(js)
+    assert first is static_files.gzipped(js)              # kept, not compressed again
+    assert gzip.decompress(first) == js.read_bytes()
+    assert len(first) < js.stat().st_size / 10
+    small = tmp_path / "small.js"
+    small.write_text("var x = 1;")
+    assert static_files.gzipped(small) is None            # below MIN_COMPRESSED_SIZE: sent as is
+    png = tmp_path / "image.png"
+    png.write_bytes(b"\x89PNG" + bytes(5000))
+    assert static_files.gzipped(png) is None              # already compressed formats are left alone
+    js.write_text("var y = 2;\n" * 3000)                  # a changed file is compressed anew
+    assert gzip.decompress(static_files.gzipped(js)) == js.read_bytes()
+
+
+def test_only_static_file_handlers_get_the_precompressed_variant():
+    class Page(web.RequestHandler):
+        pass
+
+    assert static_files.precompressed(Page) is Page
+    wrapped = static_files.precompressed(web.StaticFileHandler)
+    assert issubclass(wrapped, static_files.PrecompressedStatic) and issubclass(wrapped, web.StaticFileHandler)
+    assert static_files.precompressed(wrapped) is wrapped
+
+
+def test_extension_folders_marked_immutable_are_their_static_folders(tmp_path):
+    for ext in ("@scope/one", "two"):
+        (tmp_path / ext / "static").mkdir(parents=True)
+        (tmp_path / ext / "package.json").write_text("{}")
+    assert static_files.labextension_static_prefixes("/user/alice/", [str(tmp_path)]) == [
+        "/user/alice/voila/labextensions/@scope/one/static/", "/user/alice/voila/labextensions/two/static/"]
+
+
+def test_bokehjs_urls_name_the_files_by_content():
+    paths = bokehjs.script_paths()
+    assert [p.split("?")[0] for p in paths] == [f"{bokehjs.ROUTE}{c}.min.js" for c in bokehjs.COMPONENTS]
+    for path in paths:
+        name, version = path.removeprefix(bokehjs.ROUTE).split("?v=")
+        assert version == bokehjs.content_hash(bokehjs.js_dir() / name)
+
+
+def test_the_recorded_front_end_files_exist_in_the_installed_packages():
+    """prefetch.json names what the RBM explorer's page loaded with the installed versions of Voila
+    and the front-end extensions; after an upgrade it names nothing (the versions differ) until
+    it is recorded again (benchmarks.network --record-prefetch)."""
+    from voila.paths import collect_static_paths
+    from voila.utils import get_voila_labextensions_path
+
+    files = static_files.recorded_front_end_files()
+    assert len(files) > 50 and files[0] == "voila/static/voila.js"
+    static_dirs = collect_static_paths(["voila", "nbconvert"], "explorer")
+    ext_dirs = get_voila_labextensions_path()
+    for url in files:
+        path = url.split("?")[0]
+        if path.startswith("voila/static/"):
+            roots, rel = static_dirs, path.removeprefix("voila/static/")
+        else:
+            roots, rel = ext_dirs, path.removeprefix("voila/labextensions/")
+        assert any((Path(r) / rel).is_file() for r in roots), url
+
+
+def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without_code(monkeypatch):
+    code = {"cells": [{"cell_type": "markdown"}, {"cell_type": "code"}]}
+    monkeypatch.delenv(bokehjs.ENV, raising=False)
+    assert static_files.prefetch({"cells": [{"cell_type": "markdown"}]}) == []
+    assert static_files.prefetch(code) == list(static_files.recorded_front_end_files())
+    monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
+    assert static_files.prefetch(code)[:2] == bokehjs.script_paths()
+    static_files.recorded_front_end_files.cache_clear()
+    monkeypatch.setattr(static_files.metadata, "version", lambda name: "0.0.0")   # an upgraded Voila
+    try:
+        assert static_files.prefetch(code) == bokehjs.script_paths()
+    finally:
+        static_files.recorded_front_end_files.cache_clear()
+
+
+# ------------------------------------------------------------------ real servers
+def _get(url, headers=None):
+    """(status, headers, body) with gzip accepted; the body as it came over the wire."""
+    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=240) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def _body(headers, raw):
+    return gzip.decompress(raw) if headers.get("Content-Encoding") == "gzip" else raw
+
+
+@contextlib.contextmanager
+def _hub_single_user_server(log_path):
+    """A Jupyter server configured as the hub's single-user servers (JUPYTER_CONFIG_PATH =
+    deploy/hub/jupyter), serving a student's copy of the notebooks under ``/user/alice/``."""
+    home = Path(tempfile.mkdtemp(prefix="fee-hub-"))     # short: kernels' IPC socket paths
+    shutil.copytree(ROOT / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for d in ("config", "data", "runtime"):
+        (home / d).mkdir()
+    token, port = secrets.token_hex(16), free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(HUB_CONFIG), "JUPYTER_CONFIG_DIR": str(home / "config"),
+           "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "OPENBLAS_NUM_THREADS": "1"}
+    env.pop(bokehjs.ENV, None)
+    cmd = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}",
+           "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--ServerApp.base_url=/user/alice/",
+           f"--ServerApp.root_dir={home}", f"--IdentityProvider.token={token}"]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}/user/alice/"
+        try:
+            wait_until_answering(proc, base + "api/status?token=" + token, 120, log_path, "jupyter server")
+            yield base, {"Authorization": f"token {token}"}, "voila/render/notebooks/rbm_explorer.ipynb"
+        finally:
+            stop_process_group(proc, timeout=20)
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["app", "classroom", "hub"])
+def served(request, tmp_path_factory):
+    """(configuration, base URL, headers to send, the RBM explorer's path, the page's response)."""
+    kind = request.param
+    folder = tmp_path_factory.mktemp(f"bytes-{kind}")
+    if kind == "app":
+        server = serve("notebooks/", folder / "voila.log")
+    elif kind == "classroom":
+        write_preheat_config(folder, {"rbm_explorer.ipynb": 1, "vae_explorer.ipynb": 0})
+        server = serve("notebooks/", folder / "voila.log", f"--Voila.config_file_paths={folder}", timeout=180)
+    else:
+        server = _hub_single_user_server(folder / "server.log")
+    with server as started:
+        if kind == "hub":
+            base, headers, page = started
+        else:
+            (base, _proc), headers, page = started, {}, "voila/render/rbm_explorer.ipynb"
+        response = _get(base + page, headers)
+        if kind == "classroom":
+            # the page came from a kernel of the pool, which was started before any request
+            assert re.search(r"Using pre-heated kernel: \S+ for rbm_explorer\.ipynb",
+                             (folder / "voila.log").read_text())
+        yield kind, base, headers, page, response
+
+
+def _page_config(html):
+    m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1))
+
+
+def test_the_page_is_gzipped_and_links_to_bokehjs_instead_of_carrying_it(served):
+    _kind, base, _headers, _page, (status, headers, raw) = served
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert "no-store" in headers["Cache-Control"]         # a page starts a kernel: never cached
+    html = _body(headers, raw).decode()
+    path = "/" + base.split("/", 3)[3]
+    for src in bokehjs.script_paths():
+        assert f'<script src="{path}{src}"></script>' in html
+    source = (bokehjs.js_dir() / "bokeh.min.js").read_text()
+    assert source[len(source) // 2:len(source) // 2 + 200] not in html
+    assert len(html) < 400_000          # 1.8 MB with BokehJS inline
+    assert len(raw) < 60_000            # ~16 kB gzipped
+    # the scripts Voila's front end will ask for are named in the head, to come while the kernel runs
+    head = html.split("</head>")[0]
+    for src in [*bokehjs.script_paths(), "voila/static/voila.js"]:
+        assert f'<link rel="prefetch" href="{path}{src}">' in head
+
+
+def test_the_start_page_prefetches_nothing(served):
+    """The start page runs no code: no kernel to wait for, no plots (no BokehJS)."""
+    _kind, base, headers, page, _response = served
+    status, h, raw = _get(base + page.replace("rbm_explorer.ipynb", "index.ipynb"), headers)
+    assert status == 200 and h["Content-Encoding"] == "gzip"
+    assert 'rel="prefetch"' not in _body(h, raw).decode()
+
+
+def test_bokehjs_is_a_gzipped_file_cached_for_a_year_when_versioned(served):
+    _kind, base, headers, _page, _response = served
+    for src in bokehjs.script_paths():
+        status, h, raw = _get(base + src, headers)
+        assert status == 200
+        assert h["Content-Encoding"] == "gzip"
+        assert h["Cache-Control"] == IMMUTABLE
+        assert int(h["Content-Length"]) == len(raw)
+        name = src.removeprefix(bokehjs.ROUTE).split("?")[0]
+        assert gzip.decompress(raw) == (bokehjs.js_dir() / name).read_bytes()
+    unversioned = bokehjs.script_paths()[0].split("?")[0]
+    for url in (unversioned, unversioned + "?v=0123456789abcdef0123"):
+        status, h, _raw = _get(base + url, headers)
+        assert status == 200 and h["Cache-Control"] == "no-cache"    # revalidated: no promise made
+    status, _h, _raw = _get(base + bokehjs.ROUTE + "../../__init__.py", headers)
+    assert status in (403, 404)
+
+
+def test_voilas_script_is_gzipped(served):
+    _kind, base, headers, _page, (_s, page_headers, raw) = served
+    static = _page_config(_body(page_headers, raw).decode())["fullStaticUrl"]
+    assert static == "/" + base.split("/", 3)[3] + "voila/static"       # where the page loads it from
+    status, h, body = _get(base + "voila/static/voila.js", headers)
+    assert status == 200
+    assert h["Content-Encoding"] == "gzip"
+    assert len(body) < 0.4 * len(gzip.decompress(body))
+    assert "immutable" not in h.get("Cache-Control", "")      # not versioned: revalidated
+
+
+def test_front_end_extension_scripts_are_immutable_and_gzipped(served):
+    _kind, base, headers, _page, (_s, page_headers, raw) = served
+    config = _page_config(_body(page_headers, raw).decode())
+    extensions = {e["name"]: e["load"] for e in config["federated_extensions"]}
+    assert "@bokeh/jupyter_bokeh" in extensions and "@jupyter-widgets/jupyterlab-manager" in extensions
+    for name in ("@bokeh/jupyter_bokeh", "@jupyter-widgets/jupyterlab-manager"):
+        status, h, body = _get(f"{base}voila/labextensions/{name}/{extensions[name]}", headers)
+        assert status == 200
+        assert h["Cache-Control"] == IMMUTABLE
+        assert h["Content-Encoding"] == "gzip"
+
+
+def test_the_widget_state_websocket_is_compressed(served):
+    """Voila sends every widget's state over the kernel's websocket: permessage-deflate is on."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    _kind, base, headers, _page, (_s, page_headers, raw) = served
+    kernel = _page_config(_body(page_headers, raw).decode())["kernelId"]
+    url = base.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
+
+    async def handshake():
+        conn = await websocket_connect(HTTPRequest(url, headers=headers), compression_options={})
+        try:
+            return conn.headers.get("Sec-WebSocket-Extensions", "")
+        finally:
+            conn.close()
+
+    assert "permessage-deflate" in asyncio.run(handshake())
