@@ -3,13 +3,13 @@
 Voila serves notebooks, not the repository's ``docs/`` folder, so the start page and the lessons
 link to ``doc.ipynb?name=NAME``, whose one cell calls :func:`show_doc`: it reads ``docs/NAME.md``
 (from the repository, or from the copy ``pip install`` puts under
-``<prefix>/share/free-energy-explorer/docs``) and displays it as Markdown, with its links made to
+``<prefix>/share/free-energy-explorer/docs``) and displays it as HTML, with its links made to
 work in the app, offline:
 
 * another document (``physics.md``, ``classroom.md#a-section``) -> ``doc.ipynb?name=physics`` (and the
-  section's anchor as JupyterLab names headings);
+  section's anchor: every heading gets the id GitHub would give it);
 * a notebook (``../notebooks/lessons/...ipynb``) -> that notebook, relative to ``doc.ipynb``;
-* a section of the same document (``#signs-that-differ-from-the-essay``) -> its JupyterLab anchor;
+* a section of the same document (``#signs-that-differ-from-the-essay``) -> that heading;
 * anything else (a file of the repository the app does not serve, an address outside the project)
   -> its text only: the app never links outside its own pages.
 """
@@ -30,7 +30,6 @@ MAIN_DOCS = {"teaching": "Teaching with the explorer: four lessons and a 50-minu
              "physics": "The physics: conventions and every formula the explorer computes"}
 
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
-_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -49,43 +48,31 @@ def available():
 
 
 def github_slug(heading):
-    """The anchor GitHub gives a heading (what the documents' ``#...`` links use)."""
-    text = re.sub(r"[`*_]", "", heading).strip().lower()
+    """The anchor GitHub gives a heading (what the documents' ``#...`` links use; :func:`doc_html`
+    gives each heading the same id)."""
+    text = re.sub(r"<[^>]+>|[`*_]", "", heading).strip().lower()
     return re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", text))
 
 
-def lab_anchor(heading):
-    """The id JupyterLab's Markdown renderer gives a heading: its text, spaces as hyphens."""
-    return re.sub(r"[`*]", "", heading).strip().replace(" ", "-")
-
-
-def _anchors(text):
-    """GitHub anchor -> JupyterLab anchor for every heading of ``text``."""
-    return {github_slug(h): lab_anchor(h) for h in _HEADING.findall(text)}
-
-
-def rewrite_links(text, names, anchors_of):
-    """``text`` (Markdown of one document) with its links made to work from ``notebooks/doc.ipynb``.
-
-    ``names``: the documents that can be shown; ``anchors_of(name)``: that document's anchor map.
-    """
-    own = anchors_of(None)
+def rewrite_links(text, names):
+    """``text`` (Markdown of one document) with its links made to work from ``notebooks/doc.ipynb``;
+    ``names``: the documents that can be shown."""
 
     def fix(m):
         bang, label, target = m.groups()
         if bang:                                   # an image: only its words
             return label
         path, _, anchor = target.partition("#")
+        tail = f"#{anchor}" if anchor else ""
         if not path:                               # a section of this document
-            return f"[{label}](#{own.get(anchor, anchor)})" if anchor else label
+            return f"[{label}]({tail})" if anchor else label
         if re.match(r"^[a-z]+:", path) or path.startswith("//"):
             return label                           # outside the project: never linked
         stem = path[:-3] if path.endswith(".md") else None
         if stem is not None and "/" not in stem and stem in names:
-            tail = f"#{anchors_of(stem).get(anchor, anchor)}" if anchor else ""
             return f"[{label}](doc.ipynb?name={stem}{tail})"
         if path.startswith("../notebooks/") and path.endswith(".ipynb"):
-            return f"[{label}]({path[len('../notebooks/'):]}{'#' + anchor if anchor else ''})"
+            return f"[{label}]({path[len('../notebooks/'):]}{tail})"
         return label                               # a file the app does not serve
 
     return _LINK.sub(fix, text)
@@ -111,17 +98,44 @@ def doc_markdown(name=None):
         order = dict.fromkeys([*(n for n in MAIN_DOCS if n in names), *names])
         items = [f"- [{MAIN_DOCS.get(n, f'{n}.md')}](doc.ipynb?name={n})" for n in order]
         return f"{_nav(None)}\n\n# Documents\n\n{head}" + "\n".join(items)
-    d = docs_dir()
-    cache = {}
+    text = (docs_dir() / f"{name}.md").read_text(encoding="utf-8")
+    return f"{_nav(name)}\n\n" + rewrite_links(text, set(names))
 
-    def anchors_of(stem):
-        stem = stem or name
-        if stem not in cache:
-            cache[stem] = _anchors((d / f"{stem}.md").read_text(encoding="utf-8"))
-        return cache[stem]
 
-    text = (d / f"{name}.md").read_text(encoding="utf-8")
-    return f"{_nav(name)}\n\n" + rewrite_links(text, set(names), anchors_of)
+def _table_code_pipes(text):
+    """``|`` inside a code span of a table row escaped (``p(z|x)`` would end the cell)."""
+    def row(line):
+        if not line.lstrip().startswith("|"):
+            return line
+        return re.sub(r"`[^`]*`", lambda m: re.sub(r"(?<!\\)\|", r"\\|", m.group(0)), line)
+
+    return "\n".join(row(line) for line in text.split("\n"))
+
+
+def doc_html(name=None):
+    """:func:`doc_markdown` as HTML (mistune, Jupyter's own Markdown library), each heading with the
+    id its ``#...`` links use."""
+    import mistune
+
+    body = mistune.create_markdown(plugins=["table", "strikethrough"])(_table_code_pipes(doc_markdown(name)))
+    body = body.replace("\\|", "|")      # a table cell's escaped pipe (GitHub shows it as |)
+
+    def heading(m):
+        return f"<h{m.group(1)} id='{github_slug(m.group(2))}'>{m.group(2)}</h{m.group(1)}>"
+
+    body = re.sub(r"<h([1-6])>(.*?)</h\1>", heading, body, flags=re.S)
+    return f"<div class='explorer-doc'>{_DOC_CSS}{body}</div>"
+
+
+#: Tables with rules and room, code that wraps, a readable measure.
+_DOC_CSS = """<style>
+.explorer-doc { max-width: 980px; font-size: 14px; line-height: 1.5; }
+.explorer-doc table { border-collapse: collapse; margin: 8px 0; }
+.explorer-doc th, .explorer-doc td { border: 1px solid #bbb; padding: 3px 6px; vertical-align: top; text-align: left; }
+.explorer-doc code { white-space: pre-wrap; word-break: break-word; }
+.explorer-doc pre { white-space: pre-wrap; background: rgba(127, 127, 127, 0.08); padding: 6px; }
+.explorer-doc a { text-decoration: underline; }
+</style>"""
 
 
 def requested_name(query=None):
@@ -132,10 +146,18 @@ def requested_name(query=None):
 
 
 def show_doc(name=None):
-    """Display document ``name`` (default: the page's ``?name=``; none: the list of documents)."""
-    from IPython.display import Markdown, display
+    """Display document ``name`` (default: the page's ``?name=``; none: the list of documents).
 
-    display(Markdown(doc_markdown(requested_name() if name is None else name)))
+    An HTML widget, not a Markdown output: its links are plain links that open in the same tab
+    (Voila's Markdown renderer opens relative links in a new one).
+    """
+    import ipywidgets as W
+    from IPython.display import display
+
+    widget = W.HTML(doc_html(requested_name() if name is None else name), layout=W.Layout(width="100%"))
+    widget.add_class("explorer-doc-page")
+    display(widget)
+    return None
 
 
-__all__ = ["available", "doc_markdown", "rewrite_links", "show_doc"]
+__all__ = ["available", "doc_html", "doc_markdown", "rewrite_links", "show_doc"]

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Term:
     """A glossary entry: ``name`` (HTML, typeset as on screen), ``plain`` (the explanation in plain
-    words, HTML with sub/superscripts; :func:`plain_text` for a hover title) and ``patterns`` (regular expressions that find the term in a caption's text)."""
+    words, HTML with sub/superscripts; :func:`plain_text` for a hover title) and ``patterns`` (regular
+    expressions that find the term in a caption's text)."""
 
     name: str
     plain: str
@@ -51,12 +52,14 @@ TERMS = {
         A peak marks the temperature where the units order.""",
         r"\bheat\s+capacity\b"),
     "magnetisation": _t(
-        "magnetisation", """The probability that a unit is on, m<sub>i</sub> = ⟨s<sub>i</sub>⟩ (a word from magnets, where a
+        "magnetisation", """The probability that a unit is on, m<sub>i</sub> = ⟨s<sub>i</sub>⟩ (a word from
+        magnets, where a
         unit is a spin). A product law q is fixed by one magnetisation per unit.""",
         r"\bmagnetisations?\b"),
     "product_law": _t(
         "product law q", """A trial distribution in which every unit is independent of the others:
-        q(s) = Π<sub>i</sub> m<sub>i</sub><sup>s<sub>i</sub></sup> (1 − m<sub>i</sub>)<sup>1 − s<sub>i</sub></sup>. It is easy to compute with, but cannot show correlations.""",
+        q(s) = Π<sub>i</sub> m<sub>i</sub><sup>s<sub>i</sub></sup> (1 − m<sub>i</sub>)<sup>1 −
+        s<sub>i</sub></sup>. It is easy to compute with, but cannot show correlations.""",
         r"\bproduct\s+laws?\b"),
     "gbf": _t(
         "Gibbs–Bogoliubov–Feynman bound", """For every trial law q, expected energy minus T times entropy
@@ -69,7 +72,8 @@ TERMS = {
         r"\bbounds?\b"),
     "mean_field": _t(
         "mean field", """The best product law: the independent-unit distribution with the lowest F<sub>q</sub>. It
-        replaces each unit's neighbours by their average (their mean field). Its F<sub>q</sub> is the mean-field bound.""",
+        replaces each unit's neighbours by their average (their mean field). Its F<sub>q</sub> is the mean-field
+        bound.""",
         r"\bmean[- ]field\b"),
     "gap": _t(
         "gap", """How far a bound lies above the exact value: F<sub>q</sub> − F = T·KL(q‖p) for the RBM,
@@ -85,7 +89,8 @@ TERMS = {
         mean field, but not a bound: it can fall below the exact F.""",
         r"\bTAP\d?\b", r"\bThouless"),
     "onsager": _t(
-        "Onsager correction", """The order-2 term of TAP, −(β/2) Σ<sub>ij</sub> W<sub>ij</sub>² m<sub>i</sub>(1−m<sub>i</sub>) m<sub>j</sub>(1−m<sub>j</sub>): how
+        "Onsager correction", """The order-2 term of TAP, −(β/2) Σ<sub>ij</sub> W<sub>ij</sub>²
+        m<sub>i</sub>(1−m<sub>i</sub>) m<sub>j</sub>(1−m<sub>j</sub>): how
         much a unit's own influence on its neighbours, reflected back, lowers the free energy. It is the
         order-2 term of the cumulant series around the mean-field solution.""",
         r"\bOnsager\b"),
@@ -103,7 +108,8 @@ TERMS = {
         reference (λ = 0) to the real model (λ = 1). F(λ) is the free energy along that path.""",
         r"\bperturbation\b"),
     "cumulant": _t(
-        "cumulant κ<sub>n</sub>", """The numbers that describe the distribution of V under the reference: κ<sub>1</sub> its mean,
+        "cumulant κ<sub>n</sub>", """The numbers that describe the distribution of V under the reference:
+        κ<sub>1</sub> its mean,
         κ<sub>2</sub> its variance, κ<sub>3</sub> its skewness part, and so on. They are the coefficients of F(λ)'s
         Taylor series in λ.""",
         r"\bcumulants?\b", r"κ"),
@@ -174,16 +180,19 @@ TERMS = {
         so averaging weights estimates p(x); a few huge weights (a heavy tail) make that average unreliable.""",
         r"\bimportance\s+weights?\b", r"\bweights' tail\b"),
     "renyi": _t(
-        "Rényi (VR) bound", """The variational Rényi family F(λ)/λ = −(1/λ) ln E<sub>q</sub>[w<sup>λ</sup>]: an upper bound on
+        "Rényi (VR) bound", """The variational Rényi family F(λ)/λ = −(1/λ) ln E<sub>q</sub>[w<sup>λ</sup>]: an
+        upper bound on
         −ln p(x) for 0 &lt; λ ≤ 1, falling from −ELBO (λ → 0) to −ln p(x) (λ = 1). Past λ = 1 it is no
         longer a bound.""",
         r"\bR[ée]nyi\b", r"\bVR\b"),
     "iwae": _t(
-        "IWAE", """Importance-weighted bound −L<sub>K</sub> = −E[ln (1/K) Σ<sub>k</sub> w<sub>k</sub>] with K draws from q: −ELBO at
+        "IWAE", """Importance-weighted bound −L<sub>K</sub> = −E[ln (1/K) Σ<sub>k</sub> w<sub>k</sub>] with K
+        draws from q: −ELBO at
         K = 1, decreasing toward −ln p(x) as K grows, slowly when the weights have a heavy tail.""",
         r"\bIWAE\b"),
     "lam_star": _t(
-        "λ*", """The tail index: E<sub>q</sub>[w<sup>λ</sup>] is finite only for λ &lt; λ*, so F(λ) = −∞ from λ* on. It is set by
+        "λ*", """The tail index: E<sub>q</sub>[w<sup>λ</sup>] is finite only for λ &lt; λ*, so F(λ) = −∞ from λ*
+        on. It is set by
         q's narrowest direction: λ* = 1/(1 − σ²) for the smallest σ &lt; 1. The weights have a finite
         variance only when λ* &gt; 2.""",
         r"λ\*", r"\btail\s+index\b"),
@@ -247,10 +256,20 @@ def _segments(text):
             yield False, piece, depth > 0
 
 
+_BREAKS = {"br", "div", "p", "td", "th", "tr", "li", "dt", "dd", "summary", "h1", "h2", "h3", "h4", "h5", "h6"}
+
+
+def _breaks(tag):
+    """Whether ``tag`` separates words (a line or a cell), unlike <b>, <sub> inside a word."""
+    m = _TAG_NAME.match(tag)
+    return bool(m) and m.group(1).lower() in _BREAKS
+
+
 def terms_in(text):
     """The keys of :data:`TERMS` whose words occur in ``text`` (HTML; tags and attributes ignored),
     in :data:`TERMS`'s order."""
-    plain = html.unescape("".join(p for is_tag, p, _ in _segments(str(text)) if not is_tag))
+    plain = html.unescape("".join((" " if _breaks(p) else "") if is_tag else p
+                                  for is_tag, p, _ in _segments(str(text))))
     return [k for k, pats in _COMPILED.items() if any(p.search(plain) for p in pats)]
 
 
@@ -362,4 +381,5 @@ def guide_html(text, *screen_texts):
                                           css_class="glossary glossary-guide")
 
 
-__all__ = ["TERMS", "Term", "annotate", "annotate_whole", "explain", "glossary_html", "guide_html", "plain_text", "term", "terms_in"]
+__all__ = ["TERMS", "Term", "annotate", "annotate_whole", "explain", "glossary_html", "guide_html", "plain_text",
+           "term", "terms_in"]

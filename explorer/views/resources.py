@@ -12,9 +12,52 @@ import json
 #: The one MIME type inline BokehJS is published under (see ``load_bokehjs``).
 BOKEHJS_MIME = "application/javascript"
 
-#: The MIME type of the link to BokehJS: ``{"scripts": [URL relative to the base URL, ...]}``.
-#: The explorer's Voila template turns it into ``<script src>`` tags (and drops the output).
+#: The MIME type of the link to BokehJS: ``{"scripts": [URL relative to the base URL, ...],
+#: "after": SYNC_GUARD_JS}``. The explorer's Voila template turns it into ``<script src>`` tags and
+#: one inline script (and drops the output).
 BOKEHJS_LINK_MIME = "application/vnd.free-energy-explorer.bokehjs+json"
+
+#: Run once BokehJS is in the page, before any plot is shown: a change BokehJS applied from the
+#: kernel is not sent back to the kernel.
+#:
+#: BokehJS (since 3.4) tells its document's listeners about every change, also those applied from
+#: the peer (the kernel's patches), marked ``sync = false``; Bokeh's own server client skips
+#: those, jupyter_bokeh 4.1's view does not: it sent every patch back to the kernel as if the user
+#: had made it. The cost was every plot's data travelling twice (and being parsed and set again in
+#: the kernel); the harm was a source with a Python callback (the VAE Hold q's mean, the RBM Hold
+#: q's handles) being set back to an older value that arrived late: during a Fit q replay the held
+#: q jumped between old means for ever, and the readout with it (issue 25). Wrapping the listeners
+#: of every BokehJS document keeps only the changes made in the page (``sync`` true or absent).
+SYNC_GUARD_JS = """(function () {
+  var B = window.Bokeh;
+  if (!B || !B.require) { return; }
+  var D = B.require("document").Document;
+  if (!D || D.prototype.__explorerSyncGuard) { return; }
+  var onChange = D.prototype.on_change, removeOnChange = D.prototype.remove_on_change;
+  var wrapped = new WeakMap();
+  function local(event) { return event.sync !== false; }
+  D.prototype.on_change = function (callback, allowBatches) {
+    var guarded = wrapped.get(callback);
+    if (!guarded) {
+      guarded = function (event) {
+        if (event.events !== undefined) {
+          if (!local(event)) { return; }
+          var kept = event.events.filter(local);
+          if (kept.length === 0) { return; }
+          if (kept.length !== event.events.length) { kept.forEach(function (e) { callback(e); }); return; }
+        } else if (!local(event)) { return; }
+        return callback(event);
+      };
+      wrapped.set(callback, guarded);
+    }
+    return onChange.call(this, guarded, allowBatches);
+  };
+  D.prototype.remove_on_change = function (callback) {
+    return removeOnChange.call(this, wrapped.get(callback) || callback);
+  };
+  D.prototype.__explorerSyncGuard = true;
+})();
+"""
 
 
 def load_bokehjs():
@@ -44,24 +87,29 @@ def load_bokehjs():
         replace = lambda data: linked if BOKEHJS_MIME in data else data  # noqa: E731
     else:
         resources = Resources(mode="inline", components=components)
-        replace = lambda data: {BOKEHJS_MIME: data[BOKEHJS_MIME]} if BOKEHJS_MIME in data else data  # noqa: E731
+        replace = lambda data: ({BOKEHJS_MIME: data[BOKEHJS_MIME] + "\n" + SYNC_GUARD_JS}  # noqa: E731
+                                if BOKEHJS_MIME in data else data)
     with _publishing(notebook, replace):
         output_notebook(resources=resources, hide_banner=True)
 
 
 def _linked_bundle(scripts):
     """The link for the explorer's template, and a small loader for any other Voila template
-    (scripts added in order under the page's base URL; nothing happens when BokehJS is there)."""
+    (scripts added in order under the page's base URL; nothing happens when BokehJS is there);
+    both run :data:`SYNC_GUARD_JS` once BokehJS is loaded."""
     loader = ("(function () {\n"
-              "  if (window.Bokeh) { return; }\n"
+              f"  var guard = function () {{\n{SYNC_GUARD_JS}}};\n"
+              "  if (window.Bokeh) { guard(); return; }\n"
               "  var c = document.getElementById('jupyter-config-data');\n"
               "  var base = (c && JSON.parse(c.textContent).baseUrl) || '/';\n"
-              f"  {json.dumps(scripts)}.forEach(function (src) {{\n"
+              f"  var scripts = {json.dumps(scripts)};\n"
+              "  scripts.forEach(function (src, i) {\n"
               "    var s = document.createElement('script');\n"
+              "    if (i === scripts.length - 1) { s.onload = guard; }\n"
               "    s.src = base + src; s.async = false; document.head.appendChild(s);\n"
               "  });\n"
               "})();\n")
-    return {BOKEHJS_LINK_MIME: {"scripts": list(scripts)}, BOKEHJS_MIME: loader}
+    return {BOKEHJS_LINK_MIME: {"scripts": list(scripts), "after": SYNC_GUARD_JS}, BOKEHJS_MIME: loader}
 
 
 @contextlib.contextmanager

@@ -91,6 +91,24 @@ def _lighten_black(layout):
         fix(m)
 
 
+def _fewer_legend_columns(plot):
+    """A legend below or above ``plot`` in as many columns as still fit its narrowest width at the
+    projector's font (Bokeh does not wrap a legend: wider than its figure, it is cut off)."""
+    from bokeh.models import Legend
+
+    pt = float(PROJECTOR_FONTS["legend"].removesuffix("pt"))
+    char_px = 0.62 * pt * 4 / 3                          # an average glyph of the legend's font
+    width = plot.min_width or plot.width or 0
+    for lg in [*plot.below, *plot.above]:
+        if not isinstance(lg, Legend) or lg.orientation != "horizontal" or not lg.items or not width:
+            continue
+        labels = [str(getattr(it.label, "value", it.label) or "") for it in lg.items]
+        entry = max(len(t) for t in labels) * char_px + lg.glyph_width + lg.label_standoff + lg.spacing + 8
+        fit = max(1, int(width // entry))
+        if lg.ncols == "auto" or not isinstance(lg.ncols, int) or lg.ncols > fit:
+            lg.ncols = min(fit, len(labels))
+
+
 def apply_projector_size(layout):
     """Larger fonts and thicker lines on every figure of ``layout``; larger captions and notes
     (every font size inside a Bokeh Div, inline styles included)."""
@@ -110,6 +128,8 @@ def apply_projector_size(layout):
             ax.major_label_text_font_size = PROJECTOR_FONTS["tick"]
     for lg in layout.select({"type": Legend}):
         lg.label_text_font_size = PROJECTOR_FONTS["legend"]
+    for p in layout.select({"type": Plot}):
+        _fewer_legend_columns(p)
     for r in layout.select({"type": GlyphRenderer}):
         g = r.glyph
         if "line_width" in g.properties() and isinstance(g.line_width, (int, float)):

@@ -418,9 +418,13 @@ CLIPPED_TEXT_JS = r"""() => {
   const vw = document.documentElement.clientWidth;
   const problems = [];
   const up = n => n.parentElement || (n.parentNode && n.parentNode.host) || null;   // composed tree
-  const short = s => { s = (s || '').replace(/\s+/g, ' ').trim(); return s.length > 50 ? s.slice(0, 47) + '...' : s; };
+  const short = s => {
+    s = (s || '').replace(/\s+/g, ' ').trim();
+    return s.length > 50 ? s.slice(0, 47) + '...' : s;
+  };
   const describe = el => {
-    const cls = [...(el.classList || [])].filter(c => !/^(lm-|p-)Widget$/.test(c)).slice(0, 3).map(c => '.' + c).join('');
+    const cls = [...(el.classList || [])].filter(c => !/^(lm-|p-)Widget$/.test(c)).slice(0, 3)
+      .map(c => '.' + c).join('');
     let part = '';
     for (let a = el; a; a = up(a)) {
       const c = [...(a.classList || [])].find(c => /^(rbm-|vae-|explorer-|lesson-)/.test(c));
@@ -440,9 +444,8 @@ CLIPPED_TEXT_JS = r"""() => {
         // clientWidth is in the element's own CSS pixels: scaled by a CSS zoom (the projector's controls)
         const b = el.getBoundingClientRect(), z = el.offsetWidth > 0 ? b.width / el.offsetWidth : 1;
         const l = b.left + el.clientLeft * z, r = l + el.clientWidth * z;
-        res = {left: Math.max(base.left, l), right: Math.min(base.right, r),
-               by: r < base.right - 0.5 ? `${describe(el)} (overflow-x: ${cs.overflowX}, ${px(el.clientWidth * z)} px wide)`
-                 : base.by};
+        const what = `${describe(el)} (overflow-x: ${cs.overflowX}, ${px(el.clientWidth * z)} px wide)`;
+        res = {left: Math.max(base.left, l), right: Math.min(base.right, r), by: r < base.right - 0.5 ? what : base.by};
       }
     }
     cache.set(el, res);

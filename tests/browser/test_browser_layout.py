@@ -3,12 +3,11 @@ readout (the numbers under the cursor) is always shown whole."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pytest
 
-from harness.voila import WAIT_SOURCE_JS, new_page
+from harness.voila import VERSION_WARNING, WAIT_SOURCE_JS, new_page
 from tests.browser.layout_checks import clipping, report, wait_for_layout
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -103,10 +102,6 @@ PAGES = {
                           ("lam_series",), ".vae-explorer", True),
     **{k: Page("lessons/" + nb, ".lesson-figure", src) for k, (nb, src) in _LESSON_SOURCES.items()},
 }
-#: The console's warnings about Voila 0.5.13's bundled JupyterLab 4.2.5 packages (docs/app.md:
-#: harmless; counted and reported, never silently dropped).
-VERSION_WARNING = re.compile(r"(Unsatisfied version \S+ from \S+ of shared singleton module|No satisfying version "
-                             r"\S+ of shared module) @(jupyterlab|lumino)/")
 
 #: True once the element ``sel`` holds a drawn Bokeh plot.
 PANEL_HAS_PLOTS_JS = r"""sel => {

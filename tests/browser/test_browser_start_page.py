@@ -51,7 +51,9 @@ def test_start_page_links_keep_a_dark_theme(server, browser, theme):
 
 
 def _local_failures(failed, server):
-    return [u for u in failed if u.startswith(server)]
+    """Local requests that failed, less those cancelled by leaving a page (a font still loading, the
+    page's kernel shutdown request): "net::ERR_ABORTED" is the navigation's doing, not the server's."""
+    return [(u, why) for u, why in failed if u.startswith(server) and "ERR_ABORTED" not in (why or "")]
 
 
 def test_start_here_and_the_documents_open_offline(server, browser, artifacts):
@@ -59,7 +61,7 @@ def test_start_here_and_the_documents_open_offline(server, browser, artifacts):
     physics reference) open inside the app and render, with every request but the local server's blocked."""
     errors, failed = [], []
     page = new_page(browser, server, errors, width=1280, height=720)
-    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("requestfailed", lambda r: failed.append((r.url, r.failure)))
     try:
         page.goto(server + "voila/render/index.ipynb", wait_until="commit", timeout=120_000)
         start = page.locator("h2", has_text="Start here")
@@ -70,7 +72,7 @@ def test_start_here_and_the_documents_open_offline(server, browser, artifacts):
         assert "essay's order" not in page.inner_text("body") or "Free Energies and Variational" in \
             page.inner_text("body")
         first.click()
-        page.wait_for_url("**/lessons/lesson_1_free_energy_and_bound.ipynb", timeout=120_000)
+        page.wait_for_url("**/lessons/lesson_1_free_energy_and_bound.ipynb", wait_until="commit", timeout=120_000)
         page.locator("h1", has_text="Lesson 1").wait_for(timeout=120_000)
 
         for name, heading in (("physics", "The physics"), ("teaching", "Teaching with the explorer")):
@@ -78,24 +80,29 @@ def test_start_here_and_the_documents_open_offline(server, browser, artifacts):
             link = page.locator(f"a[href$='doc.ipynb?name={name}']").first
             link.wait_for(timeout=120_000)
             link.click()
-            page.wait_for_url(f"**/doc.ipynb?name={name}", timeout=120_000)
-            h1 = page.locator(".jp-RenderedMarkdown h1", has_text=heading)
-            h1.wait_for(timeout=120_000)
-            text = page.locator(".jp-RenderedMarkdown").first.inner_text()
+            page.wait_for_url(f"**/doc.ipynb?name={name}", wait_until="commit", timeout=120_000)
+            h1 = page.locator(".explorer-doc h1", has_text=heading)
+            h1.wait_for(timeout=180_000)
+            text = page.locator(".explorer-doc").first.inner_text()
             assert len(text) > 3000, text[:200]          # the whole document, not an error line
-            hrefs = page.eval_on_selector_all(".jp-RenderedMarkdown a[href]", "els => els.map(e => e.getAttribute('href'))")
+            hrefs = page.eval_on_selector_all(".explorer-doc a[href]", "els => els.map(e => e.getAttribute('href'))")
             # every link stays inside the app: another document, a notebook, or a section of this one
             assert hrefs and all(not h.startswith(("http:", "https:", "//")) for h in hrefs), hrefs
             page.screenshot(path=str(artifacts / f"doc_{name}.png"))
         # a link between documents works: the lesson plan's link to the physics reference
-        page.locator(".jp-RenderedMarkdown a[href='doc.ipynb?name=physics']").nth(1).click()
-        page.wait_for_url("**/doc.ipynb?name=physics", timeout=120_000)
-        page.locator(".jp-RenderedMarkdown h1", has_text="The physics").wait_for(timeout=120_000)
+        page.locator(".explorer-doc a[href='doc.ipynb?name=physics']").nth(1).click()
+        page.wait_for_url("**/doc.ipynb?name=physics", wait_until="commit", timeout=120_000)
+        page.locator(".explorer-doc h1", has_text="The physics").wait_for(timeout=180_000)
         # and a section link lands on its heading
-        section = page.locator(".jp-RenderedMarkdown a[href^='#']").first
+        section = page.locator(".explorer-doc a[href='#signs-that-differ-from-the-essay']").first
         target = section.get_attribute("href")[1:]
-        assert page.locator(f"[id='{target}']").count() == 1, target
+        assert page.locator(f".explorer-doc [id='{target}']").count() == 1, target
+        section.click()
+        page.wait_for_function("id => { const h = document.getElementById(id); if (!h) return false; "
+                               "const r = h.getBoundingClientRect(); return r.top >= -2 && r.top < 300; }",
+                               arg=target, timeout=30_000)
         assert not _local_failures(failed, server), failed
-        assert not js_errors(errors, failed, server), js_errors(errors, failed, server)
+        urls = [u for u, _ in failed]
+        assert not js_errors(errors, urls, server), js_errors(errors, urls, server)
     finally:
         page.close()

@@ -8,6 +8,7 @@ widget starts at the field's default; :meth:`ExplorerShell.control` also binds i
 
 from __future__ import annotations
 
+import collections
 import math
 
 import ipywidgets as W
@@ -66,4 +67,39 @@ def show_value(widget, value):
     widget.value = _plain(value) if isinstance(widget, W.SelectionSlider) else value
 
 
-__all__ = ["build_control", "show_value"]
+class SliderEchoes:
+    """Tells a slider's echo of a value the kernel put on it from a user's move.
+
+    The browser's slider (noUiSlider) snaps a value the kernel sets off its steps, and ipywidgets
+    sends the snapped value back as if the user had moved the slider; during an animation the echo
+    of an older value arrives after newer ones were set, and taken as a move it would put an old
+    value back (issue 25: the VAE Hold q's q left the fit's path during a replay). :meth:`put` sets a
+    value and remembers it (the last ``keep`` per slider); :meth:`is_echo` is True for a value within
+    half a step (in the slider's own coordinate: log_base for a log slider) of one of them. A user
+    moves a slider by whole steps from where it shows, so a user's move is never one.
+    """
+
+    def __init__(self, keep=16):
+        self._keep = keep
+        self._put = {}
+
+    @staticmethod
+    def _position(widget, value):
+        if isinstance(widget, W.FloatLogSlider):
+            return math.log(value, widget.base) if value > 0 else -math.inf
+        return float(value)
+
+    def put(self, widget, value):
+        """Set ``widget.value`` (the caller keeps its observers quiet) and remember what it holds."""
+        widget.value = value
+        kept = self._put.setdefault(id(widget), collections.deque(maxlen=self._keep))
+        kept.append(self._position(widget, widget.value))
+
+    def is_echo(self, widget, value):
+        """True when ``value`` (a change the browser sent) is a snapped echo of a value :meth:`put` set."""
+        pos = self._position(widget, value)
+        half = 0.5 * float(widget.step) * (1 + 1e-6) + 1e-12
+        return any(abs(pos - p) <= half for p in self._put.get(id(widget), ()))
+
+
+__all__ = ["SliderEchoes", "build_control", "show_value"]

@@ -22,9 +22,6 @@ from ...errors import InputError
 from ...rbm.explore import magnetisation_labels
 from ...views.glossary import guide_html
 from ...views.html import fmt, readout_html
-from ...views.rbm.explorer import EXPLANATIONS as RBM_CAPTIONS
-from ...views.rbm.hold_q import EXPLANATIONS as HOLD_Q_CAPTIONS
-from ...views.rbm.learning import EXPLANATIONS as LEARNING_CAPTIONS
 from ...views.rbm.explorer import (
     CURVES,
     CumulantView,
@@ -35,6 +32,9 @@ from ...views.rbm.explorer import (
     UnitView,
     WeightNormView,
 )
+from ...views.rbm.explorer import EXPLANATIONS as RBM_CAPTIONS
+from ...views.rbm.hold_q import EXPLANATIONS as HOLD_Q_CAPTIONS
+from ...views.rbm.learning import EXPLANATIONS as LEARNING_CAPTIONS
 from ..core import ExplorerShell, Panel
 from ..core.components import take_upload
 from ..core.request import show_when_requested
@@ -383,6 +383,7 @@ def render_errors(compute, v, state, changed):
             v.set_visible(key, key in state.show)
     v.show_temperature_cursor(state.T)
 
+
 def render_cumulants(compute, v, state, changed):
     """The Cumulants panel: κ_n and the series' terms at the state's temperature.
 
@@ -392,6 +393,7 @@ def render_cumulants(compute, v, state, changed):
     if changed & AT_T:
         p = compute.point(state)
         v.show(p.kappa, p.term_sizes(state.lam))
+
 
 def render_units(compute, v, state, changed):
     """The Units panel: the couplings, and every unit's magnetisation (exact, mean field, TAP).
@@ -406,6 +408,7 @@ def render_units(compute, v, state, changed):
         m = compute.point(state).magnetisations
         v.show_magnetisations(m["exact"], m["mean_field"], m["tap2"], m["tap3"],
                               magnetisation_labels(rbm.n_visible, rbm.n_hidden))
+
 
 def render_norm(compute, v, state, changed):
     """The Along ‖W‖ panel: F of each approximation along the weight norm at the state's T.
@@ -431,6 +434,7 @@ def render_norm(compute, v, state, changed):
             v.set_visible(key, key in state.show)
     v.show_norm_cursor(compute.weight_norm(state))
 
+
 def render_sampling(compute, v, state, changed):
     """The Sampling panel: AIS estimates against the exact F.
 
@@ -447,6 +451,7 @@ def render_sampling(compute, v, state, changed):
             exact = c.exact[[T_GRID.index(x) for x in t]]
             v.show(t, f_ais, err, exact, note=f"{AIS_CHAINS} chains, {AIS_STEPS} annealing steps per temperature.")
     v.show_temperature_cursor(state.T)
+
 
 def render_scaling(compute, v, state, changed):
     """The Rescaling panel: temperature as a rescaling of the parameters.

@@ -29,7 +29,6 @@ import numpy as np
 from ...views.glossary import guide_html
 from ...views.html import Html, escape, fmt, muted_html, readout_html
 from ...views.vae.explorer import EXPLANATIONS as VAE_CAPTIONS
-from ...views.vae.hold_q import EXPLANATIONS as HOLD_Q_CAPTIONS
 from ...views.vae.explorer import (
     ElboView,
     ImportanceWeightView,
@@ -39,6 +38,7 @@ from ...views.vae.explorer import (
     TemperatureView,
     WeightScaleView,
 )
+from ...views.vae.hold_q import EXPLANATIONS as HOLD_Q_CAPTIONS
 from ..core import ExplorerShell, Panel
 from ..core.request import show_when_requested
 from ..core.scheduling import running_loop

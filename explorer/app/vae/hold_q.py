@@ -22,6 +22,7 @@ from ...views.vae.hold_q import HoldQView
 from ..core import Panel
 from ..core.cache import LRU
 from ..core.components import BackgroundJob, held, play_control
+from ..core.controls import SliderEchoes
 from ..core.lazy import LazyWidgets
 from ..core.scheduling import Coalescer, running_loop
 from .state import POINT_FIELDS, T_GRID
@@ -181,8 +182,10 @@ class HoldQ(LazyWidgets):
         self.state = None            # the explorer's state last rendered here
         self.held = None             # (mu (2,), sigma1, sigma2, rho)
         self.terms = None
+        self.shown = None            # the held q that terms (and the readout) belong to
         self.fit_result = None       # HoldQCompute.fit of the shown digit, once fitted
         self._syncing = False
+        self._echoes = SliderEchoes()   # the sliders send back the values set here, snapped to their steps
         self._fitting = BackgroundJob("vae-hold-q-fit")
         self._splitting = BackgroundJob("vae-hold-q-split")
         self.lam_exact = None        # exact F(λ) of the held q at the explorer's λ (None: not yet)
@@ -219,7 +222,8 @@ class HoldQ(LazyWidgets):
         self.w_split = W.Button(description="Compute the gaps over the test split", layout=W.Layout(width="290px"))
         self.w_split_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="260px"))
         self.w_split_status = W.HTML(layout=W.Layout(width="270px"))
-        for w, cls in ((self.w_mu1, "vae-q-mu1"), (self.w_mu2, "vae-q-mu2"), (self.w_sigma1, "vae-q-sigma1"), (self.w_sigma2, "vae-q-sigma2"), (self.w_rho, "vae-q-rho"),
+        for w, cls in ((self.w_mu1, "vae-q-mu1"), (self.w_mu2, "vae-q-mu2"),
+                       (self.w_sigma1, "vae-q-sigma1"), (self.w_sigma2, "vae-q-sigma2"), (self.w_rho, "vae-q-rho"),
                        (self.w_encoder, "vae-q-encoder"), (self.w_fit, "vae-q-fit"), (self.w_play, "vae-q-play"),
                        (self.w_step, "vae-q-step"), (self.w_split, "vae-q-split"),
                        (self.w_split_progress, "vae-q-split-progress")):
@@ -282,8 +286,10 @@ class HoldQ(LazyWidgets):
         self.held = (np.asarray(mu, dtype=np.float64).copy(), float(sigma1), float(sigma2), rho)
         self._syncing = True
         try:   # the sliders show the held q (their range clips what they cannot show)
-            self.w_sigma1.value, self.w_sigma2.value, self.w_rho.value = float(sigma1), float(sigma2), rho
-            self.w_mu1.value, self.w_mu2.value = (float(min(max(m, -MU_MAX), MU_MAX)) for m in self.held[0])
+            for w, v in ((self.w_sigma1, float(sigma1)), (self.w_sigma2, float(sigma2)), (self.w_rho, rho),
+                         *((w, float(min(max(m, -MU_MAX), MU_MAX))) for w, m in zip((self.w_mu1, self.w_mu2),
+                                                                                     self.held[0]))):
+                self._echoes.put(w, v)
         finally:
             self._syncing = False
         if render:
@@ -302,6 +308,10 @@ class HoldQ(LazyWidgets):
     def _on_shape(self, sigma1=None, sigma2=None, rho=None):
         if self._syncing or self.held is None:
             return
+        widget, value = next((w, v) for w, v in ((self.w_sigma1, sigma1), (self.w_sigma2, sigma2), (self.w_rho, rho))
+                             if v is not None)
+        if self._echoes.is_echo(widget, value):
+            return                   # the slider showing (snapped) a value set here, not a move
         mu, s1, s2, r = self.held
         self.set_q(mu, s1 if sigma1 is None else sigma1, s2 if sigma2 is None else sigma2, r if rho is None else rho)
 
@@ -309,6 +319,8 @@ class HoldQ(LazyWidgets):
         """A mean slider moved (the keyboard's way to move q's mean): the other coordinate and the shape stay."""
         if self._syncing or self.held is None:
             return
+        if self._echoes.is_echo((self.w_mu1, self.w_mu2)[axis], value):
+            return                   # the slider showing (snapped) a value set here, not a move
         mu = self.held[0].copy()
         mu[axis] = float(value)
         self.move_mean(mu[0], mu[1])
@@ -330,6 +342,7 @@ class HoldQ(LazyWidgets):
         st = self.state
         mu, s1, s2, rho = self.held
         self.terms = self.compute.terms(st.index, st.scale, mu, s1, s2, rho, st.lam, st.order)
+        self.shown = self.held
         self.lam_exact = self.terms["free_energy"] if st.lam == 1.0 else (0.0 if st.lam == 0.0 else None)
         self._syncing = True            # the mean's source is set here: not a drag
         try:
@@ -359,10 +372,10 @@ class HoldQ(LazyWidgets):
 
     def _show_lam_exact(self):
         self._lam_handle = None
-        if self.held is None or self.state is None:
-            return
+        if self.shown is None or self.state is None or self.shown is not self.held:
+            return                   # q moved since: its own update asks again
         st = self.state
-        mu, s1, s2, rho = self.held
+        mu, s1, s2, rho = self.shown
         self.lam_exact = self.compute.lam_exact(st.index, st.scale, mu, s1, s2, rho, st.lam)
         self.w_readout.value = self.readout()
 
@@ -483,8 +496,9 @@ class HoldQ(LazyWidgets):
 
     # ------------------------------------------------------------------ readout
     def readout(self):
+        """The readout of the q the terms were computed for (never a moved q's heading over older numbers)."""
         st, t = self.state, self.terms
-        mu, s1, s2, rho = self.held
+        mu, s1, s2, rho = self.shown
         err = max(t["quadrature_error"], 1e-12)
         heading = (f"Your q for digit <b>#{st.index}</b>: mean ({mu[0]:.3f}, {mu[1]:.3f}), σ = ({s1:.3f}, {s2:.3f}), "
                    f"ρ = {rho:.2f}. Exact (quadrature), in nats:")

@@ -31,8 +31,8 @@ from ..common import (
     symlog_threshold,
     sync_legend,
 )
-from ..html import ERROR_COLOUR
 from ..glossary import annotate
+from ..html import ERROR_COLOUR
 from ..series import series_colors
 
 MAX_ORDER = 8
@@ -57,8 +57,9 @@ EXPLANATIONS = {
                "the exact −ln p(x). The cumulant series of orders 1..K expands F(λ) around λ = 0 (order 1 "
                "is −λ·ELBO); the Rényi (VR) family F(λ)/λ is an upper bound on (0, 1], falling from −ELBO at "
                "λ → 0 to −ln p(x) at λ = 1 (past 1 it is no bound). Dots: Monte Carlo, ±2 standard errors where "
-               "the variance of w<sup>λ</sup> is finite (2λ &lt; λ*); above λ* (dotted) E<sub>q</sub>[w<sup>λ</sup>] is "
-               "infinite: the exact curve stops. <b>Under it, each curve minus the exact value</b> on a signed "
+               "the variance of w<sup>λ</sup> is finite (2λ &lt; λ*); above λ* (dotted) "
+               "E<sub>q</sub>[w<sup>λ</sup>] is infinite: the exact curve stops. <b>Under it, each curve minus the "
+               "exact value</b> on a signed "
                "log axis (zero: exact): the series and Monte Carlo minus F(λ) (order 1 at λ = 1: the gap "
                "KL(q‖p(z|x))), the Rényi family minus −ln p(x)."),
     "temperature": ("<b>Free energy at temperature T</b>: exact F<sub>T</sub> = −T ln ∫ e<sup>−H/T</sup> dz "
@@ -505,7 +506,7 @@ class ImportanceWeightView(SourceRegistry):
         # (another seed gives another k̂, and for some digits the other side of the threshold).
         exact_ok = bool(pareto_k_exact <= k_threshold)
         exact_verdict = (f"k ≤ {k_threshold:.2f}: importance sampling is usable" if exact_ok else
-                         f"k &gt; {k_threshold:.2f}: <b style='color:#b00020'>importance-sampling estimates are "
+                         f"k &gt; {k_threshold:.2f}: <b style='color:{ERROR_COLOUR}'>importance-sampling estimates are "
                          f"unreliable</b> at any practical sample size")
         fitted = bool(np.isfinite(pareto_k_hat))
         hat_verdict = ("too few draws to fit a tail" if not fitted else
