@@ -43,13 +43,21 @@ def fit_to_page(layout):
     designed for a 1280 px screen; a 1920 px screen then draws them larger instead of leaving a
     third of it empty, and a slightly narrower box (a tab's padding) shrinks them instead of
     cutting off their right-hand toolbars. Models with their own ``sizing_mode`` are left alone;
-    applying it twice changes nothing."""
-    from bokeh.models import LayoutDOM
+    applying it twice changes nothing.
+    A figure that draws an image (a heat map, a digit) keeps its aspect ratio instead: it may shrink
+    (``scale_width``) but grows no wider than it was built, so no picture is stretched sideways."""
+    from bokeh.models import GlyphRenderer, Image, LayoutDOM, Plot
 
     for m in layout.select({"type": LayoutDOM}):
-        if m.sizing_mode not in (None, "stretch_width"):
+        if m.sizing_mode not in (None, "stretch_width", "scale_width"):
             continue
         width = getattr(m, "width", None)
+        images = isinstance(m, Plot) and any(isinstance(r.glyph, Image) for r in m.select({"type": GlyphRenderer}))
+        if images and width and m.height:
+            m.min_width, m.max_width = int(width * MIN_WIDTH_FACTOR), int(width)
+            m.aspect_ratio = width / m.height
+            m.sizing_mode = "scale_width"
+            continue
         if width:
             m.min_width = int(width * MIN_WIDTH_FACTOR)
             m.max_width = int(width * MAX_WIDTH_FACTOR)

@@ -230,7 +230,8 @@ def test_training_panel_trains_and_switches_the_explorer(session):
 def test_failed_training_says_why_and_keeps_the_model(session):
     app = VAEExplorer(query="index=0", page_url=PAGE, session=session)
     app.train(epochs=1, background=False, lr=-1.0)
-    assert "Training failed" in app.training.w_train_status.value and "vae-train-status" in app.training.w_train_status.value
+    status = app.training.w_train_status.value
+    assert "Training failed" in status and "vae-train-status" in status
     assert app.training.trained is None and app.session is session
     assert not app.training.w_train.disabled and app.training.w_shipped.disabled
 

@@ -10,7 +10,7 @@ import pytest
 from bokeh.io import notebook
 
 from explorer.serving import bokehjs
-from explorer.views.resources import BOKEHJS_LINK_MIME, BOKEHJS_MIME, load_bokehjs
+from explorer.views.resources import BOKEHJS_LINK_MIME, BOKEHJS_MIME, SYNC_GUARD_JS, load_bokehjs
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "share/jupyter/voila/templates/explorer/index.html.j2"
 
@@ -86,10 +86,13 @@ def test_a_voila_page_of_our_servers_links_to_the_versioned_file(published, monk
     (bundle,) = [d for d in published if BOKEHJS_MIME in d]
     if not linked:
         assert list(bundle) == [BOKEHJS_MIME] and len(bundle[BOKEHJS_MIME]) > 1_000_000
+        # the kernel's patches are not sent back to it (issue 25): the guard runs right after BokehJS
+        assert bundle[BOKEHJS_MIME].endswith(SYNC_GUARD_JS)
         return
-    assert bundle[BOKEHJS_LINK_MIME] == {"scripts": bokehjs.script_paths()}
-    # a small loader for other templates, no library code
-    assert len(bundle[BOKEHJS_MIME]) < 2_000 and "window.Bokeh" in bundle[BOKEHJS_MIME]
+    assert bundle[BOKEHJS_LINK_MIME] == {"scripts": bokehjs.script_paths(), "after": SYNC_GUARD_JS}
+    # a small loader for other templates, no library code (it runs the guard once BokehJS is loaded)
+    assert len(bundle[BOKEHJS_MIME]) < 4_000 and "window.Bokeh" in bundle[BOKEHJS_MIME]
+    assert SYNC_GUARD_JS in bundle[BOKEHJS_MIME]
 
 
 def test_the_template_turns_the_link_into_script_tags():

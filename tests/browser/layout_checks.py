@@ -440,7 +440,8 @@ CLIPPED_TEXT_JS = r"""() => {
     let res = base;
     if (el !== document.documentElement && el !== document.body) {
       const cs = getComputedStyle(el);
-      if (cs.overflowX !== 'visible' && cs.display !== 'contents' && cs.display !== 'none') {
+      // overflow does not apply to inline boxes (a plain <label> of ipywidgets' ToggleButtons)
+      if (cs.overflowX !== 'visible' && !['contents', 'none', 'inline'].includes(cs.display)) {
         // clientWidth is in the element's own CSS pixels: scaled by a CSS zoom (the projector's controls)
         const b = el.getBoundingClientRect(), z = el.offsetWidth > 0 ? b.width / el.offsetWidth : 1;
         const l = b.left + el.clientLeft * z, r = l + el.clientWidth * z;

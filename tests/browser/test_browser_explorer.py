@@ -67,7 +67,7 @@ def test_explorer_renders_fast_from_the_url_state(session):
     # oversubscribed the CPUs were (load average per core above 1), never below 10 s.
     busy = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
     assert session["first_render_s"] < 10.0 * busy, f"load per core {busy:.1f}"
-    assert readout(page, "explorer-temperature") == "0.501"
+    assert readout(page, "explorer-temperature") == "0.5012"
     assert page.locator(".widget-slider", has_text="Cumulant order K").locator(".widget-readout") \
         .inner_text() == "6"
     cursor = page.evaluate(READ_SOURCE_JS, "t_cursor")
@@ -113,7 +113,7 @@ def test_keyboard_on_temperature_slider_changes_the_plots(session, artifacts):
     page.keyboard.press("ArrowRight")
     wait_for_change(page, "t_cursor", before)
     page.wait_for_function("() => document.querySelector('.explorer-temperature .widget-readout')"
-                           ".innerText === '0.513'")
+                           ".innerText === '0.5129'")
     before = {n: change_count(page, n) for n in WATCHED}
     t0 = page.evaluate(READ_SOURCE_JS, "t_cursor")["x"][0]
     lam0 = page.evaluate(READ_SOURCE_JS, "lam_curves")["exact"]
@@ -131,7 +131,7 @@ def test_keyboard_on_temperature_slider_changes_the_plots(session, artifacts):
     wait_for_change(page, "magnetisation", before["magnetisation"])
     # a temperature move never resends the cached curves along T
     assert change_count(page, "f_exact") == before["f_exact"]
-    assert readout(page, "explorer-temperature") == "0.525"
+    assert readout(page, "explorer-temperature") == "0.5248"
     page.screenshot(path=str(artifacts / "explorer_after_keypress.png"), full_page=True)
 
 

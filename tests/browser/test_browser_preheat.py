@@ -28,7 +28,7 @@ def test_pooled_kernel_opens_the_view_of_the_url(pooled_server, browser):
     open_explorer(page, base, "T=0.5&order=6&teacher=1&hide=norm", timeout=240_000)
     # the request was served by a kernel of the pool, which built the explorer beforehand
     assert re.search(r"Using pre-heated kernel: \S+ for rbm_explorer\.ipynb", log.read_text())
-    assert readout(page, "explorer-temperature") == "0.501"
+    assert readout(page, "explorer-temperature") == "0.5012"
     assert page.locator(".widget-slider", has_text="Cumulant order K").locator(".widget-readout") \
         .inner_text() == "6"
     assert not page.locator(".explorer-norm").is_visible()
@@ -54,7 +54,7 @@ def test_pooled_kernel_without_query_shows_the_default_view(pooled_server, brows
     page = new_page(browser, base)
     open_explorer(page, base, "", timeout=240_000)
     assert len(re.findall(r"Using pre-heated kernel", log.read_text())) >= 2
-    assert readout(page, "explorer-temperature") == "1.00"
+    assert readout(page, "explorer-temperature") == "1.000"
     assert page.locator(".explorer-norm").is_visible()
     link = page.locator(".explorer-link code").inner_text()
     assert link.startswith(base + EXPLORER)

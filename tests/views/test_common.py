@@ -56,3 +56,32 @@ def test_dark_theme_and_projector_size():
     light = FreeEnergyView()
     style_layout(light.layout)
     assert light.layout.document is None and light.renderers["f_exact"].glyph.line_width == 3
+
+
+def test_layouts_follow_the_page_width_and_pictures_keep_their_shape():
+    """explorer.views.theme.fit_to_page (applied by style_layout): figures, captions and rows stretch
+    between 0.8 and 1.8 times their designed width; a figure drawing an image keeps its aspect ratio
+    and grows no wider; the projector enlarges captions and puts wide legends in fewer columns."""
+    from bokeh.models import Div, Legend, Plot
+
+    from explorer.views.rbm.explorer import ErrorThermoView, UnitView
+    from explorer.views.theme import MAX_WIDTH_FACTOR, MIN_WIDTH_FACTOR, PROJECTOR_TEXT
+
+    v = UnitView()
+    style_layout(v.layout)
+    style_layout(v.layout)               # twice: the same
+    for p in v.layout.select({"type": Plot}):
+        if p.name == "fig_weights":      # a heat map
+            assert p.sizing_mode == "scale_width" and p.max_width == p.width
+            assert p.aspect_ratio == pytest.approx(p.width / p.height)
+        else:
+            assert p.sizing_mode == "stretch_width"
+            assert (p.min_width, p.max_width) == (int(p.width * MIN_WIDTH_FACTOR), int(p.width * MAX_WIDTH_FACTOR))
+    assert v.layout.sizing_mode == "stretch_width"
+    big = ErrorThermoView()
+    style_layout(big.layout, size="large")
+    assert all(any(PROJECTOR_TEXT in s for s in d.stylesheets) for d in big.layout.select({"type": Div}))
+    for p in big.layout.select({"type": Plot}):
+        for lg in p.below:
+            if isinstance(lg, Legend):
+                assert lg.ncols * 9 * max(len(str(it.label.value)) for it in lg.items) < p.min_width

@@ -32,11 +32,11 @@ PLOTS_MAX_WIDTH = 1560
 #: (explorer.views.theme), the readout, the guide, the tab titles and the controls (the control
 #: column zoomed as a whole: its fixed widths grow with its fonts, so no label is cut; the plot
 #: column's flex basis shrinks by as much, so both still fit side by side at 1280 px), and the
-#: tabs' own controls.
+#: tabs' own controls (their labels keep the size their fixed widths were made for).
 _PROJECTOR_CSS = """<style>
 .explorer-size-large .explorer-controls, .explorer-size-large .vae-controls { zoom: 1.2; }
 .explorer-size-large .explorer-plots, .explorer-size-large .vae-plots { flex-basis: 800px !important; }
-.explorer-size-large .widget-tab-contents :is(.widget-label, .widget-readout, .widget-button, .widget-toggle-button,
+.explorer-size-large .widget-tab-contents :is(.widget-readout, .widget-button, .widget-toggle-button,
   select, input, .widget-html-content) { font-size: 15px; }
 .explorer-size-large .explorer-readout, .explorer-size-large .vae-readout { font-size: 18px !important; }
 .explorer-size-large .explorer-guide-text, .explorer-size-large .vae-guide-text { font-size: 17px !important; }
@@ -46,6 +46,24 @@ _PROJECTOR_CSS = """<style>
 .explorer-shell .jupyter-widget-tab > .lm-TabBar .lm-TabBar-tab { flex: 0 0 auto !important; }
 .explorer-shell .jupyter-widget-tab > .lm-TabBar { height: auto !important; min-height: 0; overflow: visible; }
 .explorer-shell .jupyter-widget-tab > .lm-TabBar .lm-TabBar-content { flex-wrap: wrap; }
+</style>"""
+
+
+#: A slow update says so (issue 25): the shell puts BUSY_CLASS on the page's busy line before it
+#: computes and takes it off after (explorer.app.core.updater.StateUpdater.set_busy). The line shows
+#: "computing…" over the top right of the plots (no layout moves) once the mark has stayed
+#: BUSY_SHOW_AFTER_S, so that the many fast updates show nothing.
+BUSY_CLASS = "explorer-busy"
+BUSY_SHOW_AFTER_S = 0.08
+_BUSY_CSS = f"""<style>
+.explorer-shell .explorer-busy-line {{ height: 0 !important; min-height: 0 !important; margin: 0 !important;
+  overflow: visible; position: relative; z-index: 20; }}
+.explorer-shell .explorer-busy-line .widget-html-content {{ position: absolute; top: 2px; right: 4px; height: auto;
+  line-height: 1.5; visibility: hidden; padding: 2px 10px; border-radius: 4px; background: #fff4d6; color: #4d3900;
+  font: 600 13px sans-serif; box-shadow: 0 1px 3px rgba(0, 0, 0, 0.3); pointer-events: none; }}
+.explorer-shell .explorer-busy-line.{BUSY_CLASS} .widget-html-content {{
+  animation: explorer-busy-in 0s linear {BUSY_SHOW_AFTER_S}s forwards; }}
+@keyframes explorer-busy-in {{ to {{ visibility: visible; }} }}
 </style>"""
 
 
@@ -72,6 +90,10 @@ class ExplorerPage:
         # readout's terms change, so that a student's opened list stays open while the numbers move
         self.w_readout_words = W.HTML(value="", layout=W.Layout(width="100%", margin="0"))
         self.w_readout_words.add_class(f"{self.PREFIX}-readout-words")
+        # "computing…" while a slow update runs (StateUpdater.set_busy; hidden by CSS otherwise)
+        self.w_busy = W.HTML("<span role='status'>computing…</span>",
+                             layout=W.Layout(width="100%", height="0px", margin="0"))
+        self.w_busy.add_class("explorer-busy-line")
         self.w_readout.observe(self._on_readout_terms, "value")
         self.w_preset.observe(self._on_preset, "value")
         self.w_reset.on_click(lambda _b: self.reset())
@@ -97,8 +119,8 @@ class ExplorerPage:
         self.w_tabs.add_class(f"{self.PREFIX}-tabs")
         self._tab_keys = [None] + [p.key for p in tabs]
         self._shown_tab = None          # key of the panel whose tab is shown (None: the guide)
-        self._style = W.HTML(_PROJECTOR_CSS, layout=W.Layout(display="none"))
-        plots = W.VBox([self.w_readout, self.w_readout_words, *[p.box for p in core], self.w_tabs],
+        self._style = W.HTML(_PROJECTOR_CSS + _BUSY_CSS, layout=W.Layout(display="none"))
+        plots = W.VBox([self.w_busy, self.w_readout, self.w_readout_words, *[p.box for p in core], self.w_tabs],
                        # PLOTS_WIDTH at 1280 px, growing to PLOTS_MAX_WIDTH on a wider screen (the
                        # figures follow: explorer.views.theme.fit_to_page); the basis decides the wrap
                        layout=W.Layout(width="auto", flex=f"1 1 {PLOTS_WIDTH}px", min_width="0",
@@ -121,8 +143,8 @@ class ExplorerPage:
     def _on_tab(self, change):
         key = self._tab_keys[change["new"]] if change["new"] is not None else None
         self._shown_tab = key
-        if key is not None:
-            self.open_panel(key)
+        if key is not None:          # a tab's first opening computes its plots: the page says it is busy
+            self.busy_while(lambda: self.open_panel(key) if self._shown_tab == key else None)
 
     def _apply_query(self, query):
         """Set the view a URL query asks for: state, teacher mode, theme, size."""

@@ -16,7 +16,7 @@ from ...errors import InputError
 from ...views.theme import style_layout
 from .components import held
 from .controls import build_control, show_value
-from .scheduling import BatchedUpdates
+from .scheduling import BatchedUpdates, running_loop
 
 
 @dataclass
@@ -53,7 +53,16 @@ class Panel:
 
 
 class StateUpdater(BatchedUpdates):
-    """State, binding, presets, panels, the update and the prefetch (see the module docstring)."""
+    """State, binding, presets, panels, the update and the prefetch (see the module docstring).
+
+    A slow update says so at once: with an event loop (a page), the update first marks the page
+    busy (:meth:`set_busy`: the page's "computing…" line, shown once the mark has stayed
+    :data:`~explorer.app.core.page.BUSY_SHOW_AFTER_S`) and computes one loop turn later, so the
+    mark leaves for the browser before the computation holds the kernel; it is cleared when the
+    update ends. A fast update's mark comes and goes unseen.
+    """
+
+    _busy_handle = None          # the scheduled render of a busy-marked update (None: none)
 
     def bind(self, widget, name, convert=None):
         """Write ``widget``'s value into ``state.<name>`` (snapped by the schema); ``convert``: the
@@ -145,8 +154,41 @@ class StateUpdater(BatchedUpdates):
     def flush(self):
         """Run a pending update now (tests and notebooks that set several values in one cell)."""
         self._coalescer.cancel()
+        if self._busy_handle is not None:
+            self._busy_handle.cancel()
+            self._busy_handle = None
+            self.set_busy(False)
         if self._pending:
-            self._update()
+            self._update_now()
+
+    def set_busy(self, busy):
+        """Mark the page busy (or not): :data:`~explorer.app.core.page.BUSY_CLASS` on its busy line."""
+        from .page import BUSY_CLASS
+
+        line = getattr(self, "w_busy", None)
+        if line is None or (BUSY_CLASS in line._dom_classes) == bool(busy):
+            return
+        if busy:
+            line.add_class(BUSY_CLASS)
+        else:
+            line.remove_class(BUSY_CLASS)
+
+    def busy_while(self, fn):
+        """Run ``fn()`` with the page marked busy: marked now, run one event-loop turn later (the mark
+        reaches the browser first), unmarked after; at once without a loop. Returns the handle or None."""
+        loop = running_loop()
+        if loop is None:
+            fn()
+            return None
+        self.set_busy(True)
+
+        def run():
+            try:
+                fn()
+            finally:
+                if self._busy_handle is None:     # no update is waiting for its turn
+                    self.set_busy(False)
+        return loop.call_soon(run)
 
     def _on_preset(self, change):
         # the dropdown shows the scenario while the State is the preset's (set in _set_widgets and
@@ -243,6 +285,24 @@ class StateUpdater(BatchedUpdates):
         raise KeyError(name)
 
     def _update(self):
+        """The coalesced update: the page marked busy, then (one loop turn later) :meth:`_update_now`."""
+        if not self._pending or self._busy_handle is not None:
+            return                 # nothing to do, or the marked update is about to run (it reads the latest State)
+        loop = running_loop()
+        if loop is None:
+            self._update_now()
+            return
+        self.set_busy(True)
+        self._busy_handle = loop.call_soon(self._update_marked)
+
+    def _update_marked(self):
+        self._busy_handle = None
+        try:
+            self._update_now()
+        finally:
+            self.set_busy(False)
+
+    def _update_now(self):
         if not self._pending:
             return
         self._pending = False
