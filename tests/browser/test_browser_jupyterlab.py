@@ -299,11 +299,10 @@ def test_no_console_errors_and_nothing_fetched_from_outside(notebook):
     assert notebook["external"] == []
 
 
+@pytest.mark.parametrize("notebook", ["vae"], indirect=True)     # the slow control of issue 25
 def test_slow_update_shows_busy_within_0_2_s(notebook):
     """Issue 25: in JupyterLab the VAE's decoder scale c computed for seconds with no sign of work; now
     the page says "computing…" within 0.2 s of the key press and hides it when the plot has changed."""
-    if notebook["name"] != "vae":
-        pytest.skip("the slow control measured in issue 25 is the VAE's decoder scale")
     page, ex = notebook["page"], notebook["ex"]
     root = f".jp-NotebookPanel {ex.root}"
     wait_until_responsive(page, f"{root} .vae-lambda .noUi-handle", "lam_cursor")

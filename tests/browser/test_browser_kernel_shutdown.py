@@ -89,7 +89,7 @@ class Recorder:
 
     def open_start_page(self):
         self.page.goto(self.base + START, wait_until="commit")
-        self.page.get_by_role("link", name="Open the RBM explorer").wait_for()
+        self.page.get_by_role("link", name="RBM explorer", exact=True).first.wait_for()
         return self.kernel_id()
 
     def open_rbm_explorer(self, query=""):
@@ -127,7 +127,7 @@ def test_closed_page_frees_its_kernel(visitor, server):
 def test_reloaded_page_frees_its_old_kernel(visitor, server):
     first = visitor.open_start_page()
     visitor.page.reload(wait_until="commit")
-    visitor.page.get_by_role("link", name="Open the RBM explorer").wait_for()
+    visitor.page.get_by_role("link", name="RBM explorer", exact=True).first.wait_for()
     second = visitor.kernel_id()
     assert second != first
     wait_until_gone(server, first)
@@ -137,7 +137,7 @@ def test_reloaded_page_frees_its_old_kernel(visitor, server):
 
 def test_page_left_for_another_notebook_frees_its_kernel(visitor, server):
     start = visitor.open_start_page()
-    visitor.page.get_by_role("link", name="Open the RBM explorer").click()
+    visitor.page.get_by_role("link", name="RBM explorer", exact=True).first.click()
     visitor.page.wait_for_function(WAIT_SOURCE_JS, arg="t_cursor")
     explorer = visitor.kernel_id()
     wait_until_gone(server, start)

@@ -40,15 +40,15 @@ def page(server, browser):
 
 
 @pytest.mark.parametrize("link, ready, source", [
-    ("Open the RBM explorer", ".explorer-temperature .noUi-handle", "t_cursor"),
-    ("Open the VAE explorer", ".vae-temperature .noUi-handle", "lam_series"),
+    ("RBM explorer", ".explorer-temperature .noUi-handle", "t_cursor"),
+    ("VAE explorer", ".vae-temperature .noUi-handle", "lam_series"),
 ])
 def test_start_page_opens_both_explorers(page, artifacts, link, ready, source):
     page.goto(page.base + START, wait_until="commit", timeout=180_000)
-    page.get_by_role("link", name=link).wait_for(timeout=180_000)
+    page.get_by_role("link", name=link, exact=True).first.wait_for(timeout=180_000)
     assert page.get_by_text("A guided tour").is_visible()
     page.screenshot(path=str(artifacts / "start_page.png"), full_page=True)
-    page.get_by_role("link", name=link).click()
+    page.get_by_role("link", name=link, exact=True).first.click()
     page.wait_for_selector(ready, timeout=240_000)
     page.wait_for_function(WAIT_SOURCE_JS, arg=source, timeout=240_000)
     assert page.url.startswith(page.base + "voila/render/")
