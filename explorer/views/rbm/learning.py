@@ -25,7 +25,17 @@ from bokeh.models import HoverTool, Legend, LegendItem, LinearColorMapper, Range
 from bokeh.palettes import RdBu11
 from bokeh.transform import dodge
 
-from ..common import SourceRegistry, explained, finite_rows, placeholder, plot, show_placeholder, small, sync_legend
+from ..common import (
+    SourceRegistry,
+    explained,
+    finite_rows,
+    legend_outside,
+    placeholder,
+    plot,
+    show_placeholder,
+    small,
+    sync_legend,
+)
 from ..common import legend_style as _legend
 
 #: Method slots of the race plot (a CD lane of any k uses the "cd" slot).
@@ -141,10 +151,7 @@ class LearningView(SourceRegistry):
         f.add_tools(HoverTool(tooltips=[("pattern", "@label"), ("F_c(v)", "@clamped{0.0000}"),
                                         ("F", "@free_energy{0.0000}"), ("ln p(v)", "@log_p{0.0000}")]))
         f.xaxis.visible = False
-        _legend(f, "bottom_left")
-        f.add_layout(f.legend[0], "below")     # the bars hang down from 0: no free corner inside
-        f.legend.orientation = "horizontal"
-        f.legend.spacing = 10
+        legend_outside(f, "below")     # the bars hang down from 0: no free corner inside
         sync_legend(f)
         self.placeholder_decomposition = placeholder(f, "Press Start: a trained model's ln p(v) shows here.", x=3.5)
         self.fig_decomposition = f
@@ -160,15 +167,10 @@ class LearningView(SourceRegistry):
         f.vbar(x="x_data", top="data", source=src, width=0.38, color="#aaaaaa", legend_label="data frequency")
         f.add_tools(HoverTool(tooltips=[("model p(v)", "@model{0.0000}"), ("data", "@data{0.0000}")]))
         f.xaxis.visible = False
-        _legend(f, "top_left")
         # outside the frame, above it: inside, the legend covered the tallest bars (the first
         # ones, on the left, and data frequencies of 1/14 on the right); below, it would come
         # between the bars and their pattern tiles
-        f.add_layout(f.legend[0], "above")
-        f.legend.orientation = "horizontal"
-        f.legend.margin = 2
-        f.legend.padding = 2
-        f.legend.spacing = 10
+        legend_outside(f, "above")
         sync_legend(f)
         self.placeholder_patterns = placeholder(f, "Press Start: its most likely patterns show here.", x=5.5)
         self.fig_patterns = f
