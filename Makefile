@@ -50,9 +50,12 @@ app: $(VENV)/.app-installed
 
 # A class opening the explorer at once: Voila keeps kernels that have already built the explorer
 # (pool sizes per notebook in voila.json: make them the class size + 2). See docs/classroom.md.
+# The class service (explorer/serving/class_service.py) starts beside Voila: the teacher's board
+# (link printed, with the teacher's secret CLASS_TEACHER_SECRET, generated when unset), live
+# predictions and "follow the teacher"; answers kept in CLASS_DB (.classroom/class.sqlite).
 classroom: $(VENV)/.app-installed
 	@echo "Preheating kernels (pools in voila.json); start page: http://127.0.0.1:$(PORT)/"
-	$(KERNEL_ENV) $(VOILA) notebooks/ --port=$(PORT) --preheat_kernel=True
+	$(KERNEL_ENV) $(PY) -m explorer.serving.classroom notebooks/ --port=$(PORT) --preheat_kernel=True
 
 # A course through JupyterHub at http://127.0.0.1:8000 (deploy/hub/jupyterhub_config.py, docs/hub.md):
 # any user name + the class password HUB_PASSWORD (generated and printed when unset); HUB_ADMIN names

@@ -204,7 +204,7 @@ def app_pool(ctx, index):
     """The explorer's own pool for ``index`` (50 000 draws, seed 0): its K = 5000 estimate and stderr."""
     it = ctx.session.point(index).iwae([5000])
     f = ctx.exact(index).free_energy
-    value, se = float(it["bound"][0]), float(it["stderr"][0])
+    value, se = float(it.bound[0]), float(it.stderr[0])
     return {"app_value_5000": Number(value, kind="draw"), "app_gap_5000": Number(value - f, kind="draw"),
             "app_se_5000": Number(se, kind="draw"), "app_2se_5000": Number(2 * se, kind="draw"),
             "app_below_in_se": Number((f - value) / se, kind="draw")}
@@ -231,11 +231,11 @@ def mc_first_draws(index):
     def compute(ctx, quick):
         from explorer.vae import free_energy_lambda_mc
         w = ctx.first_draws(index)
-        mc, se = free_energy_lambda_mc(w["log_w"], [1.0])
+        mc, se = free_energy_lambda_mc(w.log_w, [1.0])
         f = ctx.exact(index).free_energy
         return {"mc": Number(float(mc[0]), kind="draw"), "mc_se": Number(float(se[0]), kind="draw"),
                 "mc_excess": Number(float(mc[0]) - f, kind="draw"), "exact": Number(f, kind="draw"),
-                "khat": Number(w["pareto_k_hat"], kind="draw")}
+                "khat": Number(w.pareto_k_hat, kind="draw")}
     return compute
 
 
@@ -246,7 +246,7 @@ def khat_over_seeds(ctx, quick):
     out = {}
     for c in (0.5, 1.0, 2.0):
         model = ctx.model if c == 1.0 else scale_decoder(ctx.model, c)
-        ks = np.array([ctx.analysis(16, seed=s, model=model).importance_weights()["pareto_k_hat"] for s in range(n)])
+        ks = np.array([ctx.analysis(16, seed=s, model=model).importance_weights().pareto_k_hat for s in range(n)])
         out[f"khat_{c:g}"] = Number(float(ks.mean()), float(ks.std(ddof=1) / math.sqrt(n)), n=n)
         out[f"khat_sd_{c:g}"] = Number(float(ks.std(ddof=1)), float(ks.std(ddof=1) / math.sqrt(2 * (n - 1))), n=n)
     return out
@@ -255,7 +255,7 @@ def khat_over_seeds(ctx, quick):
 def khat_flip(ctx, quick):
     """Digit 358: how often k-hat from 5000 draws passes PSIS's 0.7 (seeds 0, 1, ...), and seed 0's k-hat."""
     n = FLIP_SEEDS_QUICK if quick else FLIP_SEEDS_FULL
-    ks = np.array([ctx.analysis(358, seed=s).importance_weights()["pareto_k_hat"] for s in range(n)])
+    ks = np.array([ctx.analysis(358, seed=s).importance_weights().pareto_k_hat for s in range(n)])
     return {"pass_fraction": Number(float(np.mean(ks <= 0.7)), kind="fraction", n=n),
             "khat_seed0": Number(float(ks[0]), kind="draw"),
             "k_exact": Number(1.0 / ctx.analysis(358, n=10).lam_critical, kind="draw")}
@@ -270,10 +270,10 @@ def weights_across_digits(ctx, quick):
     for d in digits:
         w = ctx.first_draws(d)
         f = ctx.exact(d).free_energy
-        kh.append(w["pareto_k_hat"])
-        raw.append(abs(w["raw_free_energy"] - f))
-        psis.append(abs(w["psis_free_energy"] - f))
-        ess.append(w["ess"])
+        kh.append(w.pareto_k_hat)
+        raw.append(abs(w.raw_free_energy - f))
+        psis.append(abs(w.psis_free_energy - f))
+        ess.append(w.ess)
     kh, raw, psis, ess = map(np.asarray, (kh, raw, psis, ess))
     n = len(digits)
 
@@ -316,7 +316,7 @@ def coverage_across_digits(ctx, quick):
         exact = ctx.exact(d).free_energy_lambda(lams)[0]
         for r in range(COVERAGE_REPEATS):
             for scheme, seed in (("own", 1000 * r + d), ("common", r)):
-                lw = ctx.first_draws(d)["log_w"] if seed == 0 else ctx.log_w(d, 5000, seed)
+                lw = ctx.first_draws(d).log_w if seed == 0 else ctx.log_w(d, 5000, seed)
                 mc, se = free_energy_lambda_mc(lw, lams)
                 hits[scheme].append(np.abs(mc - exact) <= 2 * se)
     out = {}

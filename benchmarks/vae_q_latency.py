@@ -49,7 +49,7 @@ def measure(moves=40, digits=3, index=16):
         z = mu0 + 0.3 * rng.standard_normal(2)
         t0 = time.perf_counter()
         src.data = {"z1": [float(z[0])], "z2": [float(z[1])]}      # what a drag sends
-        assert f"{ctl.terms['neg_elbo']:.4f}" in ctl.w_readout.value
+        assert f"{ctl.terms.bound.neg_elbo:.4f}" in ctl.w_readout.value
         if k:                          # the first move warms torch up
             times.append(time.perf_counter() - t0)
     out["drag_s"] = stats(times)

@@ -19,16 +19,16 @@ import numpy as np
 
 
 def summary(g):
-    out = {"n": int(g["index"].size)}
-    chain = (np.all(g["free_energy"] <= g["neg_elbo_full"] + 1e-7)
-             and np.all(g["neg_elbo_full"] <= g["neg_elbo_diagonal"] + 1e-7)
-             and np.all(g["neg_elbo_diagonal"] <= g["neg_elbo_encoder"] + 1e-7))
+    out = {"n": int(g.index.size)}
+    chain = (np.all(g.free_energy <= g.neg_elbo_full + 1e-7)
+             and np.all(g.neg_elbo_full <= g.neg_elbo_diagonal + 1e-7)
+             and np.all(g.neg_elbo_diagonal <= g.neg_elbo_encoder + 1e-7))
     out["chain_holds_everywhere"] = bool(chain)
     for k in ("amortisation", "approximation", "full_covariance"):
-        v = np.asarray(g[k])
+        v = np.asarray(getattr(g, k))
         top = np.argsort(-v)[:5]
         out[k] = {"median": float(np.median(v)), "p90": float(np.percentile(v, 90)), "max": float(v.max()),
-                  "largest": [[int(g["index"][i]), float(v[i])] for i in top]}
+                  "largest": [[int(g.index[i]), float(v[i])] for i in top]}
     return out
 
 
@@ -52,7 +52,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         g = split_gaps(session, directory=SHIPPED_CACHE, use_cache=True)
         info["seconds"] = round(time.perf_counter() - t0, 1)
-        info["seconds_per_digit"] = round(info["seconds"] / g["index"].size, 2)
+        info["seconds_per_digit"] = round(info["seconds"] / g.index.size, 2)
         info["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     info["summary"] = summary(g)
     text = json.dumps(info, indent=1)

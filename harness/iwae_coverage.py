@@ -25,8 +25,8 @@ def pools(model, x, k, pool):
     with cpu_threads(1):                   # a tiny encoder call per pool: no thread pool to wake
         for seed in seeds(k):
             it = PointAnalysis(model, x, n_samples=100, n_iwae=pool, seed=seed).iwae([k])
-            est.append(it["bound"][0])
-            se.append(it["stderr"][0])
+            est.append(it.bound[0])
+            se.append(it.stderr[0])
     return np.array(est), np.array(se)
 
 

@@ -24,6 +24,8 @@ Settings come from the environment (``make hub`` passes them through):
                         before the lesson through the hub's REST API). Unset: one is generated once and
                         kept in the state folder (``prestart_token``, mode 0600), where the command
                         reads it.
+``HUB_CLASS_PORT``      the class service's loopback port (default 8868); its class board is at
+                        ``/services/class/board`` (issue 27).
 
 Everything here is JupyterHub's own: its SharedPasswordAuthenticator, its
 SimpleLocalProcessSpawner (each student's server is a local process of the user running the hub,
@@ -167,6 +169,32 @@ c.JupyterHub.load_roles = [{
     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
     "services": ["idle-culler"],
 }]
+
+# -- the class service: live predictions and "follow the teacher" (issue 27) ---------------------
+# A managed service (explorer/serving/class_service.py): the hub starts it, proxies
+# /services/class/ to it (the class board: /services/class/board, logged in through the hub's
+# OAuth) and it keeps the class in the state folder. It needs no API scopes of its own: the hub's
+# answer for a user's token (what it asks to identify a caller) carries the name, the admin flag
+# and the groups. Teachers are the hub's admins and the members of the group "teachers". With
+# make hub's shared class password anyone may log in under any non-admin name, so here the
+# teacher is HUB_ADMIN; put people in "teachers" only with an authenticator that proves who they are.
+class_port = int(os.environ.get("HUB_CLASS_PORT") or 8868)
+c.JupyterHub.services.append({
+    "name": "class",
+    "url": f"http://127.0.0.1:{class_port}",
+    "command": [sys.executable, "-m", "explorer.serving.class_service", "--hub",
+                "--db", str(STATE / "class.sqlite")],
+    "cwd": str(ROOT),
+    "oauth_no_confirm": True,
+})
+c.JupyterHub.load_groups = {"teachers": {"users": []}}      # created empty; only ever adds members
+# Every user may use the class service: in the browser (OAuth) and from their kernels, whose
+# server token gets this one scope on top of the default server role's.
+c.JupyterHub.extra_user_scopes = {"access:services!service=class"}
+c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", "access:services!service=class"]
+# Kernels reach the service directly on the loopback (not through the proxy), with that token.
+c.Spawner.environment["EXPLORER_CLASS_URL"] = f"http://127.0.0.1:{class_port}/services/class/"
+c.Spawner.environment["EXPLORER_CLASS_HUB"] = "1"
 
 # -- the teacher's API token: start a class's servers before the lesson (make hub-prestart) -----
 # An external service (a token, no process): it may create users, start, stop and read their

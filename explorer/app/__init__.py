@@ -7,7 +7,7 @@ if preheated():
     # page asks for it (explorer.serving.preheat)
     enter_background()
 
-import importlib
+from .._lazy import lazy_exports
 
 #: name -> the module that defines it. Imported when the name is first used: a page of one
 #: explorer does not import the other's controller and views (~25 ms of a kernel's start).
@@ -16,14 +16,4 @@ _EXPORTS = {"RBMExplorer": ".rbm.explorer", "show_rbm_explorer": ".rbm.explorer"
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

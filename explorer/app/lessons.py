@@ -19,6 +19,9 @@ No Bokeh figures are built here and torch is imported only by :class:`VAEFigure`
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
 import os
 
@@ -27,8 +30,10 @@ import numpy as np
 import traitlets
 
 from ..errors import InputError
-from ..views.html import status_html
+from ..views.glossary import math_as_text
+from ..views.html import escape, status_html
 from ..views.theme import style_layout
+from .core.class_mode import ClassQuestion, class_link, connect_follow, page_name
 from .core.classroom import classroom_options
 from .core.components import held
 
@@ -97,11 +102,16 @@ class Question(W.VBox):
     answered = traitlets.Bool(False)
 
 
-def predict(question, choices, answer, explanation):
+def predict(question, choices, answer, explanation, key=None):
     """"Predict, then check": commit to one of ``choices``, then see whether ``choices[answer]`` it was.
 
     ``explanation`` (HTML with ``$...$`` math) says why, and which figure shows it. Returns a
     :class:`Question` (display it; give it to a figure to hide that figure's answer until checked).
+
+    In a class (a class service, :mod:`explorer.app.core.class_mode`) the question appears on the
+    teacher's board under ``key`` (default: a digest of the question's text) and a student's check
+    records the choice; the answer then shows when the teacher reveals it. A student may change
+    the choice and check again until then (the board counts one answer per student).
     """
     choices = list(choices)
     right = choices[answer]
@@ -112,7 +122,7 @@ def predict(question, choices, answer, explanation):
     verdict = W.HTMLMath(layout=W.Layout(display="none"))
     verdict.add_class("lesson-answer")
 
-    def check(_):
+    def show_verdict():
         if options.value is None:
             head = f"No prediction yet; the answer is <b>{right}</b>."
         elif options.value == right:
@@ -123,10 +133,36 @@ def predict(question, choices, answer, explanation):
         verdict.layout.display = None
         box.answered = True
 
+    def check(_):
+        if in_class is None or in_class.self_paced or in_class.revealed:
+            show_verdict()
+            return
+        if options.value is None:
+            verdict.value = "Choose a prediction first: your teacher reveals the answer to the class."
+        else:
+            in_class.record(choices.index(options.value))
+            verdict.value = (f"Your prediction is in: <b>{escape(options.value)}</b>. The answer shows when "
+                             "your teacher reveals it; until then you may change your mind and check again.")
+        verdict.layout.display = None
+
     button.on_click(check)
     box = Question([W.HTMLMath(value=f"<b>Predict, then check.</b> {question}"), options, button, verdict])
     box.add_class("lesson-predict")
+    in_class = _class_question(question, choices, key, show_verdict)
+    box.in_class = in_class
     return box
+
+
+def _class_question(question, choices, key, on_reveal):
+    """The question's :class:`~explorer.app.core.class_mode.ClassQuestion`, or None without a class."""
+    link = class_link()
+    if link is None:
+        return None
+    lesson = page_name()
+    qid = f"{lesson}:{key or hashlib.sha1(question.encode()).hexdigest()[:10]}"
+    # the board has no MathJax: the question as Unicode text ("T → ∞", "2²⁰")
+    return ClassQuestion(link, qid, math_as_text(question), [math_as_text(c) for c in choices], lesson,
+                         on_reveal)
 
 
 # ---------------------------------------------------------------------- figures
@@ -141,6 +177,8 @@ class LessonFigure:
     only once that question (``question=`` for the part ``"answer"``, or :meth:`hide_until`) is
     answered: the readout never gives away what the student is asked to predict.
     """
+
+    _applying = False
 
     def __init__(self, views, controls, rows=None, question=None):
         self._questions = {}
@@ -163,8 +201,38 @@ class LessonFigure:
         # ``rows``: which views share a row (indices); a narrow page wraps a row's views
         figures = [W.HBox([self.bokeh[i] for i in r], layout=wrap) if len(r) > 1 else self.bokeh[r[0]]
                    for r in (rows or [[i] for i in range(len(self.views))])]
-        self.widget = W.VBox([controls, self.readout, self.message, *figures])
+        self._observed = []
+        self.follow = self._connect_class()
+        self.widget = W.VBox([controls, *([self.follow.widget] if self.follow else []), self.readout,
+                              self.message, *figures])
         self.widget.add_class("lesson-figure")
+
+    def _connect_class(self):
+        """In a class: the teacher's figure publishes its controls' values; a student's figure has
+        a "Follow the teacher" switch (see :class:`~explorer.app.core.class_mode.Follow`). The
+        channel is the lesson and the figure's kind (one of each kind in a lesson: a re-run cell in
+        JupyterLab keeps its channel)."""
+        return connect_follow(f"{page_name()}:{type(self).__name__}", self._apply_followed)
+
+    def _control_values(self):
+        return json.dumps([w.value for w in self._observed])
+
+    def _apply_followed(self, state):
+        """Set the observed controls to the teacher's values (one update, not one per control)."""
+        try:
+            values = json.loads(state)
+        except ValueError:
+            return
+        if not isinstance(values, list) or len(values) != len(self._observed):
+            return                  # another version of the lesson: nothing to apply
+        self._applying = True
+        try:
+            for w, value in zip(self._observed, values):
+                with contextlib.suppress(traitlets.TraitError):
+                    w.value = value
+        finally:
+            self._applying = False
+        self.update()
 
     def render(self):  # pragma: no cover - each figure
         raise NotImplementedError
@@ -205,8 +273,21 @@ class LessonFigure:
                 self.message.value = status_html("lesson-error", str(exc), error=True)
 
     def observe(self, *widgets):
+        """Re-render when one of ``widgets`` (the figure's controls) changes; in a class, those are
+        the values the teacher's figure publishes and a following student's figure receives."""
         for w in widgets:
-            w.observe(self.update, "value")
+            w.observe(self._on_control, "value")
+        self._observed.extend(widgets)
+        if self.follow is not None:       # a teacher's figure: the class can follow it at once
+            self.follow.publish(self._control_values())
+
+    def _on_control(self, _change):
+        if self._applying:
+            return                  # the teacher's values, being applied: one update after
+        if self.follow is not None:
+            self.follow.user_moved()
+            self.follow.publish(self._control_values())    # the class sees it while this figure renders
+        self.update()
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -433,7 +514,7 @@ class VAEFigure(LessonFigure):
             sigma = np.exp(0.5 * pa.logvar)
             self._points[index] = {
                 "grid": pa.posterior_grid(97), "parts": pa.elbo_parts(), "lam": pa.lam_curve(self.lams),
-                "series": pa.series(self.lams, 6)["exact_kappa"], "iwae": pa.iwae(self.IWAE_KS),
+                "series": pa.series(self.lams, 6).exact_kappa, "iwae": pa.iwae(self.IWAE_KS),
                 "reference": pa.reference[0], "mu": pa.mu, "sigma": sigma,
                 "draws": pa.mu + sigma * rng.standard_normal((150, 2)),
             }
@@ -444,48 +525,46 @@ class VAEFigure(LessonFigure):
         index = self.DIGITS[self.w_digit.value]
         b = self.point(index)
         lc, parts, order = b["lam"], b["parts"], int(self.w_order.value)
-        exact = np.asarray(lc["exact"], dtype=float)
+        exact = np.asarray(lc.exact, dtype=float)
         if self._shown != index:
             g = b["grid"]
-            post.show_posterior(g["z1"], g["z2"], g["density"], b["mu"], b["sigma"], b["draws"])
+            post.show_posterior(g.z1, g.z2, g.density, b["mu"], b["sigma"], b["draws"])
             with np.errstate(divide="ignore", invalid="ignore"):
                 vr = np.where(self.lams > 0, exact / np.where(self.lams > 0, self.lams, 1.0), np.nan)
             # NaN standard errors where Var(w^λ) is infinite: the view draws those dots without whiskers
-            post.show_lambda_curves(self.lams, exact, vr, lc["mc"], lc["mc_stderr"], b["series"], order,
-                                    lc["lam_critical"])
-            mc = parts["mc"]
-            bars.show({"expected_energy": parts["expected_energy"], "minus_entropy": -parts["entropy"],
-                       "neg_elbo": parts["neg_elbo"], "free_energy": b["reference"],
-                       "kl_posterior": parts["kl_posterior"]},
-                      {"expected_energy": (mc["expected_energy"], mc["expected_energy_stderr"]),
-                       "minus_entropy": (-mc["entropy"], mc["entropy_stderr"]),
-                       "neg_elbo": (mc["neg_elbo"], mc["neg_elbo_stderr"]),
-                       "kl_posterior": (mc["kl_posterior"], mc["kl_posterior_stderr"])})
+            post.show_lambda_curves(self.lams, exact, vr, lc.mc, lc.mc_stderr, b["series"], order, lc.lam_critical)
+            mc = parts.mc
+            bars.show({"expected_energy": parts.expected_energy, "minus_entropy": -parts.entropy,
+                       "neg_elbo": parts.neg_elbo, "free_energy": b["reference"], "kl_posterior": parts.kl_posterior},
+                      {"expected_energy": (mc.expected_energy, mc.expected_energy_stderr),
+                       "minus_entropy": (-mc.entropy, mc.entropy_stderr),
+                       "neg_elbo": (mc.neg_elbo, mc.neg_elbo_stderr),
+                       "kl_posterior": (mc.kl_posterior, mc.kl_posterior_stderr)})
             iw = b["iwae"]
-            iwae.show(iw["k"], iw["bound"], iw["stderr"], b["reference"])
+            iwae.show(iw.k, iw.bound, iw.stderr, b["reference"])
             self._shown = index
         else:
             post.show_series(self.lams, b["series"], order)
         j = int(np.argmin(np.abs(self.lams - self.w_lam.value)))
         lam = self.lams[j]
-        post.show_lambda_cursor(lam, exact[j] if np.isfinite(exact[j]) else lc["mc"][j])
+        post.show_lambda_cursor(lam, exact[j] if np.isfinite(exact[j]) else lc.mc[j])
         iw, kk = b["iwae"], list(self.IWAE_KS).index(int(self.w_k.value))
-        iwae.show_cursor(self.IWAE_KS[kk], iw["bound"][kk])
+        iwae.show_cursor(self.IWAE_KS[kk], iw.bound[kk])
         series = b["series"][order - 1, j]
         exact_j = _num(exact[j]) if np.isfinite(exact[j]) else "-\\infty"
-        se = float(lc["mc_stderr"][j])
-        mc_j = (f"${_num(lc['mc'][j])} \\pm {2 * se:.4f}$" if np.isfinite(se) else
-                f"${_num(lc['mc'][j])}$ (no error bar: $\\mathrm{{Var}}(w^\\lambda)$ is infinite, "
+        se = float(lc.mc_stderr[j])
+        mc_j = (f"${_num(lc.mc[j])} \\pm {2 * se:.4f}$" if np.isfinite(se) else
+                f"${_num(lc.mc[j])}$ (no error bar: $\\mathrm{{Var}}(w^\\lambda)$ is infinite, "
                 f"$2\\lambda \\ge \\lambda^*$)")
         if not np.isfinite(exact[j]):       # past λ*: what Monte Carlo shows there is the tail question
             mc_j = self.hidden(mc_j, "tail", "the Monte Carlo value past $\\lambda^*$")
-        gap = self.hidden(f"$-\\mathrm{{ELBO}} = {_num(parts['neg_elbo'])}$, gap $\\mathrm{{KL}}(q\\|p(z|x)) = "
-                          f"{_num(parts['kl_posterior'])}$", what="$-\\mathrm{ELBO}$ and the gap")
+        gap = self.hidden(f"$-\\mathrm{{ELBO}} = {_num(parts.neg_elbo)}$, gap $\\mathrm{{KL}}(q\\|p(z|x)) = "
+                          f"{_num(parts.kl_posterior)}$", what="$-\\mathrm{ELBO}$ and the gap")
         return (f"Digit {index}, in nats: exact $F = -\\ln p(x) = {_num(b['reference'])}$, "
-                f"{gap}; $\\lambda^* = {_num(lc['lam_critical'], 3)}$. At $\\lambda = "
+                f"{gap}; $\\lambda^* = {_num(lc.lam_critical, 3)}$. At $\\lambda = "
                 f"{lam:.2f}$: exact $F(\\lambda) = {exact_j}$, "
                 f"Monte Carlo {mc_j}, series of order {order}: "
-                f"${_num(series)}$. IWAE with $K = {self.IWAE_KS[kk]}$: $-\\mathcal{{L}}_K = {_num(iw['bound'][kk])}$.")
+                f"${_num(series)}$. IWAE with $K = {self.IWAE_KS[kk]}$: $-\\mathcal{{L}}_K = {_num(iw.bound[kk])}$.")
 
 
 class TrainingFigure(LessonFigure):

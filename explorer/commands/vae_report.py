@@ -73,7 +73,7 @@ def run(args):
         from ..vae.variational import split_gaps
 
         g = split_gaps(session, progress=_quiet if args.json else None)   # a tqdm bar on stderr for people
-        rep["split_gaps"] = {k: np.asarray(v).tolist() for k, v in g.items()}
+        rep["split_gaps"] = {k: np.asarray(v).tolist() for k, v in g.columns().items()}
     if args.json:
         print_json(rep)
     else:
@@ -103,10 +103,10 @@ def _held_q_report(session, index, q, lam, order):
 
     vp = VariationalPoint(session.point(index))
     t = vp.terms(q, order=order)
-    return {"mu": q.mu.tolist(), "cov": q.cov.tolist(), "neg_elbo": t["neg_elbo"],
-            "expected_energy": t["expected_energy"], "entropy": t["entropy"], "kl_posterior": t["kl_posterior"],
-            "free_energy": t["free_energy"], "quadrature_error": t["quadrature_error"],
-            "cumulants": t["cumulants"].tolist(), "lam": float(lam),
+    return {"mu": q.mu.tolist(), "cov": q.cov.tolist(), "neg_elbo": t.neg_elbo,
+            "expected_energy": t.expected_energy, "entropy": t.entropy, "kl_posterior": t.kl_posterior,
+            "free_energy": t.free_energy, "quadrature_error": t.quadrature_error,
+            "cumulants": t.cumulants.tolist(), "lam": float(lam),
             "lam_exact": float(vp.lam_curve(q, [lam])[0]),
             "series": vp.series(q, [lam], order)[:, 0].tolist()}
 

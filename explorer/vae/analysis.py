@@ -9,6 +9,7 @@ per test index.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections import OrderedDict
 from functools import cached_property
@@ -32,6 +33,20 @@ from .estimators import (
 )
 from .free_energy import MAX_ORDER, ExactPoint, series_free_energy
 from .quadrature import DEFAULT_TOL
+from .results import (
+    Cumulants,
+    CumulantSeries,
+    ElboParts,
+    EncoderQ,
+    IWAEEstimate,
+    LambdaCurve,
+    LatentMeans,
+    MonteCarloElboParts,
+    MonteCarloEstimates,
+    PointExploration,
+    TemperatureSweep,
+    WeightScaleCurve,
+)
 
 DEFAULT_SAMPLES = 5000      # MC estimates (ELBO parts, λ, cumulants)
 DEFAULT_IWAE_POOL = 50000   # one pool cut into groups of K for every IWAE bound
@@ -72,6 +87,11 @@ def scale_decoder(model, c):
                 layer.weight.mul_(c)
     m.weight_scale = float(getattr(model, "weight_scale", 1.0)) * c
     return m.eval()
+
+
+def _first(values):
+    """``values[0]`` as a float, None when there are no values (JSON null)."""
+    return None if values is None else float(values[0])
 
 
 class PointAnalysis:
@@ -159,11 +179,7 @@ class PointAnalysis:
 
         Returns
         -------
-        dict
-            ``k``, ``bound`` (-L_K), ``stderr`` (NaN where only one group of K fits in the pool: no
-            spread to measure), ``groups``, ``stderr_valid`` (per K: ``groups >= 2``) and
-            ``variance_finite`` (the group values have a finite variance: true whenever λ* > 0, so
-            for every Gaussian q; until 2026-12-06 this was λ* > 2 and withheld the error bars).
+        IWAEEstimate
         """
         lj, lq = self._pool
         bound, se, groups = iwae_bounds(lj - lq, ks)
@@ -171,19 +187,16 @@ class PointAnalysis:
         finite = bool(self.lam_critical > 0.0)
         valid = np.asarray(groups) >= 2
         se = np.where(valid, se, np.nan)
-        return {"k": k, "bound": bound, "stderr": se, "groups": groups, "variance_finite": finite,
-                "stderr_valid": valid}
+        return IWAEEstimate(k=k, bound=bound, stderr=se, groups=groups, variance_finite=finite, stderr_valid=valid)
 
     def importance_weights(self):
         """The importance weights' tail and what it says about the sampling estimates.
 
         Returns
         -------
-        dict
-            See :func:`~explorer.vae.estimators.importance_weight_diagnostics`: ``log_w`` (the first
-            ``n_samples`` draws' ln w = ln p(x, z) - ln q(z|x)), ``lam_critical`` (λ*),
-            ``pareto_k_exact`` (1/λ*), ``pareto_k_hat`` (PSIS, ArviZ), ``k_threshold``, ``reliable``,
-            ``ess``, ``psis_ess``, ``raw_free_energy``, ``psis_free_energy``, ``variance_finite``, ``n``.
+        ImportanceWeights
+            See :func:`~explorer.vae.estimators.importance_weight_diagnostics`; ``log_w`` holds the first
+            ``n_samples`` draws' ln w = ln p(x, z) - ln q(z|x).
         """
         hit = self._weights.get(self.n_samples)
         if hit is None:
@@ -201,10 +214,15 @@ class PointAnalysis:
         if self.is_exact:
             return self.exact.free_energy, self.exact.quadrature_error, "quadrature"
         it = self.iwae([5000])
-        return float(it["bound"][0]), float(it["stderr"][0]), "iwae-5000 estimate (upper bound)"
+        return float(it.bound[0]), float(it.stderr[0]), "iwae-5000 estimate (upper bound)"
 
     def elbo_parts(self):
-        """-ELBO, expected energy, entropy, KLs: exact (quadrature or closed form) and Monte Carlo."""
+        """-ELBO, expected energy, entropy, KLs: exact (quadrature or closed form) and Monte Carlo.
+
+        Returns
+        -------
+        ElboParts
+        """
         lj, lq = (a[:self.n_samples] for a in self._pool)
         mc = {}
         for key, vals in (("neg_elbo", lq - lj), ("expected_energy", -lj), ("entropy", -lq)):
@@ -213,19 +231,14 @@ class PointAnalysis:
         mc["kl_posterior"] = mc["neg_elbo"] - f_ref
         # the reference F is exact (2-D) or far more precise than -ELBO's MC estimate
         mc["kl_posterior_stderr"] = mc["neg_elbo_stderr"]
-        mc["n_samples"] = self.n_samples
+        mc = MonteCarloElboParts(**mc, n_samples=self.n_samples)
         with torch.no_grad():
             kl_prior = float(self.model.kl_prior(self.mu_t, self.logvar_t))
             entropy = float(self.model.entropy_q(self.logvar_t))
-        if self.is_exact:
-            ex = self.exact
-            out = {"neg_elbo": ex.neg_elbo, "expected_energy": ex.expected_energy, "entropy": entropy,
-                   "kl_prior": kl_prior, "kl_posterior": ex.kl_posterior}
-        else:
-            out = {"neg_elbo": mc["neg_elbo"], "expected_energy": mc["expected_energy"], "entropy": entropy,
-                   "kl_prior": kl_prior, "kl_posterior": mc["kl_posterior"]}
-        out["mc"] = mc
-        return out
+        # exact for a 2-D latent space (quadrature), else the Monte Carlo estimates
+        est = self.exact if self.is_exact else mc
+        return ElboParts(neg_elbo=est.neg_elbo, expected_energy=est.expected_energy, entropy=entropy,
+                         kl_prior=kl_prior, kl_posterior=est.kl_posterior, mc=mc)
 
     def lam_curve(self, lams):
         """F(λ) exact (quadrature) and Monte Carlo with standard errors, for λ in [0, 1.5].
@@ -233,15 +246,17 @@ class PointAnalysis:
         ``exact`` is -inf (JSON null) for λ >= ``lam_critical``, where E_q[w^λ] diverges.
         ``mc_variance_finite`` is 2λ < λ* (Var(w^λ) finite); elsewhere ``mc_stderr`` is NaN
         (the estimate ``mc`` is kept: finite, but its error bar would be meaningless).
+
+        Returns
+        -------
+        LambdaCurve
         """
         lams = check_array_1d(lams, "lam", lo=0.0, hi=LAM_MAX)
         mc, se = free_energy_lambda_mc(self.log_w, lams)
         finite = 2.0 * lams < self.lam_critical
-        out = {"lam": lams, "mc": mc, "mc_stderr": np.where(finite, se, np.nan), "mc_variance_finite": finite,
-               "exact": None, "error": None, "edge_fraction": None, "lam_critical": self.lam_critical}
-        if self.is_exact:
-            out["exact"], out["error"], out["edge_fraction"] = self.exact.free_energy_lambda(lams)
-        return out
+        exact, error, edge = self.exact.free_energy_lambda(lams) if self.is_exact else (None, None, None)
+        return LambdaCurve(lam=lams, mc=mc, mc_stderr=np.where(finite, se, np.nan), mc_variance_finite=finite,
+                           exact=exact, error=error, edge_fraction=edge, lam_critical=self.lam_critical)
 
     @property
     def lam_critical(self):
@@ -252,30 +267,30 @@ class PointAnalysis:
         return float(np.min(1.0 / (1.0 - small))) if small.size else math.inf
 
     def cumulants(self, order=4, n_boot=100):
-        """κ_1..κ_order of V under q: exact (quadrature) and k-statistics with bootstrap errors."""
+        """κ_1..κ_order of V under q: exact (quadrature) and k-statistics with bootstrap errors (:class:`Cumulants`)."""
         order = check_int(order, "order", lo=1, hi=MAX_ORDER)
         kmc, kse = sample_cumulants(-self.log_w, order, n_boot=n_boot, seed=self.seed)
-        return {"order": order, "kappa": self.exact.cumulants(order) if self.is_exact else None,
-                "kappa_mc": kmc, "kappa_mc_stderr": kse}
+        return Cumulants(order=order, kappa=self.exact.cumulants(order) if self.is_exact else None,
+                         kappa_mc=kmc, kappa_mc_stderr=kse)
 
     def series(self, lams, order=4):
-        """Truncated cumulant series at orders 1..order for each λ (rows: order)."""
+        """Truncated cumulant series at orders 1..order for each λ (rows: order; :class:`CumulantSeries`)."""
         lams = check_array_1d(lams, "lam", lo=0.0, hi=LAM_MAX)
         cum = self.cumulants(order)
-        return {"lam": lams, "order": list(range(1, cum["order"] + 1)),
-                "exact_kappa": None if cum["kappa"] is None else series_free_energy(cum["kappa"], lams),
-                "mc_kappa": series_free_energy(cum["kappa_mc"], lams)}
+        return CumulantSeries(lam=lams, order=list(range(1, cum.order + 1)),
+                              exact_kappa=None if cum.kappa is None else series_free_energy(cum.kappa, lams),
+                              mc_kappa=series_free_energy(cum.kappa_mc, lams))
 
     def temperature(self, temperatures):
-        """F_T exact (2-D: quadrature) and the bound ``E_q[H] - T S[q]``."""
+        """F_T exact (2-D: quadrature) and the bound ``E_q[H] - T S[q]`` (:class:`TemperatureSweep`)."""
         ts = check_array_1d(temperatures, "temperature", positive=True)
         if self.is_exact:
             exact, bound, err = self.exact.free_energy_temperature(ts)
         else:
             parts = self.elbo_parts()
             exact, err = None, None
-            bound = parts["expected_energy"] - ts * parts["entropy"]
-        return {"T": ts, "exact": exact, "bound": bound, "error": err}
+            bound = parts.expected_energy - ts * parts.entropy
+        return TemperatureSweep(T=ts, exact=exact, bound=bound, error=err)
 
     def posterior_grid(self, max_points=129):
         """p(z|x) and q(z|x) on the quadrature grid (2-D only; see :meth:`ExactPoint.posterior_grid`)."""
@@ -285,7 +300,8 @@ class PointAnalysis:
 
     # --------------------------------------------------------------- reports
     def report(self, lam=1.0, order=4, temperature=1.0):
-        """Everything ``vae-report`` prints, as a dict of plain values and arrays."""
+        """Everything ``vae-report`` prints, as a dict of plain values and arrays (the command's JSON document,
+        built from the results above: its keys are a contract)."""
         lam = float(check_array_1d(lam, "lam", lo=0.0, hi=LAM_MAX)[0])
         order = check_int(order, "order", lo=1, hi=MAX_ORDER)
         t = float(check_array_1d(temperature, "temperature", positive=True)[0])
@@ -297,7 +313,7 @@ class PointAnalysis:
         temp = self.temperature([t])
         it = self.iwae()
         wd = self.importance_weights()
-        lam_finite = bool(curve["mc_variance_finite"][0])
+        lam_finite = bool(curve.mc_variance_finite[0])
         rep = {
             "x": [int(v) for v in self.x_np],
             "latent_dim": self.latent_dim,
@@ -306,37 +322,35 @@ class PointAnalysis:
             "exact_method": method,
             "quadrature_error": ferr if self.is_exact else None,
             "exact_free_energy_stderr": None if self.is_exact else ferr,
-            "neg_elbo": parts["neg_elbo"],
-            "expected_energy": parts["expected_energy"],
-            "entropy": parts["entropy"],
-            "kl_prior": parts["kl_prior"],
-            "kl_posterior": parts["kl_posterior"],
-            "mc": parts["mc"],
+            "neg_elbo": parts.neg_elbo,
+            "expected_energy": parts.expected_energy,
+            "entropy": parts.entropy,
+            "kl_prior": parts.kl_prior,
+            "kl_posterior": parts.kl_posterior,
+            "mc": dataclasses.asdict(parts.mc),
             "q": {"mu": self.mu, "logvar": self.logvar},
-            "iwae": {"k": it["k"], "bound": it["bound"],
-                     "stderr": [float(v) if ok else None for v, ok in zip(it["stderr"], it["stderr_valid"])],
-                     "groups": [int(g) for g in it["groups"]], "pool": self.n_iwae,
-                     "variance_finite": it["variance_finite"]},
-            "lam": {"lam": lam, "exact": None if curve["exact"] is None else float(curve["exact"][0]),
-                    "error": None if curve["error"] is None else float(curve["error"][0]),
-                    "mc": float(curve["mc"][0]),
-                    "mc_stderr": float(curve["mc_stderr"][0]) if lam_finite else None,
+            "iwae": {"k": it.k, "bound": it.bound,
+                     "stderr": [float(v) if ok else None for v, ok in zip(it.stderr, it.stderr_valid)],
+                     "groups": [int(g) for g in it.groups], "pool": self.n_iwae,
+                     "variance_finite": it.variance_finite},
+            "lam": {"lam": lam, "exact": _first(curve.exact), "error": _first(curve.error),
+                    "mc": float(curve.mc[0]),
+                    "mc_stderr": float(curve.mc_stderr[0]) if lam_finite else None,
                     "mc_variance_finite": lam_finite,
-                    "edge_fraction": None if curve["edge_fraction"] is None else float(curve["edge_fraction"][0]),
-                    "lam_critical": curve["lam_critical"], "diverges": bool(lam >= curve["lam_critical"])},
-            "weights": {key: wd[key] for key in ("lam_critical", "pareto_k_exact", "pareto_k_hat", "ess",
-                                                 "psis_ess", "k_threshold", "reliable", "raw_free_energy",
-                                                 "psis_free_energy", "variance_finite", "n")},
+                    "edge_fraction": _first(curve.edge_fraction),
+                    "lam_critical": curve.lam_critical, "diverges": bool(lam >= curve.lam_critical)},
+            "weights": {key: getattr(wd, key) for key in ("lam_critical", "pareto_k_exact", "pareto_k_hat", "ess",
+                                                          "psis_ess", "k_threshold", "reliable", "raw_free_energy",
+                                                          "psis_free_energy", "variance_finite", "n")},
             "cumulants": {
                 "order": order, "lam": lam,
-                "kappa": cum["kappa"], "kappa_mc": cum["kappa_mc"], "kappa_mc_stderr": cum["kappa_mc_stderr"],
-                "series": None if ser["exact_kappa"] is None else ser["exact_kappa"][:, 0],
-                "series_mc": ser["mc_kappa"][:, 0],
-                "exact": None if curve["exact"] is None else float(curve["exact"][0]),
+                "kappa": cum.kappa, "kappa_mc": cum.kappa_mc, "kappa_mc_stderr": cum.kappa_mc_stderr,
+                "series": None if ser.exact_kappa is None else ser.exact_kappa[:, 0],
+                "series_mc": ser.mc_kappa[:, 0],
+                "exact": _first(curve.exact),
             },
-            "temperature": {"T": t, "exact": None if temp["exact"] is None else float(temp["exact"][0]),
-                            "bound": float(temp["bound"][0]),
-                            "error": None if temp["error"] is None else float(temp["error"][0])},
+            "temperature": {"T": t, "exact": _first(temp.exact), "bound": float(temp.bound[0]),
+                            "error": _first(temp.error)},
         }
         if self.is_exact:
             integ, qi = self.exact.integral, self.exact.q_integral
@@ -368,44 +382,39 @@ class PointAnalysis:
 
         Returns
         -------
-        dict
-            ``report`` (as :meth:`report` at λ = 1, T = 1), ``posterior`` (grid; 2-D only),
-            ``q`` (``mu``, ``logvar``, ``sigma``, ``draws`` (n_q_draws, 2)), ``reconstruction``
-            (decoder mean at z = μ, flat), ``reference`` (F, error, method), ``elbo_parts``,
-            ``lam_curve``, ``renyi`` (the VR curve F(λ)/λ along ``lams``; None without the
-            exact curve), ``renyi_bound_range`` ((0, 1): only there is it an upper bound on
-            -ln p(x); past λ = 1 it is not a bound), ``series``, ``temperature``, ``iwae``,
-            ``weights`` (:meth:`importance_weights`), ``weight_scale`` (the decoder's c).
+        PointExploration
+            ``report`` as :meth:`report` at λ = 1, T = 1; ``reconstruction`` flat; ``renyi`` along ``lams``
+            (past λ = 1 not a bound); no ``index``, ``label`` or ``image``.
         """
         lams = np.linspace(0.0, LAM_MAX, 61) if lams is None else np.asarray(lams, dtype=float)
         temperatures = np.geomspace(0.25, 4.0, 17) if temperatures is None else temperatures
         lc = self.lam_curve(lams)
         renyi = None
-        if lc["exact"] is not None:
+        if lc.exact is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                renyi = np.where(lams > 0, lc["exact"] / np.where(lams > 0, lams, 1.0), np.nan)
+                renyi = np.where(lams > 0, lc.exact / np.where(lams > 0, lams, 1.0), np.nan)
         sigma = np.exp(0.5 * self.logvar)
         # a few draws from q for the picture only, seeded by the seed and the image itself
         rng = np.random.default_rng([1000 + self.seed, *self.x_np.astype(int).tolist()])
         draws = self.mu[:2] + sigma[:2] * rng.standard_normal((int(n_q_draws), 2))
         with torch.no_grad():
             recon = torch.sigmoid(self.model.decode(self.mu_t)).cpu().numpy()
-        return {
-            "report": self.report(1.0, order, 1.0),
-            "posterior": self.posterior_grid(max_grid_points) if self.is_exact else None,
-            "q": {"mu": self.mu, "logvar": self.logvar, "sigma": sigma, "draws": draws},
-            "reconstruction": recon,
-            "reference": self.reference,
-            "elbo_parts": self.elbo_parts(),
-            "lam_curve": lc,
-            "renyi": renyi,
-            "renyi_bound_range": RENYI_BOUND_RANGE,
-            "series": self.series(lams, order),
-            "temperature": self.temperature(temperatures),
-            "iwae": self.iwae(ks),
-            "weights": self.importance_weights(),
-            "weight_scale": self.weight_scale,
-        }
+        return PointExploration(
+            report=self.report(1.0, order, 1.0),
+            posterior=self.posterior_grid(max_grid_points) if self.is_exact else None,
+            q=EncoderQ(mu=self.mu, logvar=self.logvar, sigma=sigma, draws=draws),
+            reconstruction=recon,
+            reference=self.reference,
+            elbo_parts=self.elbo_parts(),
+            lam_curve=lc,
+            renyi=renyi,
+            renyi_bound_range=RENYI_BOUND_RANGE,
+            series=self.series(lams, order),
+            temperature=self.temperature(temperatures),
+            iwae=self.iwae(ks),
+            weights=self.importance_weights(),
+            weight_scale=self.weight_scale,
+        )
 
     def with_samples(self, n_samples):
         """This analysis with ``n_samples`` Monte Carlo draws (sharing the cached draws and quadrature)."""
@@ -421,15 +430,15 @@ class PointAnalysis:
 
         Returns
         -------
-        dict with ``n`` (samples used), ``lam`` / ``stderr`` (F(λ) along ``lams``; the stderr is NaN
-        where ``variance_finite`` (2λ < λ*) is False), ``elbo_parts`` (the ``mc`` entry of
-        :meth:`elbo_parts`) and ``weights`` (:meth:`importance_weights` of those draws).
+        MonteCarloEstimates
+            ``elbo_parts`` is the ``mc`` entry of :meth:`elbo_parts`, ``weights`` the
+            :meth:`importance_weights` of those draws.
         """
         pa = self if n_samples is None else self.with_samples(n_samples)
         lc = pa.lam_curve(lams)
-        return {"n": pa.n_samples, "lam": lc["mc"], "stderr": lc["mc_stderr"],
-                "variance_finite": lc["mc_variance_finite"], "elbo_parts": pa.elbo_parts()["mc"],
-                "weights": pa.importance_weights()}
+        return MonteCarloEstimates(n=pa.n_samples, lam=lc.mc, stderr=lc.mc_stderr,
+                                   variance_finite=lc.mc_variance_finite, elbo_parts=pa.elbo_parts().mc,
+                                   weights=pa.importance_weights())
 
 
 class VAESession:
@@ -512,11 +521,8 @@ class VAESession:
 
         Returns
         -------
-        dict
-            ``scale``; ``exact`` (-ln p(x) per c, quadrature; for a latent space above 2-D the
-            IWAE K = 5000 estimate); ``neg_elbo`` (-ELBO with the encoder's unchanged q);
-            ``gap`` = neg_elbo - exact = KL(q‖p(z|x)); ``error`` (quadrature error of ``exact``);
-            ``method``. Cached per (index, scales).
+        WeightScaleCurve
+            Cached per (index, scales).
         """
         root = self._root
         i = self.check_index(index)
@@ -541,10 +547,10 @@ class VAESession:
             f, ferr, method = pa.reference
             exact.append(f)
             error.append(ferr)
-            neg_elbo.append(pa.exact.neg_elbo_only() if pa.is_exact else pa.elbo_parts()["neg_elbo"])
+            neg_elbo.append(pa.exact.neg_elbo_only() if pa.is_exact else pa.elbo_parts().neg_elbo)
         exact, neg_elbo = np.array(exact), np.array(neg_elbo)
-        out = {"scale": np.asarray(cs, dtype=np.float64), "exact": exact, "neg_elbo": neg_elbo,
-               "gap": neg_elbo - exact, "error": np.array(error), "method": method}
+        out = WeightScaleCurve(scale=np.asarray(cs, dtype=np.float64), exact=exact, neg_elbo=neg_elbo,
+                               gap=neg_elbo - exact, error=np.array(error), method=method)
         root._curves[key] = out
         if len(root._curves) > CURVE_CACHE_SIZE:
             root._curves.popitem(last=False)
@@ -583,12 +589,13 @@ class VAESession:
         return mu.cpu().numpy(), logvar.cpu().numpy()
 
     def latent_means(self):
-        """q(z|x) means (and log-variances) of every test image, with labels: the scatter plot."""
+        """q(z|x) means (and log-variances) of every test image, with labels: the scatter plot
+        (:class:`LatentMeans`)."""
         mu, logvar = self._latents
-        return {"mu": mu, "logvar": logvar, "labels": self.dataset.test_labels}
+        return LatentMeans(mu=mu, logvar=logvar, labels=self.dataset.test_labels)
 
     def report(self, index, lam=1.0, order=4, temperature=1.0):
-        """The ``vae-report`` dict for test image ``index``."""
+        """The ``vae-report`` dict for test image ``index`` (the command's JSON document: its keys are a contract)."""
         i = self.check_index(index)
         rep = {"index": i, "label": self.test_image(i)[1]}
         rep.update(self.point(i).report(lam, order, temperature))
@@ -603,10 +610,14 @@ class VAESession:
 
         ``image`` and ``reconstruction`` come shaped as the dataset's images (8 × 8 digits);
         ``weight_scale`` is this session's decoder scale c.
+
+        Returns
+        -------
+        PointExploration
         """
         i = self.check_index(index)
         x, lab = self.test_image(i)
         out = self.point(i).explore(lams, order, temperatures, **kwargs)
         shape = self.dataset.image_shape
-        out.update(index=i, label=lab, image=x.reshape(shape), reconstruction=out["reconstruction"].reshape(shape))
-        return out
+        return dataclasses.replace(out, index=i, label=lab, image=x.reshape(shape),
+                                   reconstruction=out.reconstruction.reshape(shape))

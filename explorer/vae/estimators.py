@@ -16,6 +16,7 @@ from scipy.special import logsumexp
 from ..errors import InputError
 from ._validation import check_array_1d, check_int
 from .free_energy import MAX_ORDER, cumulants_from_moments
+from .results import ImportanceWeights, PSISResult
 
 DEFAULT_IWAE_KS = (1, 10, 100, 1000, 5000)
 CHUNK = 16384
@@ -168,10 +169,7 @@ def psis(log_w):
 
     Returns
     -------
-    dict
-        ``k_hat`` (NaN when too few draws to fit a tail), ``log_mean`` (ln of the mean smoothed weight:
-        the PSIS estimate of ln E_q[w]; the raw one where no tail was fitted), ``ess`` (effective sample
-        size of the smoothed normalised weights) and ``log_weights`` (smoothed, normalised).
+    PSISResult
     """
     # lazy: about 1 s of imports (scipy.signal) that a kernel may never need
     from arviz_stats.base import array_stats
@@ -189,8 +187,8 @@ def psis(log_w):
     # C = ln Σ exp(smoothed shifted weights): recover it from the lower half to undo the normalisation
     low = lw <= np.median(lw)
     c = float(np.median((lw[low] - top) - smoothed[low]))
-    return {"k_hat": k_hat, "log_mean": top + c - math.log(lw.size),
-            "ess": float(1.0 / np.sum(np.exp(2.0 * smoothed))), "log_weights": smoothed}
+    return PSISResult(k_hat=k_hat, log_mean=top + c - math.log(lw.size),
+                      ess=float(1.0 / np.sum(np.exp(2.0 * smoothed))), log_weights=smoothed)
 
 
 def importance_weight_diagnostics(log_w, lam_critical=math.inf):
@@ -205,34 +203,25 @@ def importance_weight_diagnostics(log_w, lam_critical=math.inf):
 
     Returns
     -------
-    dict
-        ``log_w``; ``n``; ``lam_critical``; ``pareto_k_exact`` = 1/λ* (the exact Pareto shape of the
-        weights' tail, 0 when λ* is infinite); ``pareto_k_hat`` (PSIS estimate from the draws);
-        ``k_threshold`` (see :func:`pareto_k_threshold`); ``reliable`` (k-hat <= threshold);
-        ``ess`` (Kish's effective sample size ``1/Σ w̄²`` of the normalised raw weights) and
-        ``psis_ess`` (of the smoothed ones); ``raw_free_energy`` = -ln mean(w) and
-        ``psis_free_energy`` (the same from the smoothed weights), both estimates of -ln E_q[w];
-        ``variance_finite`` (λ* > 2: the weights w have a finite variance; it decides the error bars
-        of plain importance sampling, F(λ) at λ = 1, not those of IWAE, whose group values ``ln mean w``
-        have a finite variance for every λ*).
+    ImportanceWeights
     """
     lw = np.asarray(log_w, dtype=np.float64).reshape(-1)
     lam = float(lam_critical)
     total = logsumexp(lw)
     ps = psis(lw)
-    k_hat = ps["k_hat"]
+    k_hat = ps.k_hat
     threshold = pareto_k_threshold(lw.size)
-    return {
-        "log_w": lw,
-        "n": int(lw.size),
-        "lam_critical": lam,
-        "pareto_k_exact": 0.0 if math.isinf(lam) else 1.0 / lam,
-        "pareto_k_hat": k_hat,
-        "k_threshold": threshold,
-        "reliable": bool(math.isfinite(k_hat) and k_hat <= threshold),
-        "ess": float(1.0 / np.sum(np.exp(2.0 * (lw - total)))),
-        "psis_ess": ps["ess"],
-        "raw_free_energy": -float(total - math.log(lw.size)),
-        "psis_free_energy": -ps["log_mean"],
-        "variance_finite": bool(lam > 2.0),
-    }
+    return ImportanceWeights(
+        log_w=lw,
+        n=int(lw.size),
+        lam_critical=lam,
+        pareto_k_exact=0.0 if math.isinf(lam) else 1.0 / lam,
+        pareto_k_hat=k_hat,
+        k_threshold=threshold,
+        reliable=bool(math.isfinite(k_hat) and k_hat <= threshold),
+        ess=float(1.0 / np.sum(np.exp(2.0 * (lw - total)))),
+        psis_ess=ps.ess,
+        raw_free_energy=-float(total - math.log(lw.size)),
+        psis_free_energy=-ps.log_mean,
+        variance_finite=bool(lam > 2.0),
+    )

@@ -21,6 +21,7 @@ from scipy.special import logsumexp
 from ..errors import InputError
 from ._validation import check_array_1d, check_int
 from .quadrature import DEFAULT_TOL, integrate_2d, union_box
+from .results import PosteriorGrid
 
 LOG_2PI = math.log(2.0 * math.pi)
 BOX_SIGMAS = 9.0    # the grid covers the prior and q(z|x) out to ±9 standard deviations
@@ -349,12 +350,11 @@ class ExactPoint:
 
         Returns
         -------
-        dict
-            ``z1``, ``z2`` (axes), ``density`` (shape ``(len(z2), len(z1))``, rows are z2) and
-            ``q_density`` (q(z|x) on the same grid); subsampled to at most ``max_points`` per axis.
+        PosteriorGrid
+            With ``q_density`` (q(z|x) on the same grid); subsampled to at most ``max_points`` per axis.
         """
         g = self.integral.grid
         step = max(1, int(math.ceil((g.z1.size - 1) / (max_points - 1))))
         dens = np.exp(self.integral.log_f - self.integral.log_value).reshape(g.shape)[::step, ::step]
         qd = np.exp(self.log_q(g.points)).reshape(g.shape)[::step, ::step]
-        return {"z1": g.z1[::step], "z2": g.z2[::step], "density": dens, "q_density": qd}
+        return PosteriorGrid(z1=g.z1[::step], z2=g.z2[::step], density=dens, q_density=qd)

@@ -50,6 +50,15 @@ from ..errors import InputError
 from ._validation import check_array_1d, check_int
 from .device import cpu_threads
 from .free_energy import MAX_ORDER, ExactPoint, gaussian_box, series_free_energy, weighted_cumulants
+from .results import (
+    GAP_KEYS,
+    BoundTerms,
+    FitStarts,
+    GaussianFits,
+    PosteriorGrid,
+    SplitGaps,
+    VariationalGaps,
+)
 
 #: Gauss–Hermite nodes per axis. Measured on the shipped model: for the encoder's q and the fitted ones 48 nodes
 #: agree with 160 to 1e-8 nats; a q wider than a sharp posterior needs more (digit 16, σ = (0.4, 0.25),
@@ -433,7 +442,7 @@ class VariationalPoint:
         self.n_nodes = check_int(n_nodes, "n_nodes", lo=2, hi=400)
         self._rules = {}
         self._xi, self._w = self._rule(self.n_nodes)
-        self._fits = {}
+        self._fits = None
 
     def _rule(self, n):
         hit = self._rules.get(n)
@@ -478,7 +487,8 @@ class VariationalPoint:
 
         Returns
         -------
-        dict with ``z1`` (n,), ``z2`` (n,), ``density`` (n, n), rows are z2.
+        PosteriorGrid
+            ``z1`` (n,), ``z2`` (n,), ``density`` (n, n), rows are z2; no ``q_density``.
         """
         n = check_int(n, "n", lo=2, hi=1025)
         lo1, hi1, lo2, hi2 = (float(v) for v in check_array_1d(box, "box"))
@@ -489,7 +499,7 @@ class VariationalPoint:
         with cpu_threads(1):
             lj = self.model.log_joint(self.x, torch.as_tensor(pts, dtype=torch.float64, device=self.model.device))
         dens = np.exp(lj.cpu().numpy() + self.free_energy).reshape(n, n)
-        return {"z1": z1, "z2": z2, "density": dens}
+        return PosteriorGrid(z1=z1, z2=z2, density=dens)
 
     # ------------------------------------------------------------ terms
     @torch.no_grad()
@@ -514,11 +524,8 @@ class VariationalPoint:
 
         Returns
         -------
-        dict
-            ``neg_elbo`` = ``expected_energy`` - ``entropy`` (nats), ``free_energy`` (-ln p(x)),
-            ``kl_posterior`` = -ELBO - F ≥ 0, ``kl_prior`` (closed form), ``quadrature_error``
-            (|difference to a coarser Gauss–Hermite rule| of E_q[H], nats), ``free_energy_error``
-            (the adaptive quadrature's, of F), ``cumulants`` (with ``order``).
+        BoundTerms
+            With ``cumulants`` when ``order`` is given.
         """
         lj, logq, w = self._log_joint_at_nodes(q)
         eh = -float(np.dot(w, lj))
@@ -528,17 +535,17 @@ class VariationalPoint:
         f = self.free_energy
         cov = q.cov
         kl_prior = 0.5 * (np.trace(cov) + q.mu @ q.mu - 2.0 - math.log(np.linalg.det(cov)))
-        out = {"neg_elbo": eh - s, "expected_energy": eh, "entropy": s, "free_energy": f,
-               "kl_posterior": eh - s - f, "kl_prior": float(kl_prior), "quadrature_error": abs(eh - eh_check),
-               "free_energy_error": self.analysis.exact.quadrature_error}
+        cumulants = None
         if order is not None:
             order = check_int(order, "order", lo=1, hi=MAX_ORDER)
-            out["cumulants"] = weighted_cumulants(logq - lj, w, order)
-        return out
+            cumulants = weighted_cumulants(logq - lj, w, order)
+        return BoundTerms(neg_elbo=eh - s, expected_energy=eh, entropy=s, free_energy=f, kl_posterior=eh - s - f,
+                          kl_prior=float(kl_prior), quadrature_error=abs(eh - eh_check),
+                          free_energy_error=self.analysis.exact.quadrature_error, cumulants=cumulants)
 
     def neg_elbo(self, q):
         """-ELBO(q) = E_q[H] - S[q] (exact: Gauss–Hermite and closed form)."""
-        return self.terms(q)["neg_elbo"]
+        return self.terms(q).neg_elbo
 
     def cumulants(self, q, order=4):
         """κ_1..κ_order of V = ln q - ln p(x, z) under q (Gauss–Hermite; κ_1 = -ELBO)."""
@@ -618,7 +625,7 @@ class VariationalPoint:
         -------
         FitResult
         """
-        start = self.fit()["diagonal"].q if start is None else start
+        start = self.fit().diagonal.q if start is None else start
         return self._fit(self._full_theta(start), self._full_unpack, "full")
 
     # ------------------------------------------------------------ starts
@@ -683,7 +690,7 @@ class VariationalPoint:
 
         Returns
         -------
-        dict
+        FitStarts
             ``diagonal`` and ``full``: lists of ``(label, GaussianQ)``. Diagonal: the encoder's q, at each
             posterior mode (:meth:`posterior_modes`) the diagonal Gaussian whose precisions are the diagonal of
             -∂²ln p(x, z)/∂z² there (the best diagonal q for a Gaussian posterior; the posterior's marginal
@@ -707,7 +714,7 @@ class VariationalPoint:
         diag.append(("moments", GaussianQ(mean, np.diag(sd))))
         with contextlib.suppress(InputError):
             full.append(("moments", GaussianQ.from_cov(mean, cov)))
-        return {"diagonal": diag, "full": full}
+        return FitStarts(diagonal=diag, full=full)
 
     def _lowest(self, starts, kind):
         """The lowest optimum of -ELBO over ``starts`` (label, GaussianQ): every start converges on the screening
@@ -751,12 +758,12 @@ class VariationalPoint:
 
     def fit(self):
         """Both fits (cached), each the lowest of several starts (:meth:`fit_starts`, :meth:`_lowest`):
-        ``{"diagonal": FitResult, "full": FitResult}``; the full one's starts are every diagonal optimum found
+        :class:`GaussianFits`; the full one's starts are every diagonal optimum found
         (``"diagonal optimum k"``, lowest first) and the full starts of :meth:`fit_starts`."""
-        if not self._fits:
+        if self._fits is None:
             starts = self.fit_starts()
-            diag, optima = self._lowest(starts["diagonal"], "diagonal")
-            full_starts = [(f"diagonal optimum {k + 1}", q) for k, (_, q) in enumerate(optima)] + starts["full"]
+            diag, optima = self._lowest(starts.diagonal, "diagonal")
+            full_starts = [(f"diagonal optimum {k + 1}", q) for k, (_, q) in enumerate(optima)] + starts.full
             full, _ = self._lowest(full_starts, "full")
             if full.neg_elbo > diag.neg_elbo:
                 # the full family holds the diagonal optimum: never worse than it (a guard; not seen)
@@ -764,7 +771,7 @@ class VariationalPoint:
                 if direct.neg_elbo < full.neg_elbo:
                     direct.start, direct.starts, direct.n_optima = "diagonal optimum 1", full.starts, full.n_optima
                     full = direct
-            self._fits["diagonal"], self._fits["full"] = diag, full
+            self._fits = GaussianFits(diagonal=diag, full=full)
         return self._fits
 
     def gaps(self):
@@ -772,33 +779,30 @@ class VariationalPoint:
 
         Returns
         -------
-        dict
-            ``free_energy`` (-ln p(x)), ``neg_elbo_encoder``, ``neg_elbo_diagonal``, ``neg_elbo_full``
-            (all Gauss–Hermite with the same rule, so the chain compares like with like), and
-            ``amortisation`` = encoder - diagonal, ``approximation`` = diagonal - F,
-            ``full_covariance`` = diagonal - full (nats).
+        VariationalGaps
         """
         fits = self.fit()
         enc = self.neg_elbo(self.encoder_q)
-        d, full, f = fits["diagonal"].neg_elbo, fits["full"].neg_elbo, self.free_energy
-        return {"free_energy": f, "neg_elbo_encoder": enc, "neg_elbo_diagonal": d, "neg_elbo_full": full,
-                "amortisation": enc - d, "approximation": d - f, "full_covariance": d - full}
+        d, full, f = fits.diagonal.neg_elbo, fits.full.neg_elbo, self.free_energy
+        return VariationalGaps(free_energy=f, neg_elbo_encoder=enc, neg_elbo_diagonal=d, neg_elbo_full=full,
+                               amortisation=enc - d, approximation=d - f, full_covariance=d - full)
 
     def report(self):
-        """The ``vae-report --optimise-q`` entries: ``q_optimal``, ``gaps`` and ``q_optimal_starts`` (see the CLI).
+        """The ``vae-report --optimise-q`` entries (JSON; their keys are a contract): ``q_optimal``, ``gaps`` and
+        ``q_optimal_starts`` (see the CLI).
 
         ``q_optimal_starts`` (added with CODE_VERSION 2; ``q_optimal`` and ``gaps`` keep their keys): per kind,
         ``n_starts`` (the optimum is the lowest of that many fits), ``n_optima`` (distinct local optima they
         reached), ``best_start`` (where the winning fit started) and ``starts`` (every start's label).
         """
         fits, g = self.fit(), self.gaps()
-        dq, fq = fits["diagonal"].q, fits["full"].q
+        dq, fq = fits.diagonal.q, fits.full.q
         return {"q_optimal": {"diagonal": {"mu": dq.mu.tolist(), "logvar": dq.logvar.tolist(),
-                                           "neg_elbo": fits["diagonal"].neg_elbo},
+                                           "neg_elbo": fits.diagonal.neg_elbo},
                               "full": {"mu": fq.mu.tolist(), "cov": fq.cov.tolist(),
-                                       "neg_elbo": fits["full"].neg_elbo}},
-                "gaps": {"amortisation": g["amortisation"], "approximation": g["approximation"],
-                         "full_covariance": g["full_covariance"]},
+                                       "neg_elbo": fits.full.neg_elbo}},
+                "gaps": {"amortisation": g.amortisation, "approximation": g.approximation,
+                         "full_covariance": g.full_covariance},
                 "q_optimal_starts": {k: {"n_starts": f.n_starts, "n_optima": f.n_optima, "best_start": f.start,
                                          "starts": list(f.starts)} for k, f in fits.items()}}
 
@@ -811,10 +815,6 @@ def split_cache_path(session, indices=None, directory=None):
     key = hashlib.sha256(f"{file_sha256(session.model.checkpoint_path)}|{CODE_VERSION}|{session.weight_scale!r}|"
                          f"{session.n_test}|{N_NODES}|{idx}".encode()).hexdigest()[:24]
     return os.path.join(cache_dir() if directory is None else directory, f"vae_gaps_{key}.npz")
-
-
-GAP_KEYS = ("free_energy", "neg_elbo_encoder", "neg_elbo_diagonal", "neg_elbo_full", "amortisation",
-            "approximation", "full_covariance")
 
 
 def _indices(session, indices):
@@ -846,13 +846,13 @@ def load_split_gaps(session, indices=None, directory=None):
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            out = {k: z[k] for k in ("index", *GAP_KEYS)}
+            out = SplitGaps(**{k: z[k] for k in ("index", *GAP_KEYS)})
     except Exception:
         # a damaged or foreign file, whatever it raises (a bad zip, a zlib error, numpy's
         # header parser's TokenError, a missing key): recomputed, never a traceback
         return None
     expected = session.n_test if idx is None else len(idx)
-    return out if out["index"].size == expected else None
+    return out if out.index.size == expected else None
 
 
 def split_gaps(session, indices=None, progress=None, directory=None, use_cache=True):
@@ -873,15 +873,14 @@ def split_gaps(session, indices=None, progress=None, directory=None, use_cache=T
 
     Returns
     -------
-    dict of ndarray
-        ``index`` and, per digit, every key of :meth:`VariationalPoint.gaps` (nats).
+    SplitGaps
     """
     idx = _indices(session, indices)
     if use_cache:
         hit = load_split_gaps(session, idx, directory)
         if hit is not None:
             if progress is not None:
-                progress(hit["index"].size, hit["index"].size)
+                progress(hit.index.size, hit.index.size)
             return hit
     todo = np.arange(session.n_test) if idx is None else np.array(idx)
     rows = {k: np.empty(todo.size) for k in GAP_KEYS}
@@ -896,18 +895,18 @@ def split_gaps(session, indices=None, progress=None, directory=None, use_cache=T
         pa = PointAnalysis(session.model64, x, n_samples=session.n_samples, n_iwae=session.n_iwae, seed=session.seed)
         g = VariationalPoint(pa).gaps()
         for k in GAP_KEYS:
-            rows[k][j] = g[k]
+            rows[k][j] = getattr(g, k)
         if bar is not None:
             bar.update(1)
         if progress is not None:
             progress(j + 1, todo.size)
     if bar is not None:
         bar.close()
-    out = {"index": todo, **rows}
+    out = SplitGaps(index=todo, **rows)
     if use_cache:
         path = split_cache_path(session, idx, directory)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = path[:-4] + f".{os.getpid()}.tmp.npz"
-        np.savez(tmp, **out)
+        np.savez(tmp, **out.columns())
         os.replace(tmp, path)      # atomic: a reader never sees half a file
     return out

@@ -109,6 +109,17 @@ def temperature_axis(fig, t_range):
     fig.xaxis.formatter = CustomJSTickFormatter(code="return tick.toString();")
 
 
+def font_px(size):
+    """A CSS font size of Bokeh's (``"12px"``, ``"9pt"``, or a ``value(...)`` of one) in pixels."""
+    size = size.get("value", size) if isinstance(size, dict) else getattr(size, "value", size)
+    text = str(size).strip()
+    if text.endswith("pt"):
+        return float(text[:-2]) * 4.0 / 3.0
+    if text.endswith("px"):
+        return float(text[:-2])
+    raise ValueError(f"font size in px or pt expected, got {size!r}")
+
+
 def legend_style(fig, location, font="8pt"):
     """A legend that hides a curve on click, half transparent, small."""
     fig.legend.click_policy = "hide"

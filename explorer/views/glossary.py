@@ -295,6 +295,30 @@ def plain_text(text):
     return html.unescape(re.sub(r"<[^>]+>", "", t))
 
 
+#: LaTeX commands of the lessons' questions and their Unicode (see :func:`math_as_text`).
+_LATEX_SYMBOLS = {r"\to": "→", r"\infty": "∞", r"\approx": "≈", r"\le": "≤", r"\ge": "≥",
+                  r"\leq": "≤", r"\geq": "≥", r"\lambda": "λ", r"\kappa": "κ", r"\ln": "ln",
+                  r"\|": "‖", r"\times": "×", r"\cdot": "·", r"\langle": "⟨", r"\rangle": "⟩",
+                  r"\mathrm": "", r"\mathbb": "", r"\,": " ", r"\;": " ", r"\quad": " ", r"\ne": "≠",
+                  r"\neq": "≠", r"\sigma": "σ", r"\mu": "μ", r"\beta": "β", r"\theta": "θ", r"\ll": "≪",
+                  r"\gg": "≫", r"\pm": "±", r"\sum": "Σ", r"\hat": "", r"\tilde": "", r"\bar": ""}
+
+
+def math_as_text(text):
+    """A question with ``$...$`` math and HTML as plain Unicode text, for a page without MathJax
+    (the teacher's class board): ``$T \\to \\infty$`` → "T → ∞", ``$2^{20}$`` → "2²⁰"."""
+    def one(m):
+        t = m.group(1)
+        for cmd in sorted(_LATEX_SYMBOLS, key=len, reverse=True):
+            # a command of letters ends where its letters do (\\le is not \\left)
+            end = r"(?![A-Za-z])" if cmd[-1].isalpha() else ""
+            t = re.sub(re.escape(cmd) + end, _LATEX_SYMBOLS[cmd], t)
+        t = re.sub(r"\^\{([^{}]*)\}|\^(\w)", lambda s: _script(s.group(1) or s.group(2), _SUP, "^"), t)
+        t = re.sub(r"_\{([^{}]*)\}|_(\w)", lambda s: _script(s.group(1) or s.group(2), _SUB, "_"), t)
+        return re.sub(r"\s+", " ", t.replace("{", "").replace("}", "")).strip()
+    return plain_text(re.sub(r"\$([^$]+)\$", one, str(text)))
+
+
 def term(key, shown=None):
     """``shown`` (HTML; default the term's typeset name) with its explanation as a hover title."""
     t = TERMS[key]

@@ -70,13 +70,13 @@ class BoundView(SourceRegistry):
         self.t_cursor = self.source("t_cursor", "x")
         f = plot("fig_bound", "Free energy: exact and the mean-field bound", width=w, height=h,
                  x_axis_type="log", x_range=Range1d(*t_range), x_axis_label="Temperature T",
-                 y_axis_label="Free energy")
+                 y_axis_label="Free energy F (nats)")
         bound = self.source("bound_mean_field", "x", "y", "gap")
         exact = self.source("bound_exact", "x", "y")
         re = f.line("x", "y", source=exact, color="black", line_width=3, legend_label="exact F = −T ln Z")
         rb = f.line("x", "y", source=bound, color=COLORS["mean_field"], line_width=2, line_dash="dashed",
-                    legend_label="mean-field bound F_q")
-        f.add_tools(HoverTool(renderers=[rb], tooltips=[("T", "@x{0.000}"), ("F_q", "@y" + _FMT),
+                    legend_label="mean-field bound")
+        f.add_tools(HoverTool(renderers=[rb], tooltips=[("T", "@x{0.000}"), ("bound", "@y" + _FMT),
                                                         ("gap", "@gap{0.00000}")]))
         f.add_tools(HoverTool(renderers=[re], tooltips=[("T", "@x{0.000}"), ("exact F", "@y" + _FMT)]))
         _cursor(f, self.t_cursor)
@@ -84,8 +84,8 @@ class BoundView(SourceRegistry):
         legend_outside(f, "below", ncols=2)
         self.fig_bound = f
 
-        g = plot("fig_gap", "The gap F_q − F = T·KL(q‖p) ≥ 0", width=w, height=h, x_axis_type="log",
-                 x_range=f.x_range, x_axis_label="Temperature T", y_axis_label="F_q − F")
+        g = plot("fig_gap", "The gap: bound − exact F = T·KL(q‖p) ≥ 0", width=w, height=h, x_axis_type="log",
+                 x_range=f.x_range, x_axis_label="Temperature T", y_axis_label="bound − exact F (nats)")
         gap = self.source("bound_gap", "x", "zero", "gap")
         g.varea("x", "zero", "gap", source=gap, fill_color=COLORS["mean_field"], fill_alpha=0.25)
         rg = g.line("x", "gap", source=gap, color=COLORS["mean_field"], line_width=2)
@@ -139,7 +139,7 @@ class CorrectionsView(SourceRegistry):
         self.t_cursor = self.source("t_cursor", "x")
         self.lam_cursor = self.source("lam_cursor", "x")
         d = plot("fig_corrections", "Approximation − exact F along T", width=w, height=h, x_axis_type="log",
-                 x_range=Range1d(*t_range), x_axis_label="Temperature T", y_axis_label="F_approx − F_exact")
+                 x_range=Range1d(*t_range), x_axis_label="Temperature T", y_axis_label="approx. − exact F (nats)")
         self.renderers = {}
         for key in ("mean_field", "tap2", "tap3", "series"):
             s = self.source(f"diff_{key}", "x", "y")
@@ -189,11 +189,12 @@ class TrialLawView(SourceRegistry):
     def __init__(self, width=520, height=290):
         super().__init__()
         f = plot("fig_trial", "Random product laws q against the exact F", width=width, height=height,
-                 x_axis_label="distance of m from the mean-field optimum (RMS)", y_axis_label="F_q(m)")
+                 x_axis_label="distance of m from the mean-field optimum (RMS)",
+                 y_axis_label="free-energy bound of q (nats)")
         laws = self.source("trial_laws", "x", "y")
         r = f.scatter("x", "y", source=laws, size=5, color=COLORS["mean_field"], alpha=0.5,
                       legend_label="random product laws")
-        f.add_tools(HoverTool(renderers=[r], tooltips=[("distance", "@x{0.000}"), ("F_q", "@y" + _FMT)]))
+        f.add_tools(HoverTool(renderers=[r], tooltips=[("distance", "@x{0.000}"), ("bound", "@y" + _FMT)]))
         self.exact_line = Span(location=0.0, dimension="width", line_color="black", line_width=3)
         self.best_line = Span(location=0.0, dimension="width", line_color=COLORS["mean_field"], line_width=2,
                               line_dash="dashed")

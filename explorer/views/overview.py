@@ -49,10 +49,11 @@ def free_energy_overview(curves, *, width=760, height=330):
     source = ColumnDataSource(data, name="overview")
 
     top = figure(width=width, height=height, x_axis_type="log", title="Free energy F(T)",
-                 x_axis_label="Temperature T", y_axis_label="F", tools="pan,wheel_zoom,box_zoom,reset,save")
+                 x_axis_label="Temperature T", y_axis_label="free energy F (nats)",
+                 tools="pan,wheel_zoom,box_zoom,reset,save")
     gap = figure(width=width, height=height, x_axis_type="log", x_range=top.x_range,
-                 title="Error of each approximation: F_approx(T) − F_exact(T)",
-                 x_axis_label="Temperature T", y_axis_label="F_approx − F_exact",
+                 title="Error of each approximation: approximation − exact F(T)",
+                 x_axis_label="Temperature T", y_axis_label="approx. − exact F (nats)",
                  tools="pan,wheel_zoom,box_zoom,reset,save")
     # the shaded gap between the bound and the exact value is never negative (GBF)
     gap.add_layout(Band(base="T", lower="zero", upper="mean_field_gap", source=source,
@@ -70,7 +71,7 @@ def free_energy_overview(curves, *, width=760, height=330):
     tips = [("T", "@T{0.000}"), ("exact F", "@exact{0.0000}"), ("mean field", "@mean_field{0.0000}"),
             ("TAP2", "@tap2{0.0000}"), ("TAP3", "@tap3{0.0000}")]
     top.add_tools(HoverTool(tooltips=tips, mode="vline"))
-    gap.add_tools(HoverTool(tooltips=[("T", "@T{0.000}"), ("MF − exact", "@mean_field_gap{0.00000}"),
+    gap.add_tools(HoverTool(tooltips=[("T", "@T{0.000}"), ("mean field − exact", "@mean_field_gap{0.00000}"),
                                       ("TAP2 − exact", "@tap2_gap{0.00000}"),
                                       ("TAP3 − exact", "@tap3_gap{0.00000}")], mode="vline"))
     for fig in (top, gap):

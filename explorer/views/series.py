@@ -55,7 +55,7 @@ class SeriesPlot:
         self.line_alpha = line_alpha
         self.colors = series_colors(self.max_order)
         g = plot(name, "F(λ) at this temperature: exact and series", width=width, height=height,
-                 x_range=Range1d(*lam_range), x_axis_label="Perturbation λ", y_axis_label="Free energy F(λ)")
+                 x_range=Range1d(*lam_range), x_axis_label="Perturbation λ", y_axis_label="Free energy F(λ) (nats)")
         self.exact_line = g.line("x", "exact", source=source, color="black", line_width=EXACT_WIDTH,
                                  legend_label="exact F(λ)", name="lam_exact")
         g.add_tools(HoverTool(renderers=[self.exact_line], mode="vline", tooltips=[

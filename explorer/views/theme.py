@@ -120,7 +120,7 @@ def _fewer_legend_columns(plot):
 def apply_projector_size(layout):
     """Larger fonts and thicker lines on every figure of ``layout``; larger captions and notes
     (every font size inside a Bokeh Div, inline styles included)."""
-    from bokeh.models import Div, GlyphRenderer, Legend, Plot, Title
+    from bokeh.models import Div, GlyphRenderer, LabelSet, Legend, Plot, Title
 
     big = (f":host {{ font-size: {PROJECTOR_TEXT} !important; line-height: 1.4; }} "
            f"[style*='font-size'] {{ font-size: {PROJECTOR_TEXT} !important; }}")
@@ -136,6 +136,10 @@ def apply_projector_size(layout):
             ax.major_label_text_font_size = PROJECTOR_FONTS["tick"]
     for lg in layout.select({"type": Legend}):
         lg.label_text_font_size = PROJECTOR_FONTS["legend"]
+    # labels drawn in a plot (names at a cursor, values over bars): the views place them for their
+    # font size (explorer.views.common.font_px), so they stay apart at this size too
+    for ls in layout.select({"type": LabelSet}):
+        ls.text_font_size = PROJECTOR_FONTS["legend"]
     for p in layout.select({"type": Plot}):
         _fewer_legend_columns(p)
     for r in layout.select({"type": GlyphRenderer}):

@@ -66,32 +66,32 @@ def test_selecting_a_point_updates_every_source_with_the_cores_numbers(app, sess
     assert "Test digit #7" in title and f"(a {label})" in title
     # the digit image (rows flipped for Bokeh) and the selected marker at q's mean
     np.testing.assert_array_equal(data(app, "digit")["image"][0][::-1], x.reshape(8, 8))
-    np.testing.assert_allclose(data(app, "latent_selected")["z1"], [session.latent_means()["mu"][7, 0]], rtol=1e-12)
+    np.testing.assert_allclose(data(app, "latent_selected")["z1"], [session.latent_means().mu[7, 0]], rtol=1e-12)
     # the posterior grid is the core's
     grid = pa.posterior_grid(129)
-    np.testing.assert_allclose(data(app, "posterior")["image"][0], grid["density"], rtol=1e-12)
+    np.testing.assert_allclose(data(app, "posterior")["image"][0], grid.density, rtol=1e-12)
     np.testing.assert_allclose(data(app, "q_mean")["z1"], [pa.mu[0]], rtol=1e-12)
     # F(λ): exact where finite, Monte Carlo everywhere
     lc = pa.lam_curve(LAM_GRID)
-    fin = np.isfinite(lc["exact"])
-    np.testing.assert_allclose(data(app, "lam_exact")["y"], lc["exact"][fin], rtol=1e-12)
-    np.testing.assert_allclose(data(app, "lam_mc")["y"], lc["mc"], rtol=1e-12)
-    assert data(app, "lam_exact")["x"].max() < lc["lam_critical"]   # the exact curve stops at λ*
-    assert app.views["posterior_lambda"].lam_critical.location == pytest.approx(lc["lam_critical"])
+    fin = np.isfinite(lc.exact)
+    np.testing.assert_allclose(data(app, "lam_exact")["y"], lc.exact[fin], rtol=1e-12)
+    np.testing.assert_allclose(data(app, "lam_mc")["y"], lc.mc, rtol=1e-12)
+    assert data(app, "lam_exact")["x"].max() < lc.lam_critical   # the exact curve stops at λ*
+    assert app.views["posterior_lambda"].lam_critical.location == pytest.approx(lc.lam_critical)
     # the VR family at λ = 1 is −ln p(x); at the smallest λ it is close to −ELBO
     vr = data(app, "lam_vr")
     assert vr["y"][vr["x"] == 1.0][0] == pytest.approx(rep["exact_free_energy"], abs=1e-9)
     # F_T and the bound, the IWAE bounds
     temp = pa.temperature(T_GRID)
-    np.testing.assert_allclose(data(app, "t_exact")["y"], temp["exact"], rtol=1e-12)
-    np.testing.assert_allclose(data(app, "t_bound")["y"], temp["bound"], rtol=1e-12)
+    np.testing.assert_allclose(data(app, "t_exact")["y"], temp.exact, rtol=1e-12)
+    np.testing.assert_allclose(data(app, "t_bound")["y"], temp.bound, rtol=1e-12)
     iw = pa.iwae(list(K_GRID))
-    np.testing.assert_allclose(data(app, "iwae")["y"], iw["bound"], rtol=1e-12)
+    np.testing.assert_allclose(data(app, "iwae")["y"], iw.bound, rtol=1e-12)
     assert data(app, "iwae_exact")["y"][0] == pytest.approx(rep["exact_free_energy"], rel=1e-12)
     # bars: −ELBO = expected energy − entropy and the gap, as in vae-report
     bars = dict(zip(data(app, "elbo_bars")["name"], data(app, "elbo_bars")["value"]))
     assert bars["−ELBO"] == pytest.approx(rep["neg_elbo"], rel=1e-12)
-    assert bars["expected energy E_q[H]"] == pytest.approx(rep["expected_energy"], rel=1e-12)
+    assert bars["expected energy ⟨H⟩ under q"] == pytest.approx(rep["expected_energy"], rel=1e-12)
     assert bars["− entropy −S[q]"] == pytest.approx(-rep["entropy"], rel=1e-12)
     assert bars["gap KL(q‖p(z|x))"] == pytest.approx(rep["kl_posterior"], rel=1e-12)
     assert bars["exact F = −ln p(x)"] == pytest.approx(rep["exact_free_energy"], rel=1e-12)
@@ -113,14 +113,14 @@ def test_sliders_move_the_cursors_and_series(app, session):
     pa = session.point(3)
     app.w_lam.value = 0.25
     assert data(app, "lam_cursor")["x"][0] == 0.25
-    assert data(app, "lam_cursor")["y"][0] == pytest.approx(pa.lam_curve([0.25])["exact"][0], rel=1e-12)
+    assert data(app, "lam_cursor")["y"][0] == pytest.approx(pa.lam_curve([0.25]).exact[0], rel=1e-12)
     app.w_temperature.value = T_GRID[30]
     assert data(app, "t_cursor")["x"][0] == pytest.approx(T_GRID[30])
-    assert data(app, "t_cursor")["y"][0] == pytest.approx(pa.temperature([T_GRID[30]])["exact"][0], rel=1e-10)
+    assert data(app, "t_cursor")["y"][0] == pytest.approx(pa.temperature([T_GRID[30]]).exact[0], rel=1e-10)
     app.w_order.value = 2
     ser = data(app, "lam_series")
     assert list(ser["order"]) == [1, 2]
-    exp = pa.series(LAM_GRID, 8)["exact_kappa"]
+    exp = pa.series(LAM_GRID, 8).exact_kappa
     np.testing.assert_allclose(ser["ys"][1], exp[1][np.isfinite(exp[1])], rtol=1e-12)
     app.w_k.value = 1000
     assert data(app, "iwae_cursor")["x"][0] == 1000
@@ -243,13 +243,13 @@ def test_decoder_weight_scale_recomputes_everything_exactly(session):
     rep = scaled.report(7, lam=1.0, order=4, temperature=1.0)
     assert app.state.scale == 2.0 and "scale=2" in app.w_link.value
     assert f"{rep['exact_free_energy']:.4f}" in app.w_readout.value and "weights × 2.00" in app.w_readout.value
-    np.testing.assert_allclose(data(app, "posterior")["image"][0], scaled.point(7).posterior_grid(129)["density"],
+    np.testing.assert_allclose(data(app, "posterior")["image"][0], scaled.point(7).posterior_grid(129).density,
                                rtol=1e-12)
     # the weight-scale tab: the session's curve along c, the cursor at the slider
-    curve = session.weight_scale_curve(7, app.compute.weight_scale_curve(7)["scale"])
+    curve = session.weight_scale_curve(7, app.compute.weight_scale_curve(7).scale)
     app.open_panel("scale")
-    np.testing.assert_allclose(data(app, "scale_exact")["y"], curve["exact"], rtol=1e-12)
-    assert np.all(curve["neg_elbo"] >= curve["exact"] - 1e-9)       # −ELBO is a bound for every c
+    np.testing.assert_allclose(data(app, "scale_exact")["y"], curve.exact, rtol=1e-12)
+    assert np.all(curve.neg_elbo >= curve.exact - 1e-9)       # −ELBO is a bound for every c
     assert data(app, "scale_cursor")["x"] == [2.0]
     # the slider: back to the trained model, the numbers of the shipped checkpoint
     app.w_scale.value = 1.0
@@ -259,23 +259,23 @@ def test_decoder_weight_scale_recomputes_everything_exactly(session):
 
 def test_weights_tab_reports_the_tail_and_no_error_bar_where_the_variance_is_infinite(session):
     app = VAEExplorer(query="index=16&samples=1000", page_url=PAGE, session=session)
-    w = session.point(16).monte_carlo([1.0], 1000)["weights"]
+    w = session.point(16).monte_carlo([1.0], 1000).weights
     html = app.open_panel("weights").diagnostics.text
     text = re.sub(r"<[^>]+>", "", html)      # the words, without the glossary's hover titles
-    assert f"λ* = {w['lam_critical']:.4f}" in text and f"k̂ = {w['pareto_k_hat']:.3f}" in text
-    assert ("PSIS calls the estimate unreliable" in text) == (not w["reliable"])
+    assert f"λ* = {w.lam_critical:.4f}" in text and f"k̂ = {w.pareto_k_hat:.3f}" in text
+    assert ("PSIS calls the estimate unreliable" in text) == (not w.reliable)
     assert "unreliable</b>" in html          # the exact k = 1/λ* ≈ 0.98 > 0.7 decides
     # the student is told which to believe, and why k̂ can say otherwise
-    assert "Trust the exact k" in text if w["reliable"] else "trust the exact k" in text
+    assert "Trust the exact k" in text if w.reliable else "trust the exact k" in text
     assert int(sum(data(app, "log_w_hist")["count"])) == 1000
     # λ* < 2 for this model: Monte Carlo error bars stop at λ*/2; IWAE's group values have a finite
     # variance for every λ* > 0, so every K has its spread
     lam_err = data(app, "lam_mc_err")["x"]
-    assert lam_err.max() < w["lam_critical"] / 2 and len(data(app, "lam_mc")["x"]) == LAM_GRID.size
+    assert lam_err.max() < w.lam_critical / 2 and len(data(app, "lam_mc")["x"]) == LAM_GRID.size
     assert "no error bar" in app.views["posterior_lambda"].mc_note.text
     assert "variance infinite: no error bar" in app.w_readout.value
     app.open_panel("iwae")
     assert data(app, "iwae_err")["x"].tolist() == [float(k) for k in K_GRID.values]
     assert "not its bias" in app.views["iwae"].note.text
     rows = [r for r in csv.reader(io.StringIO(app.csv())) if r[0] == "F_lambda_monte_carlo"]
-    assert all(r[3] == "" for r in rows if float(r[1]) >= w["lam_critical"] / 2) and "nan" not in app.csv()
+    assert all(r[3] == "" for r in rows if float(r[1]) >= w.lam_critical / 2) and "nan" not in app.csv()

@@ -10,6 +10,7 @@ pytest.importorskip("torch")
 
 from explorer.app.vae.explorer import VAEExplorer
 from explorer.vae import VAESession
+from explorer.vae.results import SplitGaps
 from explorer.vae.variational import GRAD_REQUIRED, GaussianQ, VariationalPoint, split_gaps
 
 
@@ -57,7 +58,7 @@ def test_tab_opens_on_the_encoders_q(app, session):
     mean = data(app, "q_held_mean")
     assert [mean["z1"][0], mean["z2"][0]] == pytest.approx(enc.mu)
     assert c.w_sigma1.value == pytest.approx(enc.sigma[0], rel=1e-12)
-    assert neg_elbo_bar(app) == pytest.approx(physics(session, 16, enc)["neg_elbo"], abs=1e-12)
+    assert neg_elbo_bar(app) == pytest.approx(physics(session, 16, enc).neg_elbo, abs=1e-12)
     assert data(app, "q_encoder_ellipses")["width"].size == 2
     post = app.source("q_posterior").data
     img = np.asarray(post["image"][0])
@@ -76,8 +77,8 @@ def test_drag_moves_q_and_updates_the_bound(app, session):
     app.source("q_held_mean").data = {"z1": [0.4], "z2": [-0.3]}
     q = GaussianQ.from_sigmas([0.4, -0.3], s1, s2, rho)
     t = physics(session, 16, q)
-    assert neg_elbo_bar(app) == pytest.approx(t["neg_elbo"], abs=1e-12) and neg_elbo_bar(app) != before
-    assert f"{t['neg_elbo']:.4f}" in c.w_readout.value and f"{t['kl_posterior']:.4f}" in c.w_readout.value
+    assert neg_elbo_bar(app) == pytest.approx(t.neg_elbo, abs=1e-12) and neg_elbo_bar(app) != before
+    assert f"{t.neg_elbo:.4f}" in c.w_readout.value and f"{t.kl_posterior:.4f}" in c.w_readout.value
     ell = data(app, "q_held_ellipses")
     assert ell["x"] == pytest.approx([0.4, 0.4]) and ell["y"] == pytest.approx([-0.3, -0.3])
 
@@ -95,7 +96,7 @@ def test_sliders_set_the_covariance(app, session):
     c.w_sigma1.value, c.w_sigma2.value, c.w_rho.value = 0.5, 0.2, -0.6
     mu = c.held[0]
     q = GaussianQ.from_sigmas(mu, c.w_sigma1.value, c.w_sigma2.value, -0.6)
-    assert neg_elbo_bar(app) == pytest.approx(physics(session, 16, q)["neg_elbo"], abs=1e-12)
+    assert neg_elbo_bar(app) == pytest.approx(physics(session, 16, q).neg_elbo, abs=1e-12)
     e = q.ellipse(2.0)
     ell = data(app, "q_held_ellipses")
     assert ell["angle"][1] == pytest.approx(e["angle"]) and ell["width"][1] == pytest.approx(e["width"])
@@ -114,7 +115,7 @@ def test_mean_sliders_move_q_from_the_keyboard(app, session):
     assert c.held[0] == pytest.approx([0.55, 0.2]) and c.held[1:] == pytest.approx((s1, s2, rho))
     c.w_mu2.value = -0.35
     q = GaussianQ.from_sigmas([0.55, -0.35], s1, s2, rho)
-    assert neg_elbo_bar(app) == pytest.approx(physics(session, 16, q)["neg_elbo"], abs=1e-12)
+    assert neg_elbo_bar(app) == pytest.approx(physics(session, 16, q).neg_elbo, abs=1e-12)
     assert [data(app, "q_held_mean")["z1"][0], data(app, "q_held_mean")["z2"][0]] == pytest.approx([0.55, -0.35])
     assert c.w_mu1.min <= -3.0 and c.w_mu1.max >= 3.0       # the map's box, at least
     c.start_from_encoder()
@@ -127,24 +128,24 @@ def test_fit_converges_and_the_readout_shows_the_gaps(app, session):
     vp = VariationalPoint(session.point(16))
     g = vp.gaps()
     r = c.fit_result
-    assert r["gaps"]["amortisation"] == pytest.approx(g["amortisation"], abs=1e-9)
-    assert all(v < GRAD_REQUIRED for v in r["grad_norm"].values())
+    assert r.gaps.amortisation == pytest.approx(g.amortisation, abs=1e-9)
+    assert all(v < GRAD_REQUIRED for v in r.grad_norm.values())
     html = c.w_readout.value
-    assert "amortisation gap" in html and f"{g['amortisation']:.4f}" in html and f"{g['approximation']:.4f}" in html
+    assert "amortisation gap" in html and f"{g.amortisation:.4f}" in html and f"{g.approximation:.4f}" in html
     assert "≤ −ELBO(q*<sub>full</sub>)" in html
     fits = vp.fit()
-    assert (f"lowest of {fits['diagonal'].n_starts} fits" in html and fits["diagonal"].n_starts > 1
+    assert (f"lowest of {fits.diagonal.n_starts} fits" in html and fits.diagonal.n_starts > 1
             and "not proven lowest" in html)
     # the animation: the Play's range is the iterates; its last step holds the full optimum
-    assert c.w_play.max == len(r["path"]) - 1 > 5
+    assert c.w_play.max == len(r.path) - 1 > 5
     c.w_step.value = c.w_step.max
-    full = vp.fit()["full"]
+    full = vp.fit().full
     assert neg_elbo_bar(app) == pytest.approx(full.neg_elbo, abs=1e-9)
-    assert data(app, "q_fit_path")["z1"].size == len(r["path"])
+    assert data(app, "q_fit_path")["z1"].size == len(r.path)
     assert data(app, "q_fit_ellipses")["width"].size == 4
     marks = data(app, "q_hist_marks")
     assert dict(zip(marks["kind"], marks["x"])) == pytest.approx(
-        {"amortisation": g["amortisation"], "approximation": g["approximation"]})
+        {"amortisation": g.amortisation, "approximation": g.approximation})
 
 
 def test_another_digit_starts_again_from_the_encoder(app, session):
@@ -163,8 +164,8 @@ def test_temperature_adds_the_tempered_bound(app, session):
     c = ctl(app)
     app.w_temperature.value = 2.0
     app.flush()
-    t = c.terms
-    assert f"{t['expected_energy'] - app.state.T * t['entropy']:.4f}" in c.w_readout.value
+    t = c.terms.bound
+    assert f"{t.expected_energy - app.state.T * t.entropy:.4f}" in c.w_readout.value
     app.w_temperature.value = 1.0
     app.flush()
 
@@ -181,11 +182,11 @@ def test_lambda_and_order_give_f_lambda_and_the_series_for_this_q(app, session):
     assert c.lam_exact == pytest.approx(f_lam, abs=1e-12)
     assert f"{f_lam:.4f}" in c.w_readout.value
     series = vp.series(q, [0.5], order=3)[:, 0]
-    assert c.terms["series"][2] == pytest.approx(series[2], abs=1e-9)
+    assert c.terms.series[2] == pytest.approx(series[2], abs=1e-9)
     assert f"{series[2]:.4f}" in c.w_readout.value and "series, order 3" in c.w_readout.value
     app.w_lam.value, app.w_order.value = 1.0, 4
     app.flush()
-    assert c.lam_exact == c.terms["free_energy"]
+    assert c.lam_exact == c.terms.bound.free_energy
 
 
 def test_split_histograms_from_the_disk_cache(app, session, cache):
@@ -209,8 +210,10 @@ def test_split_button_runs_with_progress(session, cache, monkeypatch):
         for k in range(1, 4):
             progress(k, 3)
             seen.append(c.w_split_progress.value)
-        out = {"index": np.array([0, 3, 16]), "amortisation": np.array([0.1, 0.2, 5.0]),
-               "approximation": np.array([0.05, 0.3, 0.5])}
+        zeros = np.zeros(3)
+        out = SplitGaps(index=np.array([0, 3, 16]), free_energy=zeros, neg_elbo_encoder=zeros,
+                        neg_elbo_diagonal=zeros, neg_elbo_full=zeros, amortisation=np.array([0.1, 0.2, 5.0]),
+                        approximation=np.array([0.05, 0.3, 0.5]), full_covariance=zeros)
         c.compute._splits[(c.compute._serial(), scale)] = out
         return out
     monkeypatch.setattr(c.compute, "split", fake_split)

@@ -70,8 +70,8 @@ def test_the_file_round_trips_what_the_compute_model_writes(fresh, tmp_path):
     # the fresh session's numbers, under the shipped model's fingerprint
     default_view.write("vae", key, fresh.default_view(DEFAULT.index, DEFAULT.samples), path=path)
     point = seeded_compute(path).point(DEFAULT.index)
-    assert isinstance(point["reference"], tuple) and isinstance(point["reference"][2], str)
-    assert all(isinstance(v, float) for v in point["report"]["iwae"]["stderr"])   # every K has its spread
+    assert isinstance(point.reference, tuple) and isinstance(point.reference[2], str)
+    assert all(isinstance(v, float) for v in point.report["iwae"]["stderr"])   # every K has its spread
     assert_same_tree(fresh.point(DEFAULT.index), point, rtol=RTOL)
 
 
@@ -115,7 +115,7 @@ def test_what_needs_the_model_loads_it_and_is_right(fresh):
     assert not app.compute.loader.loaded
     app.open_panel("latent")                 # the latent means need the model
     assert app.compute.loader.loaded
-    np.testing.assert_allclose(np.asarray(app.source("latent").data["z1"]), fresh.latents()["mu"][:, 0], rtol=RTOL)
+    np.testing.assert_allclose(np.asarray(app.source("latent").data["z1"]), fresh.latents().mu[:, 0], rtol=RTOL)
     app.select(5)
     assert app.state.index == 5 and "#5" in app.w_readout.value
     assert_same_tree(fresh.point(5), app.compute.point(5), rtol=RTOL)

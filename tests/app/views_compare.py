@@ -4,6 +4,7 @@ two explorers' plots hold (a page built from shipped numbers against a fresh one
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 
 import numpy as np
@@ -29,8 +30,16 @@ def assert_same_tree(expected, got, rtol=0.0, path="", _atol=0.0):
     Why the neighbours: a column that is a difference (TAP2 − exact ≈ 1e-5 of two F ≈ −17) carries
     the rounding of its operands, ~1e-14 absolute, which another CPU or BLAS kernel changes; compared
     to its own size it would fail on every machine but the one that wrote the file.
+
+    A dataclass (a result such as the VAE's ``PointExploration``) is compared as the dict of its fields,
+    after checking that both are of the same class.
     """
-    if isinstance(expected, dict):
+    if dataclasses.is_dataclass(expected) and not isinstance(expected, type):
+        assert type(got) is type(expected), f"{path}: {type(got).__name__} vs {type(expected).__name__}"
+        fields = [f.name for f in dataclasses.fields(expected)]
+        assert_same_tree({k: getattr(expected, k) for k in fields}, {k: getattr(got, k) for k in fields}, rtol, path,
+                         _atol)
+    elif isinstance(expected, dict):
         assert isinstance(got, dict) and set(expected) == set(got), \
             f"{path}: keys {sorted(map(str, expected))} vs {sorted(map(str, got))}"
         atol = max(_atol, rtol * _magnitude(expected.values()))

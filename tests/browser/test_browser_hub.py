@@ -226,3 +226,86 @@ def test_prestart_reports_bad_input_in_one_line(hub, tmp_path):
     missing = prestart(str(tmp_path / "nope.txt"), "--hub", base)
     assert missing.returncode == 2 and "roster not found" in missing.stdout
     assert not (state / "home" / "frank").exists()
+
+
+# ------------------------------------------------------------------ the class, connected (issue 27)
+CLASS_STUDENTS = ("alice", "bob", "carol")
+LESSON_PAGE = "voila/render/notebooks/lessons/lesson_1_free_energy_and_bound.ipynb"
+
+
+def _wait_readout(page, value, timeout_ms):
+    page.wait_for_function("v => { const e = document.querySelector('.explorer-temperature .widget-readout');"
+                           " return e && e.innerText === v; }", arg=value, timeout=timeout_ms)
+
+
+def test_the_class_in_the_hub_board_reveal_and_follow(hub, browser, artifacts):
+    """The class service as a hub service: three students answer a lesson question in their own
+    servers, the teacher (the hub's admin) sees the counts on /services/class/board within 2 s and
+    reveals; the students follow the teacher's explorer; a student may not act as the teacher."""
+    import time
+
+    base, _state = hub
+    contexts = []
+    try:
+        students = {}
+        for user in CLASS_STUDENTS:
+            context, page = log_in(browser, base, user, PASSWORD)
+            contexts.append(context)
+            page.wait_for_url(f"**/user/{user}/{START_PAGE}*", timeout=180_000)
+            page.goto(base + f"user/{user}/{LESSON_PAGE}", wait_until="commit")
+            page.locator(".lesson-predict").first.wait_for(timeout=180_000)
+            students[user] = page
+        t_context, teacher = log_in(browser, base, ADMIN, ADMIN_PASSWORD)
+        contexts.append(t_context)
+        teacher.wait_for_url("**/user/teacher/**", timeout=180_000)
+        board = t_context.new_page()
+        board.goto(base + "services/class/board")
+        board.wait_for_url("**/services/class/board", timeout=60_000)
+
+        t0 = time.monotonic()
+        for i, page in enumerate(students.values()):
+            q = page.locator(".lesson-predict").first
+            q.locator(".lesson-choices input[type=radio]").nth(i % 2).check()
+            q.locator(".lesson-reveal-button").click()
+            q.locator(".lesson-answer", has_text="Your prediction is in").wait_for(timeout=30_000)
+        board.get_by_text("3 answers").first.wait_for(timeout=2_000 + 1000 * (time.monotonic() - t0))
+        board.screenshot(path=str(artifacts / "hub-class-board.png"), full_page=True)
+        board.locator("section.question", has_text="3 answers").get_by_role("button", name="Reveal answer").click()
+        for page in students.values():
+            verdict = page.locator(".lesson-predict").first.locator(".lesson-answer")
+            page.wait_for_function("el => /Right|Not quite/.test(el.innerText)", arg=verdict.element_handle(),
+                                   timeout=5_000)
+
+        # follow the teacher: the admin's explorer publishes, the students' explorers follow
+        teacher.goto(base + f"user/{ADMIN}/{RBM_PAGE}", wait_until="commit")
+        teacher.locator(".class-follow", has_text="Teaching").wait_for(timeout=180_000)
+        for user, page in students.items():
+            page.goto(base + f"user/{user}/{RBM_PAGE}", wait_until="commit")
+            page.locator(".class-follow-switch").wait_for(state="visible", timeout=180_000)
+            page.locator(".class-follow-switch").click()
+        handle = teacher.locator(".explorer-temperature .noUi-handle")
+        before = teacher.locator(".explorer-temperature .widget-readout").inner_text()
+        handle.focus()
+        teacher.keyboard.press("ArrowRight")
+        teacher.wait_for_function("v => document.querySelector('.explorer-temperature .widget-readout')"
+                                  ".innerText !== v", arg=before)
+        value = teacher.locator(".explorer-temperature .widget-readout").inner_text()
+        t0 = time.monotonic()
+        for page in students.values():
+            _wait_readout(page, value, 10_000)
+        lag = time.monotonic() - t0
+        assert lag <= 1.0, f"followers showed the teacher's temperature {lag:.2f} s after the teacher's page"
+
+        # a student cannot publish, reveal or read the students, with the hub's cookie or a forged token
+        alice = students["alice"]
+        for method, path, headers in [
+                ("PUT", "api/follow/explorer:rbm", {}),
+                ("PUT", "api/follow/explorer:rbm", {"Authorization": "token " + secrets.token_hex(16)}),
+                ("GET", "api/students", {}),
+                ("GET", "api/board", {})]:
+            r = alice.request.fetch(base + "services/class/" + path, method=method, headers=headers,
+                                    data={"state": "T=9"} if method == "PUT" else None)
+            assert r.status == 403, (method, path, headers, r.status, r.text()[:200])
+    finally:
+        for context in contexts:
+            context.close()

@@ -257,7 +257,7 @@ def check_vae_hold_q_tab(page, ex):
     terms = page.evaluate(READ_SOURCE_JS, "q_terms")
     v = dict(zip(terms["name"], terms["value"]))
     # q starts as the encoder's: a bound, the gap its KL
-    assert v["−ELBO(q)"] == pytest.approx(v["E_q[H]"] + v["−S[q]"], abs=1e-9)
+    assert v["−ELBO(q)"] == pytest.approx(v["⟨H⟩ under q"] + v["−S[q]"], abs=1e-9)
     assert v["KL(q‖p(z|x))"] == pytest.approx(v["−ELBO(q)"] - v["−ln p(x)"], abs=1e-9) and v["KL(q‖p(z|x))"] >= 0
     assert len(page.evaluate(READ_SOURCE_JS, "q_held_ellipses")["x"]) == 2
     assert page.locator(f".jp-NotebookPanel {ex.root} .vae-q-readout").is_visible()

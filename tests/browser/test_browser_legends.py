@@ -5,7 +5,8 @@ logs no "could not set initial ranges", and the first screen shows its differenc
 The first screen's differences, at the default state and at the cursor: the mean-field bound's
 gap, TAP's and the series' errors (RBM; the VAE: the bound's gap −ELBO − (−ln p(x)) as order 1 of
 the series at λ = 1, the series' error at order K) and zero (the exact value) each at least 10 px
-apart on screen, through the figure's own y scale. Screenshots of every view are kept in
+apart on screen, through the figure's own y scale; the RBM's names at the cursor (TAP2 and TAP3 lie
+only ~10 px apart there) inside the frame and at least a line apart. Screenshots of every view are kept in
 ``artifacts/legends_*.png``.
 """
 
@@ -36,6 +37,7 @@ class Explorer:
     curves: tuple          # (label, source, column, x column); source 0: the zero line
     apart: tuple           # labels that must be >= 10 px apart pairwise
     placeholders: tuple    # (tab title, placeholder source) of the plots that start empty
+    names: str = ""        # source of the names written at the cursor in the difference plot
 
 
 K = 4   # the default cumulant order of both explorers
@@ -46,7 +48,7 @@ EXPLORERS = {
         (("bound", "f_mean_field", "diff_y", "x"), ("TAP2", "f_tap2", "diff_y", "x"),
          ("TAP3", "f_tap3", "diff_y", "x"), ("series", "f_series", "diff_y", "x"), ("exact", 0, "", "")),
         ("bound", "TAP2", "series", "exact"),
-        (("Learning", "fig_learning_race_placeholder"),)),
+        (("Learning", "fig_learning_race_placeholder"),), "diff_labels"),
     "vae": Explorer(
         "vae_explorer.ipynb", ".vae-explorer", ".vae-temperature .noUi-handle", "lam_series",
         "fig_lambda_diff", "lam_cursor",
@@ -56,6 +58,30 @@ EXPLORERS = {
         ("bound", "series", "exact"),
         (("Training", "fig_training_placeholder"),)),
 }
+
+
+#: The names written at the cursor in a figure (a LabelSet of the source ``names``): each one's text and
+#: page y (its middle, through the figure's own y scale) and half its font's line (px).
+NAMES_JS = r"""([figure, names]) => {
+  function* walk(v) {
+    yield v;
+    const kids = typeof v.children_views === 'function' ? v.children_views() : (v.child_views || []);
+    for (const c of kids) yield* walk(c);
+  }
+  for (const root of window.Bokeh.index.roots) {
+    for (const v of walk(root)) {
+      if (!(v.model && v.model.name === figure && v.frame)) continue;
+      let src = null;
+      for (const d of window.Bokeh.documents) { src = src || d.get_model_by_name(names); }
+      const top = v.canvas_view.el.getBoundingClientRect().top;
+      const labels = v.model.center.find(a => a.source === src);
+      const font = parseFloat(labels.text_font_size.value || labels.text_font_size) || 11;
+      return Array.from(src.data.text).map((t, i) => ({text: t, half: 0.65 * font,
+        y: top + v.frame.y_scale.compute(src.data.label_y[i])}));
+    }
+  }
+  return null;
+}"""
 
 
 #: True once the element ``sel`` holds a drawn Bokeh plot (a canvas view in ``Bokeh.index``).
@@ -106,6 +132,15 @@ def test_first_screen_differences_apart_and_legends_clear(explorer, artifacts):
         legends, overlaps = legend_overlaps(page)
         assert legends, "no legend found"
         assert overlaps == [], f"at {width}x{height}: " + "; ".join(overlaps)
+        if ex.names:
+            # the names at the cursor (TAP2 and TAP3 lie ~10 px apart there): inside the frame, a line apart
+            names = page.evaluate(NAMES_JS, [ex.diff_figure, ex.names])
+            assert [n["text"] for n in names] == ["bound", "TAP2", "TAP3", "series"], names
+            for n in names:
+                assert top + n["half"] - 0.5 <= n["y"] <= bottom - n["half"] + 0.5, f"{n} outside {pos['frame']}"
+            ys = sorted(n["y"] for n in names)
+            gaps = [b - a for a, b in zip(ys, ys[1:])]
+            assert min(gaps) >= 2 * names[0]["half"] - 0.5, f"at {width}x{height}: names {gaps} px apart: {names}"
 
 
 def test_every_tab_legends_clear_and_empty_plots_say_what_to_press(explorer, artifacts):

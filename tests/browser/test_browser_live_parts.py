@@ -121,11 +121,12 @@ def direct(ref, row):
     """Every number of the readout for the fit's iterate ``row`` (mean, σ1, σ2, ρ)."""
     c = ref["compute"]
     mu, s1, s2, rho = row[:2], row[2], row[3], row[4]
-    t = c.terms(INDEX, 1.0, mu, s1, s2, rho, LAM, ORDER)
-    return {"neg_elbo": t["neg_elbo"], "expected_energy": t["expected_energy"], "entropy": t["entropy"],
-            "kl": t["kl_posterior"], "free_energy": t["free_energy"],
-            "lam": c.lam_exact(INDEX, 1.0, mu, s1, s2, rho, LAM), "series": t["series"][ORDER - 1],
-            "bound_T": t["expected_energy"] - ref["T"] * t["entropy"], "F_T": ref["F_T"]}
+    held = c.terms(INDEX, 1.0, mu, s1, s2, rho, LAM, ORDER)
+    t = held.bound
+    return {"neg_elbo": t.neg_elbo, "expected_energy": t.expected_energy, "entropy": t.entropy,
+            "kl": t.kl_posterior, "free_energy": t.free_energy,
+            "lam": c.lam_exact(INDEX, 1.0, mu, s1, s2, rho, LAM), "series": held.series[ORDER - 1],
+            "bound_T": t.expected_energy - ref["T"] * t.entropy, "F_T": ref["F_T"]}
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,7 @@ def test_fit_q_replay_readout_numbers_belong_to_the_q_shown(vae, artifacts, refe
     page.wait_for_function(SOURCES_HAVE_DATA_JS, arg=["q_terms", "q_held_mean"], timeout=180_000)
     ref = reference()                    # the fit computed here (overlapped with the page's start)
     assert "error" not in ref, ref.get("error")
-    end = str(len(ref["fit"]["path"]) - 1)
+    end = str(len(ref["fit"].path) - 1)
     sent_before = page.evaluate("() => window.__dataSent")
     page.locator("button.vae-q-fit").click()
     page.wait_for_function("() => document.querySelector('.vae-hold-q .vae-q-chain')", timeout=240_000)
@@ -174,7 +175,7 @@ def test_fit_q_replay_readout_numbers_belong_to_the_q_shown(vae, artifacts, refe
     page.screenshot(path=str(artifacts / "vae_fit_q_replay_end.png"), full_page=True)
 
     assert sent == 0, f"the page sent {sent} plot data changes to the kernel during a replay nobody touched"
-    path = ref["fit"]["path"]
+    path = ref["fit"].path
     assert len(samples) >= 5, f"only {len(samples)} distinct readouts sampled during the replay"
     for s in samples:
         m = HEADING.search(s["heading"])

@@ -81,8 +81,12 @@ def test_students_land_on_the_start_page_in_voila_with_the_offline_template(load
     assert json.loads((config_dir / "voila.json").read_text())["VoilaConfiguration"]["template"] == "explorer"
     # loopback only, the culler as a hub service with only the scopes it needs
     assert c.JupyterHub.bind_url.startswith("http://127.0.0.1:")
-    culler, prestart = c.JupyterHub.services        # the culler, and the teacher's token (no process)
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    culler, prestart, service = services["idle-culler"], services["prestart"], services["class"]
+    # the culler, the teacher's token (no process) and the class service (issue 27)
     assert "jupyterhub_idle_culler" in culler["command"] and "command" not in prestart
+    assert "explorer.serving.class_service" in service["command"] and "--hub" in service["command"]
+    assert c.Spawner.environment["EXPLORER_CLASS_URL"].endswith("/services/class/")
     assert set(c.JupyterHub.load_roles[0]["scopes"]) == {"list:users", "read:users:activity", "read:servers",
                                                         "delete:servers"}
 
@@ -209,3 +213,37 @@ def test_the_idle_culler_stops_prestarted_servers_too(load):
     assert not any(arg.startswith("--cull-users") for arg in culler["command"])
     (role,) = [r for r in c.JupyterHub.load_roles if r["name"] == "idle-culler"]
     assert {"list:users", "delete:servers"} <= set(role["scopes"])
+
+
+def test_kubernetes_runs_the_class_service_in_the_hub_pod():
+    """deploy/k8s: the class service is a managed service of the hub's pod with its file on the hub's
+    volume, the students' kernels are pointed at it, and the hub image's Dockerfile copies files that
+    exist and are all the service imports (no numpy, no torch: the chart's hub image lacks them)."""
+    import re
+    import subprocess
+    import sys
+
+    import yaml
+
+    conf = yaml.safe_load((ROOT / "deploy" / "k8s" / "config.yaml").read_text())
+    service = conf["hub"]["services"]["class"]
+    assert service["command"][:3] == ["python3", "-m", "explorer.serving.class_service"]
+    assert "--hub" in service["command"] and "/srv/jupyterhub/class.sqlite" in service["command"]
+    port = int(service["url"].rsplit(":", 1)[1])
+    assert {p["port"] for p in conf["hub"]["service"]["extraPorts"]} == {port}
+    env = conf["singleuser"]["extraEnv"]
+    assert env["EXPLORER_CLASS_URL"] == f"http://hub:{port}/services/class/" and env["EXPLORER_CLASS_HUB"] == "1"
+    assert "access:services!service=class" in conf["hub"]["extraConfig"]["classService"]
+
+    dockerfile = (ROOT / "deploy" / "k8s" / "Dockerfile.hub").read_text()
+    copied = re.findall(r"explorer/[\w/]+\.(?:py|html)", dockerfile.split("ENV")[0])
+    copied = [c for c in copied if not c.startswith("explorer/explorer")]
+    assert copied and all((ROOT / c).is_file() for c in copied)
+    code = ("import sys\n"
+            "for name in ('numpy', 'scipy', 'torch', 'bokeh', 'ipywidgets'): sys.modules[name] = None\n"
+            "import explorer.serving.class_service\n"
+            "mods = {m.__file__ for m in list(sys.modules.values()) if getattr(m, '__file__', None)}\n"
+            "print('\\n'.join(sorted(f for f in mods if '/explorer/' in f and 'site-packages' not in f)))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    used = {str(Path(f).resolve().relative_to(ROOT)) for f in out.split()}
+    assert used <= set(copied), used - set(copied)

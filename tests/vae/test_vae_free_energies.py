@@ -32,7 +32,7 @@ def test_decoder_ignoring_z_gives_closed_form():
         assert ex.expected_energy == pytest.approx(f + e_prior, abs=1e-6)
         # the IWAE estimates approach f
         it = pa.iwae()
-        assert abs(it["bound"][-1] - f) < 4 * it["stderr"][-1] + 1e-3
+        assert abs(it.bound[-1] - f) < 4 * it.stderr[-1] + 1e-3
 
 
 @pytest.fixture(scope="module")
@@ -50,24 +50,24 @@ def test_energy_minus_entropy_is_neg_elbo(point0):
 
 def test_monte_carlo_agrees_with_quadrature(point0):
     parts = point0.elbo_parts()
-    mc = parts["mc"]
+    mc = parts.mc
     for key in ("neg_elbo", "expected_energy", "entropy"):
-        assert abs(mc[key] - parts[key]) < 5 * mc[key + "_stderr"], key
+        assert abs(getattr(mc, key) - getattr(parts, key)) < 5 * getattr(mc, key + "_stderr"), key
     cum = point0.cumulants(3)
-    assert np.all(np.abs(cum["kappa_mc"][:2] - cum["kappa"][:2]) < 5 * cum["kappa_mc_stderr"][:2])
+    assert np.all(np.abs(cum.kappa_mc[:2] - cum.kappa[:2]) < 5 * cum.kappa_mc_stderr[:2])
 
 
 def test_lambda_one_gives_free_energy(point0):
     ex = point0.exact
     curve = point0.lam_curve([0.0, 0.5, 1.0])
-    assert curve["exact"][2] == ex.free_energy
-    assert curve["exact"][0] == pytest.approx(0.0, abs=1e-6)
+    assert curve.exact[2] == ex.free_energy
+    assert curve.exact[0] == pytest.approx(0.0, abs=1e-6)
     # λ = 0.5 < λ*/2: the Monte Carlo error bar means something; at λ = 1 (>= λ*/2, λ* < 2) Var(w) is
     # infinite, so there is none (the estimate is kept)
-    assert abs(curve["mc"][1] - curve["exact"][1]) < 5 * curve["mc_stderr"][1]
-    assert list(curve["mc_variance_finite"]) == [True, True, False] and np.isnan(curve["mc_stderr"][2])
-    assert np.isfinite(curve["mc"][2])
-    assert np.all(curve["error"] < 1e-4)
+    assert abs(curve.mc[1] - curve.exact[1]) < 5 * curve.mc_stderr[1]
+    assert list(curve.mc_variance_finite) == [True, True, False] and np.isnan(curve.mc_stderr[2])
+    assert np.isfinite(curve.mc[2])
+    assert np.all(curve.error < 1e-4)
 
 
 def test_lambda_family_is_concave_and_below_lambda_kappa1(point0):
@@ -96,8 +96,8 @@ def test_series_orders(point0):
 def test_iwae_decreases_toward_exact(point0):
     f = point0.exact.free_energy
     it = point0.iwae()
-    b, se = it["bound"], it["stderr"]
-    assert it["k"] == [1, 10, 100, 1000, 5000]
+    b, se = it.bound, it.stderr
+    assert it.k == [1, 10, 100, 1000, 5000]
     assert np.all(np.diff(b) <= 1e-12)
     assert np.all(b >= f - 4 * np.nan_to_num(se, nan=0.0) - 1e-6)
     assert b[0] == pytest.approx(point0.exact.neg_elbo, abs=5 * se[0])
@@ -107,10 +107,10 @@ def test_iwae_decreases_toward_exact(point0):
 def test_temperature_bound_and_unit_temperature(point0):
     ex = point0.exact
     res = point0.temperature([0.5, 1.0, 2.0])
-    assert res["exact"][1] == pytest.approx(ex.free_energy)
-    assert res["bound"][1] == pytest.approx(ex.neg_elbo, abs=1e-6)
-    assert np.all(res["bound"] >= res["exact"] - 1e-6)
-    assert np.all(res["error"] < 1e-4)
+    assert res.exact[1] == pytest.approx(ex.free_energy)
+    assert res.bound[1] == pytest.approx(ex.neg_elbo, abs=1e-6)
+    assert np.all(res.bound >= res.exact - 1e-6)
+    assert np.all(res.error < 1e-4)
 
 
 @settings(max_examples=12, deadline=None)
@@ -127,10 +127,10 @@ def test_free_energy_temperature_is_concave_bound_holds(point0, t):
 
 def test_posterior_grid_is_a_density(point0):
     g = point0.posterior_grid()
-    h1, h2 = np.diff(g["z1"])[0], np.diff(g["z2"])[0]
-    assert g["density"].shape == (g["z2"].size, g["z1"].size)
-    assert g["density"].sum() * h1 * h2 == pytest.approx(1.0, abs=1e-3)
-    assert g["q_density"].sum() * h1 * h2 <= 1.0 + 1e-3
+    h1, h2 = np.diff(g.z1)[0], np.diff(g.z2)[0]
+    assert g.density.shape == (g.z2.size, g.z1.size)
+    assert g.density.sum() * h1 * h2 == pytest.approx(1.0, abs=1e-3)
+    assert g.q_density.sum() * h1 * h2 <= 1.0 + 1e-3
 
 
 @pytest.mark.slow
@@ -220,10 +220,10 @@ def test_lambda_family_beyond_one_closed_form_and_divergence():
 
     lams = [0.3, 0.8, 1.1, 1.25]
     curve = pa.lam_curve(lams + [1.34, 1.5])
-    for lam, got in zip(lams, curve["exact"]):
+    for lam, got in zip(lams, curve.exact):
         assert got == pytest.approx(closed(lam), abs=1e-5), lam
-    assert np.all(np.isneginf(curve["exact"][4:]))
-    assert np.all(np.isfinite(curve["mc"]))   # what a practitioner sees: finite, and wrong
+    assert np.all(np.isneginf(curve.exact[4:]))
+    assert np.all(np.isfinite(curve.mc))   # what a practitioner sees: finite, and wrong
     rep = pa.report(lam=1.5)
     assert rep["lam"]["diverges"] and rep["lam"]["exact"] == -np.inf
 
@@ -232,22 +232,22 @@ def test_shipped_model_lambda_above_one_diverges(point0):
     crit = point0.lam_critical
     assert 1.0 < crit < 1.1       # q is much narrower than the prior
     curve = point0.lam_curve([crit, 1.5])
-    assert np.all(np.isneginf(curve["exact"])) and np.all(np.isfinite(curve["mc"]))
+    assert np.all(np.isneginf(curve.exact)) and np.all(np.isfinite(curve.mc))
 
 
 def test_session_explore_for_the_app(shipped_session):
     s = shipped_session
     out = s.explore(7, lams=[0.0, 0.5, 1.0], order=3, temperatures=[0.5, 1.0, 2.0])
     assert s.point(7) is s.point(7)                       # cached per index
-    assert out["index"] == 7 and out["image"].shape == (8, 8)
-    post = out["posterior"]
-    assert post["density"].shape == (post["z2"].size, post["z1"].size) == post["q_density"].shape
-    lc = out["lam_curve"]
-    assert lc["exact"].shape == lc["mc"].shape == lc["mc_stderr"].shape == (3,)
-    assert lc["exact"][2] == pytest.approx(out["report"]["exact_free_energy"])
-    assert out["series"]["exact_kappa"].shape == (3, 3) and out["series"]["order"] == [1, 2, 3]
-    assert np.all(out["temperature"]["bound"] >= out["temperature"]["exact"] - 1e-6)
-    assert out["iwae"]["k"] == [1, 10, 100, 1000, 5000]
+    assert out.index == 7 and out.image.shape == (8, 8)
+    post = out.posterior
+    assert post.density.shape == (post.z2.size, post.z1.size) == post.q_density.shape
+    lc = out.lam_curve
+    assert lc.exact.shape == lc.mc.shape == lc.mc_stderr.shape == (3,)
+    assert lc.exact[2] == pytest.approx(out.report["exact_free_energy"])
+    assert out.series.exact_kappa.shape == (3, 3) and out.series.order == [1, 2, 3]
+    assert np.all(out.temperature.bound >= out.temperature.exact - 1e-6)
+    assert out.iwae.k == [1, 10, 100, 1000, 5000]
     lat = s.latent_means()
-    assert lat["mu"].shape == (s.n_test, 2) and lat["labels"].shape == (s.n_test,)
-    np.testing.assert_allclose(lat["mu"][7], out["q"]["mu"], atol=1e-6)
+    assert lat.mu.shape == (s.n_test, 2) and lat.labels.shape == (s.n_test,)
+    np.testing.assert_allclose(lat.mu[7], out.q.mu, atol=1e-6)

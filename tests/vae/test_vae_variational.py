@@ -51,13 +51,13 @@ def test_encoder_bound_matches_the_grid_quadrature(points, index):
     vp = points[index]
     t = vp.terms(vp.encoder_q)
     ex = vp.analysis.exact
-    assert t["neg_elbo"] == pytest.approx(ex.neg_elbo, abs=1e-6)
-    assert t["expected_energy"] == pytest.approx(ex.expected_energy, abs=1e-6)
-    assert t["entropy"] == pytest.approx(ex.entropy, abs=1e-12)
-    assert t["neg_elbo"] == pytest.approx(t["expected_energy"] - t["entropy"], abs=1e-12)
-    assert t["kl_posterior"] == pytest.approx(ex.kl_posterior, abs=1e-6)
-    assert t["kl_prior"] == pytest.approx(ex.kl_prior, abs=1e-10)
-    assert t["quadrature_error"] < 1e-6
+    assert t.neg_elbo == pytest.approx(ex.neg_elbo, abs=1e-6)
+    assert t.expected_energy == pytest.approx(ex.expected_energy, abs=1e-6)
+    assert t.entropy == pytest.approx(ex.entropy, abs=1e-12)
+    assert t.neg_elbo == pytest.approx(t.expected_energy - t.entropy, abs=1e-12)
+    assert t.kl_posterior == pytest.approx(ex.kl_posterior, abs=1e-6)
+    assert t.kl_prior == pytest.approx(ex.kl_prior, abs=1e-10)
+    assert t.quadrature_error < 1e-6
 
 
 def test_full_covariance_bound_matches_an_independent_grid(points):
@@ -67,16 +67,16 @@ def test_full_covariance_bound_matches_an_independent_grid(points):
     grid = vp.exact_point(q)          # the adaptive trapezoid rule on q's own box
     # a q wider than this sharp posterior is the hard case: 96 Gauss–Hermite nodes are 2e-6 nats off,
     # and the reported error (difference to 64 nodes) covers it
-    assert abs(t["neg_elbo"] - grid.neg_elbo) <= max(t["quadrature_error"], 1e-9)
-    assert t["neg_elbo"] == pytest.approx(grid.neg_elbo, abs=1e-5)
-    assert t["entropy"] == pytest.approx(grid.entropy_grid, abs=1e-5)
+    assert abs(t.neg_elbo - grid.neg_elbo) <= max(t.quadrature_error, 1e-9)
+    assert t.neg_elbo == pytest.approx(grid.neg_elbo, abs=1e-5)
+    assert t.entropy == pytest.approx(grid.entropy_grid, abs=1e-5)
     assert vp.cumulants(q, 4) == pytest.approx(grid.cumulants(4), rel=1e-3)
-    assert vp.terms(q, order=4)["cumulants"] == pytest.approx(vp.cumulants(q, 4), abs=1e-12)
-    assert vp.cumulants(q, 1)[0] == pytest.approx(t["neg_elbo"], abs=1e-10)   # the grid monitors κ1, κ2 only
+    assert vp.terms(q, order=4).cumulants == pytest.approx(vp.cumulants(q, 4), abs=1e-12)
+    assert vp.cumulants(q, 1)[0] == pytest.approx(t.neg_elbo, abs=1e-10)   # the grid monitors κ1, κ2 only
     # F(1) is -ln p(x) whatever q, and the series' order 1 is λ·(-ELBO)
     assert vp.lam_curve(q, [1.0])[0] == pytest.approx(vp.free_energy, abs=1e-12)
     ser = vp.series(q, [0.5], order=3)
-    assert ser[0, 0] == pytest.approx(0.5 * t["neg_elbo"], abs=1e-9)
+    assert ser[0, 0] == pytest.approx(0.5 * t.neg_elbo, abs=1e-9)
 
 
 def test_constant_decoder_closed_forms():
@@ -86,17 +86,17 @@ def test_constant_decoder_closed_forms():
     f = closed_form_neg_log_px(model, x)
     q = GaussianQ.from_sigmas([0.7, -1.2], 0.5, 1.7, rho=0.6)
     t = vp.terms(q)
-    assert t["neg_elbo"] == pytest.approx(f + kl_to_standard_normal(q), abs=1e-10)
-    assert t["kl_posterior"] == pytest.approx(kl_to_standard_normal(q), abs=1e-4)
+    assert t.neg_elbo == pytest.approx(f + kl_to_standard_normal(q), abs=1e-10)
+    assert t.kl_posterior == pytest.approx(kl_to_standard_normal(q), abs=1e-4)
     fits = vp.fit()
-    for fit in fits.values():   # the best q is the posterior, the prior N(0, I)
+    for _, fit in fits.items():   # the best q is the posterior, the prior N(0, I)
         assert fit.q.mu == pytest.approx([0.0, 0.0], abs=1e-5)
         assert fit.q.cov == pytest.approx(np.eye(2), abs=1e-5)
         assert fit.neg_elbo == pytest.approx(f, abs=1e-9)
         assert fit.grad_norm < GRAD_REQUIRED
     g = vp.gaps()
-    assert g["approximation"] == pytest.approx(0.0, abs=1e-4)
-    assert g["full_covariance"] == pytest.approx(0.0, abs=1e-9)
+    assert g.approximation == pytest.approx(0.0, abs=1e-4)
+    assert g.full_covariance == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("index", DIGITS)
@@ -104,8 +104,7 @@ def test_fits_are_optima_and_the_chain_holds(points, index):
     vp = points[index]
     fits, g = vp.fit(), vp.gaps()
     err = vp.analysis.exact.quadrature_error + 1e-6
-    for kind in ("diagonal", "full"):
-        fit = fits[kind]
+    for kind, fit in fits.items():
         assert fit.kind == kind
         assert fit.grad_norm < GRAD_REQUIRED, (kind, fit.grad_norm)
         assert fit.neg_elbo == pytest.approx(vp.neg_elbo(fit.q), abs=1e-12)
@@ -120,28 +119,28 @@ def test_fits_are_optima_and_the_chain_holds(points, index):
         assert fit.path_mu.shape == (fit.path_neg_elbo.size, 2) and fit.path_mu[-1] == pytest.approx(fit.q.mu)
         # the lowest of several starts, the encoder's q first (diagonal) / the best diagonal q first (full)
         assert fit.n_starts == len(fit.starts) >= 2 and fit.start in fit.starts and 1 <= fit.n_optima <= fit.n_starts
-    assert fits["diagonal"].q.is_diagonal
-    assert fits["diagonal"].starts[0] == "encoder" and fits["full"].starts[0] == "diagonal optimum 1"
-    if fits["full"].start == "diagonal optimum 1":
-        assert fits["full"].path_mu[0] == pytest.approx(fits["diagonal"].q.mu)
+    assert fits.diagonal.q.is_diagonal
+    assert fits.diagonal.starts[0] == "encoder" and fits.full.starts[0] == "diagonal optimum 1"
+    if fits.full.start == "diagonal optimum 1":
+        assert fits.full.path_mu[0] == pytest.approx(fits.diagonal.q.mu)
     # -ln p(x) <= -ELBO(q*_full) <= -ELBO(q*_diag) <= -ELBO(q_encoder)
-    assert g["free_energy"] <= g["neg_elbo_full"] + err
-    assert g["neg_elbo_full"] <= g["neg_elbo_diagonal"] + 1e-10
-    assert g["neg_elbo_diagonal"] <= g["neg_elbo_encoder"] + 1e-10
-    assert g["amortisation"] == pytest.approx(g["neg_elbo_encoder"] - g["neg_elbo_diagonal"], abs=1e-12)
-    assert g["approximation"] == pytest.approx(g["neg_elbo_diagonal"] - g["free_energy"], abs=1e-12)
-    assert g["full_covariance"] == pytest.approx(g["neg_elbo_diagonal"] - g["neg_elbo_full"], abs=1e-12)
+    assert g.free_energy <= g.neg_elbo_full + err
+    assert g.neg_elbo_full <= g.neg_elbo_diagonal + 1e-10
+    assert g.neg_elbo_diagonal <= g.neg_elbo_encoder + 1e-10
+    assert g.amortisation == pytest.approx(g.neg_elbo_encoder - g.neg_elbo_diagonal, abs=1e-12)
+    assert g.approximation == pytest.approx(g.neg_elbo_diagonal - g.free_energy, abs=1e-12)
+    assert g.full_covariance == pytest.approx(g.neg_elbo_diagonal - g.neg_elbo_full, abs=1e-12)
     # a random diagonal q near the optimum is no better (a true minimum, not a saddle)
     rng = np.random.default_rng(index)
-    dq = fits["diagonal"].q
+    dq = fits.diagonal.q
     for _ in range(5):
         other = GaussianQ.diagonal(dq.mu + 0.05 * rng.standard_normal(2), dq.logvar + 0.1 * rng.standard_normal(2))
-        assert vp.neg_elbo(other) >= fits["diagonal"].neg_elbo - 1e-10
+        assert vp.neg_elbo(other) >= fits.diagonal.neg_elbo - 1e-10
 
 
 def test_digit_16_has_a_large_amortisation_gap(points):
     g = points[16].gaps()     # the encoder's q misses the posterior (preset "big-gap")
-    assert g["amortisation"] > 1.0 and g["approximation"] > 0.0
+    assert g.amortisation > 1.0 and g.approximation > 0.0
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -151,9 +150,9 @@ def test_any_q_is_an_upper_bound(points, m1, m2, ls1, ls2, rho):
     vp = points[16]
     q = GaussianQ.from_sigmas([m1, m2], math.exp(ls1), math.exp(ls2), rho)
     t = vp.terms(q)
-    assert t["kl_posterior"] >= -vp.analysis.exact.quadrature_error - 1e-6
-    assert t["neg_elbo"] >= vp.fit()["full"].neg_elbo - 1e-8
-    assert t["entropy"] == pytest.approx(0.5 * math.log(np.linalg.det(2 * math.pi * math.e * q.cov)), abs=1e-10)
+    assert t.kl_posterior >= -vp.analysis.exact.quadrature_error - 1e-6
+    assert t.neg_elbo >= vp.fit().full.neg_elbo - 1e-8
+    assert t.entropy == pytest.approx(0.5 * math.log(np.linalg.det(2 * math.pi * math.e * q.cov)), abs=1e-10)
 
 
 def test_gaussian_q_parametrisations():
@@ -177,21 +176,21 @@ def test_split_gaps_cached_on_disk(shipped_session, points, tmp_path, monkeypatc
     out = split_gaps(shipped_session, indices=[16, 0], progress=lambda d, n: calls.append((d, n)),
                      directory=str(tmp_path))
     assert calls == [(1, 2), (2, 2)]
-    assert out["index"].tolist() == [16, 0]
-    assert out["amortisation"][0] == pytest.approx(points[16].gaps()["amortisation"], abs=1e-9)
+    assert out.index.tolist() == [16, 0]
+    assert out.amortisation[0] == pytest.approx(points[16].gaps().amortisation, abs=1e-9)
     files = list(tmp_path.glob("*.npz"))
     assert len(files) == 1
     # the second call reads the file (allow_pickle=False): no fit runs
     monkeypatch.setattr(VariationalPoint, "gaps", lambda self: pytest.fail("recomputed"))
     again = split_gaps(shipped_session, indices=[16, 0], progress=lambda d, n: None, directory=str(tmp_path))
-    assert again["approximation"] == pytest.approx(out["approximation"], abs=0)
+    assert again.approximation == pytest.approx(out.approximation, abs=0)
     assert load_split_gaps(shipped_session, [16, 0], str(tmp_path)) is not None
     assert load_split_gaps(shipped_session, [0, 16], str(tmp_path)) is None      # another set of digits
     stored = files[0].read_bytes()
     for at in range(0, len(stored), max(1, len(stored) // 40)):     # damaged anywhere: never raises
         files[0].write_bytes(stored[:at] + bytes(64) + stored[at + 64:])
         got = load_split_gaps(shipped_session, [16, 0], str(tmp_path))
-        assert got is None or np.array_equal(got["approximation"], out["approximation"]), at
+        assert got is None or np.array_equal(got.approximation, out.approximation), at
     files[0].write_bytes(b"not an npz")
     assert load_split_gaps(shipped_session, [16, 0], str(tmp_path)) is None      # damaged: recomputed
     with pytest.raises(InputError):
@@ -204,28 +203,28 @@ def test_shipped_split_gaps_are_what_the_physics_layer_computes(shipped_session,
     monkeypatch.setenv("FREE_ENERGY_EXPLORER_CACHE", str(tmp_path))        # an empty user cache
     monkeypatch.setattr(VariationalPoint, "gaps", lambda self: pytest.fail("recomputed instead of shipped"))
     shipped = split_gaps(shipped_session, progress=lambda d, n: None)
-    assert shipped["index"].tolist() == list(range(shipped_session.n_test))
+    assert shipped.index.tolist() == list(range(shipped_session.n_test))
     monkeypatch.undo()
     for i in DIGITS:
         fresh = points[i].gaps()
         for key in ("free_energy", "neg_elbo_encoder", "neg_elbo_diagonal", "neg_elbo_full", "amortisation",
                     "approximation", "full_covariance"):
-            assert shipped[key][i] == pytest.approx(fresh[key], abs=1e-6), (i, key)
+            assert getattr(shipped, key)[i] == pytest.approx(getattr(fresh, key), abs=1e-6), (i, key)
     # the chain -ln p(x) <= -ELBO(q*_full) <= -ELBO(q*_diag) <= -ELBO(q_encoder) on every digit
     tol = 1e-7
-    assert np.all(shipped["free_energy"] <= shipped["neg_elbo_full"] + tol)
-    assert np.all(shipped["neg_elbo_full"] <= shipped["neg_elbo_diagonal"] + tol)
-    assert np.all(shipped["neg_elbo_diagonal"] <= shipped["neg_elbo_encoder"] + tol)
+    assert np.all(shipped.free_energy <= shipped.neg_elbo_full + tol)
+    assert np.all(shipped.neg_elbo_full <= shipped.neg_elbo_diagonal + tol)
+    assert np.all(shipped.neg_elbo_diagonal <= shipped.neg_elbo_encoder + tol)
 
 
 def test_posterior_density_is_normalised(points):
     vp = points[3]
     g = vp.analysis.posterior_grid()              # the quadrature's own picture, for where the mass is
-    d = g["density"]
+    d = g.density
     rows, cols = np.nonzero(d > 1e-8 * d.max())
-    box = (g["z1"][cols.min()] - 0.5, g["z1"][cols.max()] + 0.5, g["z2"][rows.min()] - 0.5, g["z2"][rows.max()] + 0.5)
+    box = (g.z1[cols.min()] - 0.5, g.z1[cols.max()] + 0.5, g.z2[rows.min()] - 0.5, g.z2[rows.max()] + 0.5)
     fine = vp.posterior_density(box, n=301)
-    dz = (fine["z1"][1] - fine["z1"][0]) * (fine["z2"][1] - fine["z2"][0])
-    assert fine["density"].sum() * dz == pytest.approx(1.0, abs=1e-4)
+    dz = (fine.z1[1] - fine.z1[0]) * (fine.z2[1] - fine.z2[0])
+    assert fine.density.sum() * dz == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(InputError):
         vp.posterior_density((1.0, 0.0, 0.0, 1.0))

@@ -1,5 +1,6 @@
 """The decoder weight scale c: scaled sessions, the curve along c, checked against a quadrature written here."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -140,19 +141,19 @@ def test_bad_weight_scale(session, bad, match):
 def test_weight_scale_curve(session):
     scales = np.geomspace(0.25, 4.0, 5)
     cur = session.weight_scale_curve(16, scales)
-    assert set(cur) >= {"scale", "exact", "neg_elbo", "gap"}
-    np.testing.assert_array_equal(cur["scale"], scales)
-    np.testing.assert_allclose(cur["gap"], cur["neg_elbo"] - cur["exact"], rtol=0, atol=1e-12)
-    assert np.all(cur["gap"] > 0) and np.all(cur["error"] < 1e-4) and cur["method"] == "quadrature"
+    assert {f.name for f in dataclasses.fields(cur)} >= {"scale", "exact", "neg_elbo", "gap"}
+    np.testing.assert_array_equal(cur.scale, scales)
+    np.testing.assert_allclose(cur.gap, cur.neg_elbo - cur.exact, rtol=0, atol=1e-12)
+    assert np.all(cur.gap > 0) and np.all(cur.error < 1e-4) and cur.method == "quadrature"
     # c = 1 is the trained model; the other points are the scaled sessions' exact numbers
-    assert cur["exact"][2] == pytest.approx(session.point(16).exact.free_energy, abs=1e-12)
+    assert cur.exact[2] == pytest.approx(session.point(16).exact.free_energy, abs=1e-12)
     pa = session.scaled(scales[3]).point(16)
-    assert cur["exact"][3] == pytest.approx(pa.exact.free_energy, abs=1e-9)
-    assert cur["neg_elbo"][3] == pytest.approx(pa.exact.neg_elbo, abs=1e-4)
+    assert cur.exact[3] == pytest.approx(pa.exact.free_energy, abs=1e-9)
+    assert cur.neg_elbo[3] == pytest.approx(pa.exact.neg_elbo, abs=1e-4)
     assert session.weight_scale_curve(16, scales) is cur          # cached
     assert session.scaled(2.0).weight_scale_curve(16, scales) is cur   # c stays relative to the trained model
     # a much stronger decoder with the same q: the encoder's q fits far worse
-    assert cur["gap"][-1] > 3 * cur["gap"][2]
+    assert cur.gap[-1] > 3 * cur.gap[2]
 
 
 @settings(max_examples=6, deadline=None)

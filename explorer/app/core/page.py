@@ -251,6 +251,23 @@ class ExplorerPage:
         from ...views.resources import load_bokehjs
 
         load_bokehjs()
+        self._connect_class()
         display(self.widget)
         self._hold_until_page_ready()
         return self
+
+    def _connect_class(self):
+        """With a class service (issue 27): the "Follow the teacher" switch above the preset (a
+        student's page), or this view published to the class (the teacher's). Done at show time,
+        when the page's request (its cookies) is known, and before the page is sent (no widget
+        changes after it); absent without a class service."""
+        from .class_mode import connect_follow
+
+        self.follow = connect_follow(self.CLASS_CHANNEL, self.apply_followed)
+        if self.follow is None:
+            return
+        children = list(self._controls.children)
+        children.insert(children.index(self.w_preset), self.follow.widget)
+        self._controls.children = children
+        if self.shown is not None:
+            self.follow.publish(self.query_from_state(self.shown))     # a teacher's: the class can follow at once

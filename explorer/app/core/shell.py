@@ -66,6 +66,8 @@ class ExplorerShell(ExplorerPage, StateUpdater):
     CSV_READS = None
     #: Guide shown in the first tab (HTML).
     GUIDE = ""
+    #: The class service's follow channel of this explorer (the teacher's view, issue 27).
+    CLASS_CHANNEL = "explorer"
 
     def __init__(self, query=None, page_url=None, prefetch=True):
         if query is None:

@@ -63,6 +63,7 @@ class StateUpdater(BatchedUpdates):
     """
 
     _busy_handle = None          # the scheduled render of a busy-marked update (None: none)
+    follow = None                # the class service's follow channel (class_mode.Follow), if any
 
     def bind(self, widget, name, convert=None):
         """Write ``widget``'s value into ``state.<name>`` (snapped by the schema); ``convert``: the
@@ -93,8 +94,23 @@ class StateUpdater(BatchedUpdates):
 
     def update_state(self, **changes):
         """Change State fields (as a control does): snapped, and one update scheduled."""
+        self._user_moved()
         self.state = self.snap(self.state.copy(**changes))
         self._request_update()
+
+    def _user_moved(self):
+        """The page's user changed the State (a control, a preset, a tap, reset): a student who
+        followed the teacher now explores on their own."""
+        if self.follow is not None:
+            self.follow.user_moved()
+
+    def apply_followed(self, query):
+        """Show the State the teacher published (``query``: the URL codec's string); the model
+        this page holds (an upload, a training) stays."""
+        state, _problems = self.state_from_query(query)
+        if "model_id" in self.SCHEMA.fields:
+            state = state.copy(model_id=self.state.model_id)
+        self.apply_state(state)
 
     def snap(self, state):
         """Values on their grids (the schema's snapping)."""
@@ -132,6 +148,7 @@ class StateUpdater(BatchedUpdates):
             self.w_preset.value = self.SCHEMA.preset_of(state)
 
     def apply_preset(self, key):
+        self._user_moved()
         label = self.PRESETS[key][0]
         # the model's identity in this kernel stays (a preset of the same model keeps it)
         self.apply_state(self.SCHEMA.preset_state(key).copy(model_id=self.state.model_id)
@@ -140,6 +157,7 @@ class StateUpdater(BatchedUpdates):
         self._message(f"Scenario: {label}" + (f". {look}" if look else ""))
 
     def reset(self):
+        self._user_moved()
         self.apply_state(self.DEFAULT)
         self._message("")
 
@@ -312,6 +330,8 @@ class StateUpdater(BatchedUpdates):
         try:
             state = self.before_render(state, changed)
             self.state = state
+            if self.follow is not None:     # a teacher's page: the class sees it while this page renders
+                self.follow.publish(self.query_from_state(state))
             # the link first: it reaches the page before the plots' patches
             self._update_link()
             for p in self.panels.values():
@@ -336,6 +356,8 @@ class StateUpdater(BatchedUpdates):
         self.state = self.shown
         self._set_widgets(self.shown)
         self._update_link()
+        if self.follow is not None:         # the class goes back with this page
+            self.follow.publish(self.query_from_state(self.shown))
 
     def _schedule_prefetch(self):
         if not self.prefetch or not self.page_ready:

@@ -97,6 +97,7 @@ class RBMExplorer(ExplorerShell):
     """
 
     PREFIX = "explorer"
+    CLASS_CHANNEL = "explorer:rbm"
     ROOT_CLASS = "rbm-explorer"
     CONTROL_NAMES = CONTROL_NAMES
     SCHEMA = SCHEMA

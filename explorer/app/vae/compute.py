@@ -2,7 +2,8 @@
 
 No widgets and no torch here: :class:`explorer.vae.VAESession` and
 :meth:`explorer.vae.analysis.PointAnalysis.explore` compute (quadrature, Monte Carlo);
-this object asks for them on the grids of :mod:`explorer.app.vae.state` and keeps them.
+this object asks for them on the grids of :mod:`explorer.app.vae.state` and keeps them: the
+frozen dataclasses of :mod:`explorer.vae.results` (numpy only: no torch).
 
 Selecting a test digit computes everything for that point once (~1-8 s on a busy 2-core
 machine). The sliders then move on the grids the curves were computed on, so a move only
@@ -30,6 +31,7 @@ import numpy as np
 
 from ..._cache import cache_dir
 from ..._hashing import file_sha256, source_sha256
+from ...vae.results import MonteCarloEstimates, PointExploration, WeightScaleCurve  # numpy only: no torch
 from ..core import default_view
 from ..core.cache import LRU
 from .state import K_GRID, LAM_GRID, MAX_ORDER, SCALE_GRID, T_GRID
@@ -177,38 +179,44 @@ class VAECompute:
 
     def point(self, index, scale=1.0):
         """Everything exact (and the default Monte Carlo) for test digit ``index`` under the decoder
-        with its weights scaled by ``scale`` (1: the trained model)."""
+        with its weights scaled by ``scale`` (1: the trained model): a
+        :class:`~explorer.vae.results.PointExploration`."""
         i = self.check_index(index)
         return self._points.get_or((i, scale), lambda: self._stored("point", i, scale, lambda: self.session.scaled(
             scale).explore(i, lams=LAM_GRID.values, order=MAX_ORDER, temperatures=T_GRID.values,
                            ks=[int(k) for k in K_GRID.values], max_grid_points=POSTERIOR_GRID_POINTS,
-                           n_q_draws=POSTERIOR_SAMPLES)))
+                           n_q_draws=POSTERIOR_SAMPLES), PointExploration))
 
     def monte_carlo(self, index, samples, scale=1.0):
         """Monte Carlo F(λ), ELBO parts and the weights' tail diagnostics from the first ``samples``
-        cached draws."""
+        cached draws (:class:`~explorer.vae.results.MonteCarloEstimates`)."""
         i = self.check_index(index)
         return self._mc.get_or((i, int(samples), scale), lambda: self.session.scaled(scale).point(i).monte_carlo(
             LAM_GRID.values, int(samples)))
 
     def weight_scale_curve(self, index):
-        """Exact −ln p(x), −ELBO and the gap along the decoder weight scale grid."""
+        """Exact −ln p(x), −ELBO and the gap along the decoder weight scale grid
+        (:class:`~explorer.vae.results.WeightScaleCurve`)."""
         i = self.session.check_index(index)
         return self._curves.get_or(i, lambda: self._stored(
-            "weight_scale_curve", i, 1.0, lambda: self.session.weight_scale_curve(i, SCALE_GRID.values)))
+            "weight_scale_curve", i, 1.0, lambda: self.session.weight_scale_curve(i, SCALE_GRID.values),
+            WeightScaleCurve))
 
     def latents(self):
+        """The encoder's means of every test digit (:class:`~explorer.vae.results.LatentMeans`)."""
         return self.session.latent_means()
 
     # ------------------------------------------------------------------ the disk cache
-    def _stored(self, kind, index, scale, compute):
-        """``compute()``'s tree for digit ``index`` at decoder scale ``scale``, kept on disk.
+    def _stored(self, kind, index, scale, compute, result_type=None):
+        """``compute()``'s result for digit ``index`` at decoder scale ``scale``, kept on disk.
 
         Selecting a digit costs seconds of quadrature; in a class many kernels select the same
-        digits (the presets), and a restarted kernel selects them again. The tree is stored in
+        digits (the presets), and a restarted kernel selects them again. The result is stored in
         :func:`~explorer._cache.cache_dir` under a fingerprint of everything it depends on
-        (:meth:`_disk_key`), read back with the default view's codec (no pickle), and a stale,
-        damaged or unwritable file only means the numbers are computed.
+        (:meth:`_disk_key`), as a tree read back with the default view's codec (no pickle), and a
+        stale, damaged or unwritable file only means the numbers are computed. ``result_type``: the
+        class of the result (its ``to_tree`` is stored, its ``from_tree`` reads it back; None: the
+        result is a tree itself).
         """
         key = self._disk_key(kind, index, scale)
         if key is None:
@@ -216,15 +224,15 @@ class VAECompute:
         path = Path(cache_dir()) / STORE_DIR / f"{kind}_{key}.npz"
         tree = default_view.read(kind, key, path)
         if tree is not None:
-            return tree
-        tree = compute()
+            return tree if result_type is None else result_type.from_tree(tree)
+        result = compute()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            default_view.write(kind, key, tree, path)
+            default_view.write(kind, key, result if result_type is None else result.to_tree(), path)
             _prune(path.parent, STORE_FILES)
         except OSError:
             pass        # a read-only or full disk: the numbers are shown all the same
-        return tree
+        return result
 
     def _disk_key(self, kind, index, scale):
         """Fingerprint of a digit's stored numbers: the code of :mod:`explorer.vae` and the library
@@ -249,8 +257,8 @@ class VAECompute:
     @staticmethod
     def series_rows(point):
         """The series (rows: orders 1..MAX_ORDER): exact cumulants where known, else sample cumulants."""
-        s = point["series"]
-        return s["exact_kappa"] if s["exact_kappa"] is not None else s["mc_kappa"]
+        s = point.series
+        return s.exact_kappa if s.exact_kappa is not None else s.mc_kappa
 
     # ------------------------------------------------------------------ default view
     def default_view_key(self, index, samples):
@@ -272,9 +280,10 @@ class VAECompute:
 
     def default_view(self, index, samples):
         """The numbers of the first screen of digit ``index`` (decoder scale 1, ``samples`` Monte
-        Carlo draws), computed, as a tree for :func:`explorer.app.core.default_view.write`:
-        ``point`` (:meth:`point`), ``monte_carlo`` (:meth:`monte_carlo`) and ``n_test``."""
-        return {"point": self.point(index, 1.0), "monte_carlo": self.monte_carlo(index, samples),
+        Carlo draws), computed, as a tree for :func:`explorer.app.core.default_view.write` (the
+        file's layout): ``point`` (:meth:`point`), ``monte_carlo`` (:meth:`monte_carlo`), each as
+        its ``to_tree()``, and ``n_test``."""
+        return {"point": self.point(index, 1.0).to_tree(), "monte_carlo": self.monte_carlo(index, samples).to_tree(),
                 "n_test": int(self.n_test)}
 
     def seed_default_view(self, index, samples, path=None):
@@ -286,7 +295,8 @@ class VAECompute:
         if tree is None:
             return False
         i, n = int(index), int(samples)
-        point, mc = tree["point"], tree["monte_carlo"]
+        point = PointExploration.from_tree(tree["point"])
+        mc = MonteCarloEstimates.from_tree(tree["monte_carlo"])
         self._points.get_or((i, 1.0), lambda: point)
         self._mc.get_or((i, n, 1.0), lambda: mc)
         self._default_n_test = int(tree["n_test"])

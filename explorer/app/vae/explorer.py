@@ -95,6 +95,7 @@ class VAEExplorer(ExplorerShell):
     """
 
     PREFIX = "vae"
+    CLASS_CHANNEL = "explorer:vae"
     ROOT_CLASS = "vae-explorer"
     CONTROL_NAMES = CONTROL_NAMES
     SCHEMA = SCHEMA
@@ -194,19 +195,18 @@ class VAEExplorer(ExplorerShell):
     def _render_core(self, v, state, changed):
         b = self.compute.point(state.index, state.scale)
         mc = self.compute.monte_carlo(state.index, state.samples, state.scale)
-        lc, kappa = b["lam_curve"], self.compute.series_rows(b)
-        if changed & POINT_FIELDS and b["posterior"] is not None:
-            g = b["posterior"]
-            v.show_posterior(g["z1"], g["z2"], g["density"], b["q"]["mu"], b["q"]["sigma"], b["q"]["draws"])
-        exact = lc["exact"] if lc["exact"] is not None else np.full(LAM_GRID.size, np.nan)
+        lc, kappa = b.lam_curve, self.compute.series_rows(b)
+        if changed & POINT_FIELDS and b.posterior is not None:
+            g = b.posterior
+            v.show_posterior(g.z1, g.z2, g.density, b.q.mu, b.q.sigma, b.q.draws)
+        exact = lc.exact if lc.exact is not None else np.full(LAM_GRID.size, np.nan)
         if changed & MC_FIELDS:
-            vr = b["renyi"] if b["renyi"] is not None else exact * np.nan
-            v.show_lambda_curves(LAM_GRID.values, exact, vr, mc["lam"], mc["stderr"], kappa, state.order,
-                                 lc["lam_critical"])
+            vr = b.renyi if b.renyi is not None else exact * np.nan
+            v.show_lambda_curves(LAM_GRID.values, exact, vr, mc.lam, mc.stderr, kappa, state.order, lc.lam_critical)
         elif "order" in changed:   # only the series lines change with the order
             v.show_series(LAM_GRID.values, kappa, state.order)
         j = LAM_GRID.index(state.lam)
-        v.show_lambda_cursor(state.lam, exact[j] if np.isfinite(exact[j]) else mc["lam"][j])
+        v.show_lambda_cursor(state.lam, exact[j] if np.isfinite(exact[j]) else mc.lam[j])
         self.w_readout.value = self._readout(state, b, mc)
 
     def tap_actions(self):
@@ -215,52 +215,51 @@ class VAEExplorer(ExplorerShell):
     def _render_latent(self, v, state, changed):
         if "model_id" in changed:
             lat = self.compute.latents()
-            v.show_latents(lat["mu"], lat["labels"], np.arange(self.compute.n_test))
+            v.show_latents(lat.mu, lat.labels, np.arange(self.compute.n_test))
         if changed & POINT_FIELDS:
             b = self.compute.point(state.index, state.scale)
-            lab = "" if b["label"] is None else f" (a {b['label']})"
-            v.show_selected(b["q"]["mu"], f"<b>Test digit #{b['index']}{lab}</b>", b["image"], b["reconstruction"])
+            lab = "" if b.label is None else f" (a {b.label})"
+            v.show_selected(b.q.mu, f"<b>Test digit #{b.index}{lab}</b>", b.image, b.reconstruction)
 
     def _render_elbo(self, v, state, changed):
         if changed & MC_FIELDS:
             b = self.compute.point(state.index, state.scale)
-            p, m = b["elbo_parts"], self.compute.monte_carlo(state.index, state.samples, state.scale)["elbo_parts"]
-            v.show({"expected_energy": p["expected_energy"], "minus_entropy": -p["entropy"],
-                    "neg_elbo": p["neg_elbo"], "free_energy": b["reference"][0], "kl_posterior": p["kl_posterior"]},
-                   {"expected_energy": (m["expected_energy"], m["expected_energy_stderr"]),
-                    "minus_entropy": (-m["entropy"], m["entropy_stderr"]),
-                    "neg_elbo": (m["neg_elbo"], m["neg_elbo_stderr"]),
-                    "kl_posterior": (m["kl_posterior"], m["kl_posterior_stderr"])})
+            p, m = b.elbo_parts, self.compute.monte_carlo(state.index, state.samples, state.scale).elbo_parts
+            v.show({"expected_energy": p.expected_energy, "minus_entropy": -p.entropy,
+                    "neg_elbo": p.neg_elbo, "free_energy": b.reference[0], "kl_posterior": p.kl_posterior},
+                   {"expected_energy": (m.expected_energy, m.expected_energy_stderr),
+                    "minus_entropy": (-m.entropy, m.entropy_stderr),
+                    "neg_elbo": (m.neg_elbo, m.neg_elbo_stderr),
+                    "kl_posterior": (m.kl_posterior, m.kl_posterior_stderr)})
 
     def _render_weights(self, v, state, changed):
         if changed & MC_FIELDS:
-            w = self.compute.monte_carlo(state.index, state.samples, state.scale)["weights"]
-            f_exact = self.compute.point(state.index, state.scale)["reference"][0]
-            v.show(w["log_w"], w["lam_critical"], w["pareto_k_exact"], w["pareto_k_hat"], w["ess"],
-                   w["raw_free_energy"], w["psis_free_energy"], f_exact, reliable=w["reliable"],
-                   k_threshold=w["k_threshold"])
+            w = self.compute.monte_carlo(state.index, state.samples, state.scale).weights
+            f_exact = self.compute.point(state.index, state.scale).reference[0]
+            v.show(w.log_w, w.lam_critical, w.pareto_k_exact, w.pareto_k_hat, w.ess, w.raw_free_energy,
+                   w.psis_free_energy, f_exact, reliable=w.reliable, k_threshold=w.k_threshold)
 
     def _render_scale(self, v, state, changed):
         if changed & POINT_FIELDS:
             c = self.compute.weight_scale_curve(state.index)
-            v.show(c["scale"], c["exact"], c["neg_elbo"])
+            v.show(c.scale, c.exact, c.neg_elbo)
         v.show_cursor(state.scale)
 
     def _render_temperature(self, v, state, changed):
-        t = self.compute.point(state.index, state.scale)["temperature"]
+        t = self.compute.point(state.index, state.scale).temperature
         if changed & POINT_FIELDS:
-            v.show_curves(t["T"], t["exact"] if t["exact"] is not None else np.full(t["T"].size, np.nan), t["bound"])
+            v.show_curves(t.T, t.exact if t.exact is not None else np.full(t.T.size, np.nan), t.bound)
         k = T_GRID.index(state.T)
-        v.show_cursor(state.T, t["exact"][k] if t["exact"] is not None else t["bound"][k])
+        v.show_cursor(state.T, t.exact[k] if t.exact is not None else t.bound[k])
 
     def _render_iwae(self, v, state, changed):
         b = self.compute.point(state.index, state.scale)
-        iw = b["iwae"]
+        iw = b.iwae
         if changed & POINT_FIELDS:
-            v.show(iw["k"], iw["bound"], iw["stderr"], b["reference"][0],
-                   note=_iwae_note(iw["k"], iw["groups"], b["report"]["iwae"]["pool"], self._pool_seed()))
+            v.show(iw.k, iw.bound, iw.stderr, b.reference[0],
+                   note=_iwae_note(iw.k, iw.groups, b.report["iwae"]["pool"], self._pool_seed()))
         kk = K_GRID.index(state.K)
-        v.show_cursor(state.K, iw["bound"][kk])
+        v.show_cursor(state.K, iw.bound[kk])
 
     def _pool_seed(self):
         """The seed of the Monte Carlo pool the numbers come from (the app's sessions use SESSION_SEED;
@@ -271,25 +270,25 @@ class VAEExplorer(ExplorerShell):
         j, k, kk = LAM_GRID.index(state.lam), T_GRID.index(state.T), K_GRID.index(state.K)
         seed = self._pool_seed()
         kappa = self.compute.series_rows(b)
-        ex = b["lam_curve"]["exact"]
-        temp, p, iw = b["temperature"], b["elbo_parts"], b["iwae"]
-        lab = "" if b["label"] is None else f" (a {b['label']})"
+        ex = b.lam_curve.exact
+        temp, p, iw = b.temperature, b.elbo_parts, b.iwae
+        lab = "" if b.label is None else f" (a {b.label})"
         scaled = "" if state.scale == 1.0 else f", decoder weights × {state.scale:#.3g}"
-        heading = f"Test digit <b>#{b['index']}</b>{lab}{scaled}, in nats:"
+        heading = f"Test digit <b>#{b.index}</b>{lab}{scaled}, in nats:"
         cells = [
-            ("exact −ln p(x)", fmt(b["reference"][0], 4), None),
-            ("−ELBO (bound)", fmt(p["neg_elbo"], 4), None),
-            ("gap KL(q‖p(z|x))", fmt(p["kl_posterior"], 4), None),
+            ("exact −ln p(x)", fmt(b.reference[0], 4), None),
+            ("−ELBO (bound)", fmt(p.neg_elbo, 4), None),
+            ("gap KL(q‖p(z|x))", fmt(p.kl_posterior, 4), None),
             (f"exact F(λ = {state.lam:.3f})", fmt(None if ex is None else ex[j], 4), None),
             (f"series, order {state.order}", fmt(kappa[state.order - 1, j], 4), None),
-            (f"Monte Carlo ({mc['n']} samples, seed {seed})", _with_error(mc["lam"][j], mc["stderr"][j]), None),
+            (f"Monte Carlo ({mc.n} samples, seed {seed})", _with_error(mc.lam[j], mc.stderr[j]), None),
             (Html(f"exact F<sub>T</sub> at T = {state.T:#.3g}"),
-             fmt(None if temp["exact"] is None else temp["exact"][k], 4), None),
-            (Html("bound E<sub>q</sub>[H] − T·S[q]"), fmt(temp["bound"][k], 4), None),
+             fmt(None if temp.exact is None else temp.exact[k], 4), None),
+            (Html("bound E<sub>q</sub>[H] − T·S[q]"), fmt(temp.bound[k], 4), None),
             (f"IWAE, K = {int(K_GRID[kk])} (one pool, seed {seed})",
-             _with_error(iw["bound"][kk], iw["stderr"][kk], "one group of K in the pool: no error bar"), None),
+             _with_error(iw.bound[kk], iw.stderr[kk], "one group of K in the pool: no error bar"), None),
         ]
-        note = Html(f"λ* = {b['lam_curve']['lam_critical']:.4f}: above it E<sub>q</sub>[w<sup>λ</sup>] is infinite. "
+        note = Html(f"λ* = {b.lam_curve.lam_critical:.4f}: above it E<sub>q</sub>[w<sup>λ</sup>] is infinite. "
                     f"± = 2 standard errors: how far another seed's draws could move an estimate, not how far it "
                     f"is from the exact value.")
         return readout_html("vae", heading, cells, note=note)
@@ -304,23 +303,23 @@ class VAEExplorer(ExplorerShell):
         b = self.compute.point(st.index, st.scale)
         mc = self.compute.monte_carlo(st.index, st.samples, st.scale)
         rows = []
-        ex = b["lam_curve"]["exact"]
+        ex = b.lam_curve.exact
         kappa = self.compute.series_rows(b)
         for j, lam in enumerate(LAM_GRID.values):
             if ex is not None:
                 rows.append(("F_lambda_exact", lam, ex[j], ""))
                 if lam > 0:
-                    rows.append(("renyi_vr_bound", lam, b["renyi"][j], ""))
-            rows.append(("F_lambda_monte_carlo", lam, mc["lam"][j], mc["stderr"][j]))
+                    rows.append(("renyi_vr_bound", lam, b.renyi[j], ""))
+            rows.append(("F_lambda_monte_carlo", lam, mc.lam[j], mc.stderr[j]))
             for n in range(MAX_ORDER):
                 rows.append((f"series_order_{n + 1}", lam, kappa[n, j], ""))
-        t = b["temperature"]
-        for k, tv in enumerate(t["T"]):
-            if t["exact"] is not None:
-                rows.append(("F_T_exact", tv, t["exact"][k], ""))
-            rows.append(("F_T_bound", tv, t["bound"][k], ""))
-        for kk, kv in enumerate(b["iwae"]["k"]):
-            rows.append(("iwae_bound", kv, b["iwae"]["bound"][kk], b["iwae"]["stderr"][kk]))
+        t = b.temperature
+        for k, tv in enumerate(t.T):
+            if t.exact is not None:
+                rows.append(("F_T_exact", tv, t.exact[k], ""))
+            rows.append(("F_T_bound", tv, t.bound[k], ""))
+        for kk, kv in enumerate(b.iwae.k):
+            rows.append(("iwae_bound", kv, b.iwae.bound[kk], b.iwae.stderr[kk]))
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["curve", "x", "value", "stderr"])

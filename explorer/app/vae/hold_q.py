@@ -13,10 +13,12 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
+from dataclasses import dataclass
 
 import ipywidgets as W
 import numpy as np
 
+from ...vae.results import BoundTerms, VariationalGaps  # numpy only: no torch
 from ...views.html import Html, fmt, readout_html, status_html
 from ...views.vae.hold_q import HoldQView
 from ..core import Panel
@@ -42,6 +44,57 @@ _PLAY_CSS = """<style>
 .vae-q-play button:nth-of-type(1):has(.fa-pause)::after { content: "Pause"; }
 .vae-q-play button:nth-of-type(2)::after { content: "Stop"; }
 </style>"""
+
+
+@dataclass(frozen=True)
+class HeldQTerms:
+    """What the tab shows of one held q (:meth:`HoldQCompute.terms`).
+
+    Attributes
+    ----------
+    bound : BoundTerms
+        Every exact term of the bound for q (nats), with the cumulants κ_1..κ_order of V.
+    ellipses : list of dict
+        q's 1σ and 2σ ellipses (Bokeh's ellipse parameters ``x``, ``y``, ``width``, ``height``, ``angle``;
+        :meth:`~explorer.vae.variational.GaussianQ.ellipse`).
+    series : ndarray (order,)
+        The cumulant series of q at λ, truncated after orders 1..order (nats).
+    """
+
+    bound: BoundTerms
+    ellipses: list
+    series: np.ndarray
+
+
+@dataclass(frozen=True)
+class FitReplay:
+    """Both fits of q to a digit and the gaps, as the tab replays them (:meth:`HoldQCompute.fit`).
+
+    Attributes
+    ----------
+    path : ndarray (n_steps, 5)
+        q at each iterate as (mean z1, mean z2, σ1, σ2, ρ): the diagonal fit's iterates, then the full one's.
+    path_kind : list of str
+        ``"diagonal"`` or ``"full"`` per iterate.
+    ellipses : list of dict
+        The fitted q's 1σ and 2σ ellipses (Bokeh's ellipse parameters), diagonal first.
+    ellipse_kinds : list of str
+        The kind of each ellipse.
+    gaps : VariationalGaps
+        The exact bounds and gaps (nats).
+    grad_norm, n_iter, n_starts : dict of str -> float or int
+        Per kind: the gradient norm of -ELBO at the optimum, the L-BFGS iterations and the starts the optimum
+        is the lowest of.
+    """
+
+    path: np.ndarray
+    path_kind: list
+    ellipses: list
+    ellipse_kinds: list
+    gaps: VariationalGaps
+    grad_norm: dict
+    n_iter: dict
+    n_starts: dict
 
 
 class HoldQCompute:
@@ -93,7 +146,8 @@ class HoldQCompute:
         return GaussianQ.from_sigmas(mu, sigma1, sigma2, rho)
 
     def posterior(self, index, scale, box):
-        """p(z|x) on a fine grid over the view's ``box`` (cached per digit and box)."""
+        """p(z|x) on a fine grid over the view's ``box`` (a :class:`~explorer.vae.results.PosteriorGrid`; cached
+        per digit and box)."""
         key = (self._serial(), index, scale, tuple(float(v) for v in box))
         return self._posteriors.get_or(key, lambda: self.variational(index, scale).posterior_density(box))
 
@@ -103,14 +157,14 @@ class HoldQCompute:
         return q.mu.copy(), float(q.sigma[0]), float(q.sigma[1]), 0.0
 
     def terms(self, index, scale, mu, sigma1, sigma2, rho, lam=1.0, order=4):
-        """Every exact term for q = N(mu, [[σ1², ρσ1σ2], [ρσ1σ2, σ2²]]) (see ``VariationalPoint.terms``),
-        its 1σ and 2σ ``ellipses``, its cumulants κ_1..κ_order of V and ``series`` (orders 1..order at λ)."""
+        """Every exact term for q = N(mu, [[σ1², ρσ1σ2], [ρσ1σ2, σ2²]]) (see ``VariationalPoint.terms``), with
+        its cumulants κ_1..κ_order of V, its 1σ and 2σ ellipses and its series (orders 1..order at λ):
+        :class:`HeldQTerms`."""
         from ...vae.free_energy import series_free_energy
         q = self._gaussian(mu, sigma1, sigma2, rho)
-        out = dict(self.variational(index, scale).terms(q, order=order))
-        out["ellipses"] = [q.ellipse(1.0), q.ellipse(2.0)]
-        out["series"] = series_free_energy(out["cumulants"], [lam])[:, 0]
-        return out
+        bound = self.variational(index, scale).terms(q, order=order)
+        return HeldQTerms(bound=bound, ellipses=[q.ellipse(1.0), q.ellipse(2.0)],
+                          series=series_free_energy(bound.cumulants, [lam])[:, 0])
 
     def lam_exact(self, index, scale, mu, sigma1, sigma2, rho, lam):
         """Exact F(λ) = −ln E_q[w^λ] for this q (adaptive quadrature; 0.05-0.3 s; −inf past λ*)."""
@@ -119,30 +173,27 @@ class HoldQCompute:
         return self._lams.get_or(key, lambda: float(self.variational(index, scale).lam_curve(q, [lam])[0]))
 
     def fit(self, index, scale=1.0):
-        """Both fits and the gaps, as plain arrays: ``path`` (mean, σ1, σ2, ρ per iterate: the diagonal
-        fit's, then the full one's), ``path_kind``, ``ellipses`` and ``ellipse_kinds`` of the fitted q's (1σ, 2σ),
-        ``gaps``."""
+        """Both fits and the gaps, as the tab replays them (:class:`FitReplay`)."""
         vp = self.variational(index, scale)
 
         def make():
             fits, gaps = vp.fit(), vp.gaps()
             rows, kinds = [], []
-            for kind in ("diagonal", "full"):
-                f = fits[kind]
+            for kind, f in fits.items():
                 for mu, L in zip(f.path_mu, f.path_scale_tril):
                     cov = L @ L.T
                     s1, s2 = math.sqrt(cov[0, 0]), math.sqrt(cov[1, 1])
                     rows.append((mu[0], mu[1], s1, s2, cov[0, 1] / (s1 * s2)))
                     kinds.append(kind)
             ell, ell_kinds = [], []
-            for kind in ("diagonal", "full"):
+            for kind, f in fits.items():
                 for level in (1.0, 2.0):
-                    ell.append(fits[kind].q.ellipse(level))
+                    ell.append(f.q.ellipse(level))
                     ell_kinds.append(kind)
-            return {"path": np.array(rows), "path_kind": kinds, "ellipses": ell, "ellipse_kinds": ell_kinds,
-                    "gaps": gaps,
-                    "grad_norm": {k: fits[k].grad_norm for k in fits}, "n_iter": {k: fits[k].n_iter for k in fits},
-                    "n_starts": {k: fits[k].n_starts for k in fits}}
+            return FitReplay(path=np.array(rows), path_kind=kinds, ellipses=ell, ellipse_kinds=ell_kinds, gaps=gaps,
+                             grad_norm={k: f.grad_norm for k, f in fits.items()},
+                             n_iter={k: f.n_iter for k, f in fits.items()},
+                             n_starts={k: f.n_starts for k, f in fits.items()})
         return self._fits.get_or((self._serial(), vp.analysis.x_np.tobytes(), scale), make)
 
     def has_fit(self, index, scale=1.0):
@@ -263,14 +314,14 @@ class HoldQ(LazyWidgets):
         self.state = state
         if new_point:
             b = self.explorer.compute.point(state.index, state.scale)
-            g = b["posterior"]
+            g = b.posterior
             # the quadrature's grid finds where the mass is; a finer picture of just that box is drawn
-            box = view.show_posterior(g["z1"], g["z2"], g["density"], b["q"]["mu"], b["q"]["sigma"])
+            box = view.show_posterior(g.z1, g.z2, g.density, b.q.mu, b.q.sigma)
             fine = self.compute.posterior(state.index, state.scale, box)
-            view.show_posterior(fine["z1"], fine["z2"], fine["density"], b["q"]["mu"], b["q"]["sigma"])
+            view.show_posterior(fine.z1, fine.z2, fine.density, b.q.mu, b.q.sigma)
             mu, s1, s2, rho = self.compute.encoder(state.index, state.scale)
             enc = self.compute.terms(state.index, state.scale, mu, s1, s2, rho)
-            view.show_encoder(enc["ellipses"])
+            view.show_encoder(enc.ellipses)
             self.fit_result = self.compute.fit(state.index, state.scale) \
                 if self.compute.has_fit(state.index, state.scale) else None
             self._show_fit()
@@ -343,15 +394,15 @@ class HoldQ(LazyWidgets):
         mu, s1, s2, rho = self.held
         self.terms = self.compute.terms(st.index, st.scale, mu, s1, s2, rho, st.lam, st.order)
         self.shown = self.held
-        self.lam_exact = self.terms["free_energy"] if st.lam == 1.0 else (0.0 if st.lam == 0.0 else None)
+        self.lam_exact = self.terms.bound.free_energy if st.lam == 1.0 else (0.0 if st.lam == 0.0 else None)
         self._syncing = True            # the mean's source is set here: not a drag
         try:
             with held(self.view):       # held callbacks fire when it ends: still syncing
-                self.view.show_held(mu, self.terms["ellipses"])
-                t = self.terms
-                self.view.show_terms({"expected_energy": t["expected_energy"], "minus_entropy": -t["entropy"],
-                                      "neg_elbo": t["neg_elbo"], "free_energy": t["free_energy"],
-                                      "kl_posterior": t["kl_posterior"]})
+                self.view.show_held(mu, self.terms.ellipses)
+                t = self.terms.bound
+                self.view.show_terms({"expected_energy": t.expected_energy, "minus_entropy": -t.entropy,
+                                      "neg_elbo": t.neg_elbo, "free_energy": t.free_energy,
+                                      "kl_posterior": t.kl_posterior})
         finally:
             self._syncing = False
         self.w_readout.value = self.readout()
@@ -404,7 +455,7 @@ class HoldQ(LazyWidgets):
             return                       # another digit was chosen meanwhile
         self.fit_result = res
         self._show_fit()
-        last = len(res["path"]) - 1
+        last = len(res.path) - 1
         self._set_play(last)
         self.show_step(0)
         self.w_play.playing = True        # the browser steps through the iterates
@@ -422,7 +473,7 @@ class HoldQ(LazyWidgets):
         """Hold the fit's iterate ``k`` (the diagonal fit's, then the full one's)."""
         if self._syncing or self.fit_result is None:
             return
-        path = self.fit_result["path"]
+        path = self.fit_result.path
         k = int(min(max(k, 0), len(path) - 1))
         z1, z2, s1, s2, rho = path[k]
         self.set_q([z1, z2], s1, s2, rho)
@@ -434,7 +485,7 @@ class HoldQ(LazyWidgets):
         if r is None:
             self.view.show_fit([], [], np.zeros((0, 2)))
         else:
-            self.view.show_fit(r["ellipses"], r["ellipse_kinds"], r["path"][:, :2])
+            self.view.show_fit(r.ellipses, r.ellipse_kinds, r.path[:, :2])
         self._show_marks()
 
     # ------------------------------------------------------------------ the split
@@ -463,9 +514,9 @@ class HoldQ(LazyWidgets):
         if error is not None:
             self.w_split_status.value = status_html("vae-split-status", error, error=True)
             return
-        self.w_split_status.value = (f"{out['index'].size} digits: median amortisation gap "
-                                     f"{np.median(out['amortisation']):.3f}, approximation gap "
-                                     f"{np.median(out['approximation']):.3f} nats")
+        self.w_split_status.value = (f"{out.index.size} digits: median amortisation gap "
+                                     f"{np.median(out.amortisation):.3f}, approximation gap "
+                                     f"{np.median(out.approximation):.3f} nats")
         self._show_split()
 
     def _show_split(self):
@@ -475,67 +526,68 @@ class HoldQ(LazyWidgets):
         if split is None:
             self.view.show_histograms([], [])
         else:
-            self.view.show_histograms(split["amortisation"], split["approximation"])
-            n = split["index"].size
+            self.view.show_histograms(split.amortisation, split.approximation)
+            n = split.index.size
             self.w_split_progress.max, self.w_split_progress.value = n, n
         self._show_marks()
 
     def _show_marks(self):
         if self.view is None or self.state is None:
             return
-        g = None
+        marks = (None, None)        # this digit's (amortisation, approximation) gaps, where known
         if self.fit_result is not None:
-            g = self.fit_result["gaps"]
+            g = self.fit_result.gaps
+            marks = (g.amortisation, g.approximation)
         else:
             split = self.compute.cached_split(self.state.scale)
             if split is not None:
-                hit = np.nonzero(split["index"] == self.state.index)[0]
+                hit = np.nonzero(split.index == self.state.index)[0]
                 if hit.size:
-                    g = {k: float(split[k][hit[0]]) for k in ("amortisation", "approximation")}
-        self.view.show_marks(None if g is None else g["amortisation"], None if g is None else g["approximation"])
+                    marks = (float(split.amortisation[hit[0]]), float(split.approximation[hit[0]]))
+        self.view.show_marks(*marks)
 
     # ------------------------------------------------------------------ readout
     def readout(self):
         """The readout of the q the terms were computed for (never a moved q's heading over older numbers)."""
-        st, t = self.state, self.terms
+        st, t = self.state, self.terms.bound
         mu, s1, s2, rho = self.shown
-        err = max(t["quadrature_error"], 1e-12)
+        err = max(t.quadrature_error, 1e-12)
         heading = (f"Your q for digit <b>#{st.index}</b>: mean ({mu[0]:.3f}, {mu[1]:.3f}), σ = ({s1:.3f}, {s2:.3f}), "
                    f"ρ = {rho:.2f}. Exact (quadrature), in nats:")
         cells = [
-            ("−ELBO(q) (bound)", fmt(t["neg_elbo"], 4), None),
-            (Html("E<sub>q</sub>[H]"), fmt(t["expected_energy"], 4), None),
-            ("S[q]", fmt(t["entropy"], 4), None),
-            ("KL(q‖p(z|x))", fmt(t["kl_posterior"], 4), None),
-            ("−ln p(x)", fmt(t["free_energy"], 4), None),
+            ("−ELBO(q) (bound)", fmt(t.neg_elbo, 4), None),
+            (Html("E<sub>q</sub>[H]"), fmt(t.expected_energy, 4), None),
+            ("S[q]", fmt(t.entropy, 4), None),
+            ("KL(q‖p(z|x))", fmt(t.kl_posterior, 4), None),
+            ("−ln p(x)", fmt(t.free_energy, 4), None),
         ]
         lam_text = "…" if self.lam_exact is None else fmt(self.lam_exact, 4)
         cells.append((f"exact F(λ = {st.lam:.3f}) for this q", lam_text, None))
-        cells.append((f"series, order {st.order}", fmt(t["series"][st.order - 1], 4), None))
+        cells.append((f"series, order {st.order}", fmt(self.terms.series[st.order - 1], 4), None))
         if st.T != 1.0:
-            b = self.explorer.compute.point(st.index, st.scale)["temperature"]
+            b = self.explorer.compute.point(st.index, st.scale).temperature
             k = T_GRID.index(st.T)
             cells.append((Html(f"E<sub>q</sub>[H] − T·S[q], T = {st.T:.3g}"),
-                          fmt(t["expected_energy"] - st.T * t["entropy"], 4), None))
+                          fmt(t.expected_energy - st.T * t.entropy, 4), None))
             cells.append((Html(f"exact F<sub>T</sub>, T = {st.T:.3g}"),
-                          fmt(None if b["exact"] is None else b["exact"][k], 4), None))
+                          fmt(None if b.exact is None else b.exact[k], 4), None))
         note = Html(f"Estimated quadrature errors: {err:.1e} nats (E<sub>q</sub>[H], Gauss–Hermite), "
-                    f"{t['free_energy_error']:.1e} (−ln p(x), adaptive grid).")
-        if t["entropy"] < 0:
+                    f"{t.free_energy_error:.1e} (−ln p(x), adaptive grid).")
+        if t.entropy < 0:
             note = Html(note + " S[q] &lt; 0 is no error: q is a density over a continuous z, whose (differential) "
                         "entropy is negative when q is narrow, unlike the RBM's S ≥ 0 over discrete states.")
         html = readout_html("vae-q", heading, cells, note=note)
         r = self.fit_result
         if r is not None:
-            g = r["gaps"]
+            g = r.gaps
             html += ("<div class='vae-q-chain' style='font-size:13px;line-height:1.5'>"
-                     f"−ln p(x) = {fmt(g['free_energy'], 4)} ≤ −ELBO(q*<sub>full</sub>) = {fmt(g['neg_elbo_full'], 4)}"
-                     f" ≤ −ELBO(q*<sub>diag</sub>) = {fmt(g['neg_elbo_diagonal'], 4)} ≤ −ELBO(q<sub>encoder</sub>) = "
-                     f"{fmt(g['neg_elbo_encoder'], 4)}<br>"
-                     f"<span class='vae-q-gaps'>amortisation gap {fmt(g['amortisation'], 4)}, approximation gap "
-                     f"{fmt(g['approximation'], 4)}, full covariance gains {fmt(g['full_covariance'], 4)} nats"
+                     f"−ln p(x) = {fmt(g.free_energy, 4)} ≤ −ELBO(q*<sub>full</sub>) = {fmt(g.neg_elbo_full, 4)}"
+                     f" ≤ −ELBO(q*<sub>diag</sub>) = {fmt(g.neg_elbo_diagonal, 4)} ≤ −ELBO(q<sub>encoder</sub>) = "
+                     f"{fmt(g.neg_elbo_encoder, 4)}<br>"
+                     f"<span class='vae-q-gaps'>amortisation gap {fmt(g.amortisation, 4)}, approximation gap "
+                     f"{fmt(g.approximation, 4)}, full covariance gains {fmt(g.full_covariance, 4)} nats"
                      "</span><br><span class='vae-q-starts'>"
-                     f"q*<sub>diag</sub> is the lowest of {r['n_starts']['diagonal']} fits and q*<sub>full</sub> of "
-                     f"{r['n_starts']['full']} (started from the encoder's q, each mode of the exact posterior and "
+                     f"q*<sub>diag</sub> is the lowest of {r.n_starts['diagonal']} fits and q*<sub>full</sub> of "
+                     f"{r.n_starts['full']} (started from the encoder's q, each mode of the exact posterior and "
                      "its moments): the lowest found, not proven lowest.</span></div>")
         return html

@@ -20,6 +20,7 @@ from bokeh.models import (
     DataRange1d,
     Div,
     HoverTool,
+    LabelSet,
     LinearColorMapper,
     Range1d,
     Whisker,
@@ -31,6 +32,7 @@ from ..common import (
     empty,
     explained,
     finite_rows,
+    font_px,
     invisible_tap_markers,
     legend_outside,
     plot,
@@ -105,6 +107,55 @@ EXPLANATIONS = {
 }
 
 
+#: The first screen's difference plot names each curve at the cursor (it has no legend of its own, and
+#: TAP2 and TAP3 lie ~10 px apart there at the default state): a marker on the curve and its name
+#: beside it, the names staggered at least a line (DIFF_LABEL_LINE_EM of their font) apart, inside
+#: the frame.
+DIFF_LABELS = {"mean_field": "bound", "tap2": "TAP2", "tap3": "TAP3", "series": "series"}
+#: The plot's smallest frame height (px) at its default height (measured in Chromium: 200 px, 186 px
+#: with the projector's fonts; the margin covers other fonts), the names' font (px) and line (ems).
+DIFF_MIN_FRAME_HEIGHT = 170.0
+DIFF_LABEL_FONT_PX, DIFF_LABEL_LINE_EM = 11, 1.3
+#: Padding of the difference plot's y range on each side (fraction of the data's span).
+DIFF_RANGE_PAD = 0.05
+#: Names go left of the cursor when it stands in the right part of the log T axis (this fraction).
+DIFF_LABELS_FLIP = 0.7
+
+
+def stagger(targets, gap, low, high):
+    """Positions as close as possible to ``targets`` (any order), each at least ``gap`` from the
+    others, in their order, inside [``low``, ``high``]: overlapping neighbours form a group centred
+    on the mean of their targets, which is shifted to fit (the classic label de-overlap). Where
+    the interval cannot hold them all they are spread over it evenly."""
+    y = np.asarray(targets, dtype=float)
+    order = np.argsort(y, kind="stable")
+    groups = [[float(y[i])] for i in order]           # each: targets of a run of labels
+
+    def start(g):
+        k = len(g)
+        return float(np.clip(np.mean(g) - (k - 1) * gap / 2, low, max(low, high - (k - 1) * gap)))
+
+    merged = True
+    while merged:
+        merged = False
+        for j in range(len(groups) - 1):
+            a, b = groups[j], groups[j + 1]
+            if start(a) + len(a) * gap > start(b) + 1e-12:
+                groups[j:j + 2] = [a + b]
+                merged = True
+                break
+    out = np.empty_like(y)
+    k = 0
+    for g in groups:
+        s = start(g)
+        for m in range(len(g)):
+            out[order[k]] = s + m * gap
+            k += 1
+    if y.size and (y.size - 1) * gap > high - low:      # too many: even spread
+        out[order] = np.linspace(low, high, y.size)
+    return out
+
+
 class FreeEnergyView(SourceRegistry):
     """The first screen: F vs T (exact, bound, TAP, series) and F(λ) with the series.
 
@@ -129,11 +180,11 @@ class FreeEnergyView(SourceRegistry):
 
         # F on its own scale (0 … −165 at the default state: the differences are under a pixel here)
         f = plot("fig_free_energy", "Free energy F vs temperature", width=w, height=h - 100, x_axis_type="log",
-                 x_range=Range1d(*t_range), y_axis_label="Free energy F")
+                 x_range=Range1d(*t_range), y_axis_label="Free energy F (nats)")
         # … and the differences on theirs, under it (the same T axis): the gap, TAP's and the series' errors
         d = plot("fig_free_energy_diff", "Each approximation minus the exact F", width=w, height=diff_height,
                  x_axis_type="log", x_range=f.x_range, x_axis_label="Temperature T",
-                 y_axis_label="F_approx − F_exact")
+                 y_axis_label="approx. − exact F (nats)")
         gap = self.source("f_gap", "x", "zero", "gap")
         self.renderers["f_gap"] = d.varea("x", "zero", "gap", source=gap, fill_color=COLORS["mean_field"],
                                           fill_alpha=0.18)
@@ -160,9 +211,22 @@ class FreeEnergyView(SourceRegistry):
         _cursor(d, self.t_cursor)
         f.y_range = DataRange1d(renderers=[self.renderers["f_exact"], self.renderers["f_mean_field"]],
                                 range_padding=0.15)
-        # the differences' range follows mean field and TAP: a diverging series leaves the plot
-        d.y_range = DataRange1d(renderers=[self.renderers[f"diff_{k}"] for k in ("mean_field", "tap2", "tap3")],
-                                range_padding=0.08)
+        # the differences' range follows mean field and TAP (a diverging series leaves the plot); set
+        # with the data (show_temperature_curves), so that the names at the cursor can be placed in it
+        d.y_range = Range1d(-1.0, 1.0)
+        # each curve named at the cursor: a marker on it, its name beside it (staggered, in the frame)
+        self.diff_labels = self.source("diff_labels", "x", "y", "label_y", "dx")
+        self.diff_labels.data = {**empty("x", "y", "label_y", "dx"), "text": [], "color": [], "align": []}
+        d.scatter("x", "y", source=self.diff_labels, size=7, fill_color="color", line_color="white", line_width=1,
+                  name="diff_cursor_markers")
+        self.diff_label_set = LabelSet(x="x", y="label_y", text="text", source=self.diff_labels,
+                                       text_color="color", text_align="align", text_baseline="middle",
+                                       x_offset="dx", text_font_size=f"{DIFF_LABEL_FONT_PX}px",
+                                       text_font_style="bold", name="diff_cursor_labels")
+        d.add_layout(self.diff_label_set)
+        self._t_range = tuple(float(v) for v in t_range)
+        self._cursor_t = None
+        self._at_cursor = None       # (T grid, {key: diff_y along T}) of the curves shown
         self.diff_ticker, self.diff_formatter = symlog_axis(d)
         self.diff_scale = 1e-4
         _temperature_axis(f, t_range)
@@ -208,6 +272,12 @@ class FreeEnergyView(SourceRegistry):
                                               "diff_y": symlog(diffs[key], c)})
         shown = np.concatenate([v[np.isfinite(v)] for k, v in diffs.items() if k != "series"] + [zeros[:1]])
         set_symlog_ticks(self.diff_ticker, self.diff_formatter, c, float(shown.min()), float(shown.max()))
+        lo, hi = float(symlog(shown.min(), c)), float(symlog(shown.max(), c))
+        pad = DIFF_RANGE_PAD * ((hi - lo) or 1.0)
+        self.fig_free_energy_diff.y_range.update(start=lo - pad, end=hi + pad, reset_start=lo - pad,
+                                                 reset_end=hi + pad)
+        self._at_cursor = (t, {k: symlog(v, c) for k, v in diffs.items()})
+        self._show_diff_labels()
         el = np.asarray(exact_lambda, dtype=float)
         show_el = float(lam) != 1.0
         s["f_exact_lambda"].data = (finite_rows({"x": t, "y": el, "exact": el, "diff": zeros, "diff_y": zeros})
@@ -226,6 +296,50 @@ class FreeEnergyView(SourceRegistry):
 
     def show_temperature_cursor(self, temperature):
         self.t_cursor.data = {"x": [float(temperature)]}
+        self._cursor_t = float(temperature)
+        self._show_diff_labels()
+
+    def diff_label_layout(self, frame_height=DIFF_MIN_FRAME_HEIGHT):
+        """The names at the cursor: columns of ``diff_labels`` (x, y on the curve, label_y, dx,
+        text, color, align) for the curves shown, the names at least a line of their font apart
+        in a frame ``frame_height`` px high and inside it; a series off the plot is named at its
+        edge with an arrow."""
+        cols = {**{k: [] for k in ("x", "y", "label_y", "dx")}, "text": [], "color": [], "align": []}
+        if self._at_cursor is None or self._cursor_t is None:
+            return cols
+        t, ys = self._at_cursor
+        rng = self.fig_free_energy_diff.y_range
+        start, end = float(rng.start), float(rng.end)
+        unit = (end - start) / float(frame_height)      # data units per px
+        line = DIFF_LABEL_LINE_EM * font_px(self.diff_label_set.text_font_size)
+        half = line / 2 * unit
+        i = int(np.argmin(np.abs(np.log(t) - np.log(self._cursor_t)))) if t.size else None
+        lo_t, hi_t = (np.log10(v) for v in self._t_range)
+        flip = (np.log10(self._cursor_t) - lo_t) / ((hi_t - lo_t) or 1.0) > DIFF_LABELS_FLIP
+        keys, on_curve, at, texts = [], [], [], []
+        for key, name in DIFF_LABELS.items():
+            r = self.renderers.get(f"diff_{key}")
+            if i is None or r in self.hidden or not np.isfinite(ys[key][i]):
+                continue
+            y = float(ys[key][i])
+            arrow = " ↑" if y > end - half else " ↓" if y < start + half else ""
+            keys.append(key)
+            on_curve.append(y)
+            at.append(float(np.clip(y, start + half, end - half)))
+            texts.append(name + arrow)
+        if not keys:
+            return cols
+        label_y = stagger(at, line * unit, start + half, end - half)
+        cols.update(x=[float(t[i])] * len(keys), y=on_curve, label_y=[float(v) for v in label_y],
+                    dx=[-8.0 if flip else 8.0] * len(keys), text=texts, color=[COLORS[k] for k in keys],
+                    align=["right" if flip else "left"] * len(keys))
+        return cols
+
+    def _show_diff_labels(self):
+        data = self.diff_label_layout()
+        old = {k: list(v) for k, v in self.diff_labels.data.items()}
+        if old != data:                 # one patch only when the names move
+            self.diff_labels.data = data
 
     def show_lambda_cursor(self, lam):
         self.lam_cursor.data = {"x": [float(lam)]}
@@ -238,6 +352,7 @@ class FreeEnergyView(SourceRegistry):
                 r.visible = bool(visible)
                 (self.hidden.discard if visible else self.hidden.add)(r)
         self._sync_legend()
+        self._show_diff_labels()
 
     def set_order(self, order):
         """Show the series lines of orders 1..K in the λ plot (and their legend entries); a line
@@ -257,7 +372,7 @@ class ErrorThermoView(SourceRegistry):
         self.t_range = Range1d(*t_range)     # both plots zoom together
         e = plot("fig_error", "Error of each approximation vs temperature", width=w, height=h,
                  x_axis_type="log", y_axis_type="log", x_range=self.t_range,
-                 x_axis_label="Temperature T", y_axis_label="|F_approx − F_exact|")
+                 x_axis_label="Temperature T", y_axis_label="|approx. − exact F| (nats)")
         for key in ("mean_field", "tap2", "tap3", "series"):
             s = self.source(f"err_{key}", "x", "y")
             dash = {"tap2": "dashed", "tap3": "dotdash"}.get(key, "solid")
@@ -319,16 +434,16 @@ class CumulantView(SourceRegistry):
         super().__init__()
         self.max_order = int(max_order)
         w, h = width, height
-        k = plot("fig_kappa", "Cumulants κ_n at this temperature", width=w, height=h,
-                 x_axis_label="Cumulant order n", y_axis_label="κ_n")
+        k = plot("fig_kappa", "Cumulants κₙ at this temperature", width=w, height=h,
+                 x_axis_label="Cumulant order n", y_axis_label="cumulant κₙ")
         kap = self.source("kappa", "n", "kappa", "term")
         kap.data["color"] = []   # strings: an empty float column is an "invalid color array"
         k.vbar(x="n", top="kappa", width=0.7, source=kap, fill_color="color", line_color=None)
-        k.add_tools(HoverTool(tooltips=[("n", "@n"), ("κ_n", "@kappa{0.000000e}"),
+        k.add_tools(HoverTool(tooltips=[("n", "@n"), ("κₙ", "@kappa{0.000000e}"),
                                         ("n-th term of F at λ", "@term{0.000000e}")]))
         k.xaxis.ticker = BasicTicker(desired_num_ticks=self.max_order, min_interval=1)
         t = plot("fig_terms", "Size of the n-th term of the series at λ", width=w, height=h, y_axis_type="log",
-                 x_axis_label="Cumulant order n", y_axis_label="|n-th term|")
+                 x_axis_label="Cumulant order n", y_axis_label="|n-th term| (nats)")
         terms = self.source("terms", "n", "size")
         t.scatter("n", "size", source=terms, size=9, color="#2ca02c")
         t.line("n", "size", source=terms, color="#2ca02c")
@@ -355,8 +470,8 @@ class UnitView(SourceRegistry):
     def __init__(self, width=425, height=290):
         super().__init__()
         w, h = width, height
-        m = plot("fig_magnetisation", "Magnetisations ⟨s_i⟩ at this temperature", width=w, height=h,
-                 x_axis_label="unit (visible first, then hidden)", y_axis_label="⟨s_i⟩",
+        m = plot("fig_magnetisation", "Magnetisations ⟨sᵢ⟩ at this temperature", width=w, height=h,
+                 x_axis_label="unit (visible first, then hidden)", y_axis_label="magnetisation ⟨sᵢ⟩",
                  y_range=Range1d(-0.03, 1.03))
         mags = self.source("magnetisation", "i", "unit", "exact", "mean_field", "tap2", "tap3")
         m.vbar(x="i", top="exact", width=0.8, source=mags, fill_color="#cccccc", line_color=None, legend_label="exact")
@@ -371,7 +486,7 @@ class UnitView(SourceRegistry):
         self.color_mapper = LinearColorMapper(palette=tuple(reversed(RdBu11)), low=-1, high=1)
         wf = plot("fig_weights", "Couplings W", width=w, height=h, tools="hover,save,reset",
                   x_axis_label="hidden unit j", y_axis_label="visible unit i",
-                  tooltips=[("visible i", "$y{0}"), ("hidden j", "$x{0}"), ("W_ij", "@image{0.0000}")])
+                  tooltips=[("visible i", "$y{0}"), ("hidden j", "$x{0}"), ("Wᵢⱼ", "@image{0.0000}")])
         ws = self.source("weights", "image", "x", "y", "dw", "dh")
         ws.data = {"image": [np.zeros((1, 1))], "x": [-0.5], "y": [-0.5], "dw": [1.0], "dh": [1.0]}
         wf.image(image="image", x="x", y="y", dw="dw", dh="dh", source=ws, color_mapper=self.color_mapper)
@@ -408,7 +523,7 @@ class SamplingView(SourceRegistry):
         w, h = width, height
         self.t_cursor = self.source("t_cursor", "x")
         af = plot("fig_sampling", "Annealed importance sampling vs exact", width=w, height=h, x_axis_type="log",
-                  x_range=Range1d(*t_range), x_axis_label="Temperature T", y_axis_label="F_AIS − F_exact")
+                  x_range=Range1d(*t_range), x_axis_label="Temperature T", y_axis_label="AIS estimate − exact F (nats)")
         ais = self.source("ais", "x", "diff", "lower", "upper", "ais", "exact", "stderr")
         af.add_layout(Whisker(base="x", lower="lower", upper="upper", source=ais, line_color=COLORS["ais"]))
         af.scatter("x", "diff", source=ais, size=8, color=COLORS["ais"], legend_label="AIS − exact")
@@ -416,7 +531,7 @@ class SamplingView(SourceRegistry):
         # being an annotation, does not count for the range)
         af.scatter("x", "lower", source=ais, size=1, alpha=0.0)
         af.scatter("x", "upper", source=ais, size=1, alpha=0.0)
-        af.add_tools(HoverTool(tooltips=[("T", "@x{0.000}"), ("F_AIS", "@ais" + _FMT),
+        af.add_tools(HoverTool(tooltips=[("T", "@x{0.000}"), ("F from AIS", "@ais" + _FMT),
                                          ("exact F", "@exact" + _FMT), ("± 1 std. error", "@stderr{0.00000}")]))
         af.hspan(y=[0.0], line_color="black", line_width=1)
         _cursor(af, self.t_cursor)
@@ -455,7 +570,8 @@ class ScalingView(SourceRegistry):
         w, h = width, height
         self.t_cursor = self.source("t_cursor", "x")
         sf = plot("fig_scaling", "Scaling all parameters by 1/T equals temperature T", width=w, height=h,
-                  x_axis_type="log", x_range=Range1d(*t_range), x_axis_label="Temperature T", y_axis_label="−ln Z")
+                  x_axis_type="log", x_range=Range1d(*t_range), x_axis_label="Temperature T",
+                  y_axis_label="−ln Z (nats)")
         line, pts = self.source("scaling_line", "x", "y"), self.source("scaling_points", "x", "y")
         wts = self.source("scaling_weights", "x", "y", "norm")
         sf.line("x", "y", source=line, color="black", line_width=2, legend_label="exact −ln Z(T)")
@@ -492,7 +608,7 @@ class WeightNormView(SourceRegistry):
         self.hidden = set()
         self.norm_cursor = self.source("norm_cursor", "x")
         f = plot("fig_weight_norm", "Free energy F vs weight norm ‖W‖ at this temperature", width=width,
-                 height=height, x_axis_label="Weight norm ‖W‖ (biases kept)", y_axis_label="Free energy F")
+                 height=height, x_axis_label="Weight norm ‖W‖ (biases kept)", y_axis_label="Free energy F (nats)")
         for key in ("mean_field", "tap2", "tap3", "series", "exact"):
             s = self.source(f"norm_{key}", "x", "y", "exact", "diff")
             dash = {"tap2": "dashed", "tap3": "dotdash"}.get(key, "solid")

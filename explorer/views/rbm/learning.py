@@ -139,16 +139,16 @@ class LearningView(SourceRegistry):
         self.fig_race = f
 
     def _decomposition(self, w):
-        f = plot("fig_learning_decomposition", "ln p(v) = −F_c(v) + F at T = 1", width=w, height=270,
-                 y_axis_label="nats", tools="save,reset", x_range=Range1d(-0.6, 7.6))
+        f = plot("fig_learning_decomposition", "ln p(v) = F − clamped F(v), at T = 1", width=w, height=270,
+                 y_axis_label="free energy, ln p (nats)", tools="save,reset", x_range=Range1d(-0.6, 7.6))
         src = self.source("learning_decomposition", "x", "clamped", "free_energy", "log_p", "label")
-        for offset, column_, color, label in ((-0.27, "clamped", "#1f77b4", "F_c(v)"),
-                                              (0.0, "free_energy", "#7f7f7f", "F"),
-                                              (0.27, "log_p", "#d62728", "ln p(v) = F − F_c(v)")):
+        for offset, column_, color, label in ((-0.27, "clamped", "#1f77b4", "clamped free energy F(v)"),
+                                              (0.0, "free_energy", "#7f7f7f", "free energy F"),
+                                              (0.27, "log_p", "#d62728", "ln p(v)")):
             f.vbar(x=dodge("x", offset, range=f.x_range), top=column_, source=src, width=0.25, color=color,
                    legend_label=label)
         self._decomp_src = src
-        f.add_tools(HoverTool(tooltips=[("pattern", "@label"), ("F_c(v)", "@clamped{0.0000}"),
+        f.add_tools(HoverTool(tooltips=[("pattern", "@label"), ("clamped F(v)", "@clamped{0.0000}"),
                                         ("F", "@free_energy{0.0000}"), ("ln p(v)", "@log_p{0.0000}")]))
         f.xaxis.visible = False
         legend_outside(f, "below")     # the bars hang down from 0: no free corner inside

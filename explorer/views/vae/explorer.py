@@ -40,7 +40,7 @@ SERIES_COLORS = series_colors(MAX_ORDER)
 
 #: Bars of the decomposition plot (key -> label a student reads).
 BARS = {
-    "expected_energy": "expected energy E_q[H]",
+    "expected_energy": "expected energy ⟨H⟩ under q",
     "minus_entropy": "− entropy −S[q]",
     "neg_elbo": "−ELBO",
     "free_energy": "exact F = −ln p(x)",
@@ -122,7 +122,7 @@ class PosteriorLambdaView(SourceRegistry):
         series = self.source("lam_series", "xs", "ys", "color", "order", "diff_xs", "diff_ys")
         lam_cur = self.source("lam_cursor", "x", "y")
         g = _fig("fig_lambda", "F(λ): exact, series, Rényi family, Monte Carlo", width=w + 20, height=h - 50,
-                 y_axis_label="nats", x_range=Range1d(*lam_range))
+                 y_axis_label="free energy F(λ) (nats)", x_range=Range1d(*lam_range))
         g.multi_line("xs", "ys", source=series, color="color", line_width=1.5, alpha=0.9,
                      legend_label="cumulant series, orders 1..K")
         g.line("x", "y", source=lam_ex, color="black", line_width=3, legend_label="exact F(λ)")
@@ -147,7 +147,7 @@ class PosteriorLambdaView(SourceRegistry):
 
         # the differences on their own axis, under F(λ): each curve minus the exact value it approximates
         d = _fig("fig_lambda_diff", "Each curve minus the exact value", width=w + 20, height=230,
-                 x_axis_label="perturbation λ", y_axis_label="difference (nats)", x_range=g.x_range)
+                 x_axis_label="perturbation λ", y_axis_label="curve − exact (nats)", x_range=g.x_range)
         d.hspan(y=[0.0], line_color="black", line_width=2)
         d.multi_line("diff_xs", "diff_ys", source=series, color="color", line_width=1.5, alpha=0.9,
                      name="lam_diff_series")
@@ -331,9 +331,10 @@ class TemperatureView(SourceRegistry):
         t_ex, t_bd, t_cur = self.source("t_exact", "x", "y"), self.source("t_bound", "x", "y"), \
             self.source("t_cursor", "x", "y")
         t = _fig("fig_temperature", "Free energy vs temperature: exact and bound", width=width, height=height,
-                 x_axis_type="log", x_range=Range1d(*t_range), x_axis_label="temperature T", y_axis_label="nats")
-        t.line("x", "y", source=t_ex, color="black", line_width=3, legend_label="exact F_T")
-        t.line("x", "y", source=t_bd, color="#1f77b4", line_width=2, legend_label="bound E_q[H] − T·S[q]")
+                 x_axis_type="log", x_range=Range1d(*t_range), x_axis_label="temperature T",
+                 y_axis_label="free energy (nats)")
+        t.line("x", "y", source=t_ex, color="black", line_width=3, legend_label="exact F(T)")
+        t.line("x", "y", source=t_bd, color="#1f77b4", line_width=2, legend_label="bound ⟨H⟩ under q − T·S[q]")
         t.scatter("x", "y", source=t_cur, size=12, color="red", marker="diamond", legend_label="T (slider)")
         t.add_tools(HoverTool(tooltips=[("T", "@x{0.000}"), ("F", "@y{0.0000}")]))
         legend_outside(t, "below", ncols=3)
@@ -357,14 +358,14 @@ class IwaeView(SourceRegistry):
             self.source("iwae_cursor", "x", "y")
         iw_err = self.source("iwae_err", "x", "lower", "upper")
         k = _fig("fig_iwae", "IWAE bound vs number of samples K", width=width, height=height, x_axis_type="log",
-                 x_range=Range1d(k_range[0] * 0.7, k_range[1] * 1.4), x_axis_label="K (log axis)",
-                 y_axis_label="nats")
+                 x_range=Range1d(k_range[0] * 0.7, k_range[1] * 1.4), x_axis_label="number of samples K (log axis)",
+                 y_axis_label="−ln p(x) and its bounds (nats)")
         k.line("x", "y", source=iw_ex, color="black", line_width=2, line_dash="dashed", legend_label="exact −ln p(x)")
         k.line("x", "y", source=iw, color="#2ca02c", line_width=2)
-        k.scatter("x", "y", source=iw, size=6, color="#2ca02c", legend_label="IWAE bound −L_K")
+        k.scatter("x", "y", source=iw, size=6, color="#2ca02c", legend_label="IWAE bound with K samples")
         k.add_layout(Whisker(source=iw_err, base="x", lower="lower", upper="upper", line_color="#2ca02c"))
         k.scatter("x", "y", source=iw_cur, size=13, color="red", marker="diamond", legend_label="K (slider)")
-        k.add_tools(HoverTool(tooltips=[("K", "@x"), ("−L_K", "@y{0.0000}")]))
+        k.add_tools(HoverTool(tooltips=[("K", "@x"), ("IWAE bound", "@y{0.0000}")]))
         legend_outside(k, "below", ncols=3)
         self.fig_iwae = k
         self.note = Div(text="", width=width, name="iwae_note", styles={"font-size": "12px"})
@@ -396,7 +397,7 @@ class ElboView(SourceRegistry):
         bars, bmc = self.source("elbo_bars", "name", "value", "color"), self.source("elbo_bars_mc", "name", "lower",
                                                                                   "upper")
         b = _fig("fig_bars", "−ELBO = expected energy − entropy, and the gap", width=width, height=height,
-                 x_range=FactorRange(factors=list(BARS.values())), y_axis_label="nats")
+                 x_range=FactorRange(factors=list(BARS.values())), y_axis_label="value (nats)")
         b.vbar(x="name", top="value", source=bars, width=0.7, color="color")
         b.add_layout(Whisker(source=bmc, base="name", lower="lower", upper="upper", line_color="black"))
         b.xaxis.major_label_orientation = 0.35
@@ -423,7 +424,7 @@ class TrainingView(SourceRegistry):
         super().__init__()
         tr = self.source("train_loss", "epoch", "train", "val")
         tf = _fig("fig_training", "Training loss (−ELBO per image)", width=width, height=height,
-                  x_axis_label="epoch", y_axis_label="nats")
+                  x_axis_label="epoch", y_axis_label="−ELBO per image (nats)")
         tf.line("epoch", "train", source=tr, color="#1f77b4", line_width=2, legend_label="training")
         tf.line("epoch", "val", source=tr, color="#ff7f0e", line_width=2, legend_label="validation")
         legend_outside(tf, "below", ncols=2)
@@ -448,7 +449,7 @@ class WeightScaleView(SourceRegistry):
         cur = self.source("scale_cursor", "x")
         f = _fig("fig_weight_scale", "Free energies vs decoder weight scale c", width=width, height=height,
                  x_axis_type="log", x_range=Range1d(*c_range), x_axis_label="decoder weight scale c (log axis)",
-                 y_axis_label="nats")
+                 y_axis_label="free energy (nats)")
         f.varea("x", "exact", "bound", source=gap, fill_color="#1f77b4", fill_alpha=0.15,
                 legend_label="gap KL(q‖p(z|x))")
         f.line("x", "y", source=bd, color="#1f77b4", line_width=2, legend_label="−ELBO with the encoder's q")
@@ -479,7 +480,7 @@ class ImportanceWeightView(SourceRegistry):
         hist = self.source("log_w_hist", "left", "right", "count")
         mark = self.source("log_w_marks", "x", "label", "color")
         f = _fig("fig_log_w", "Distribution of ln w under q (Monte Carlo samples)", width=width, height=height,
-                 x_axis_label="ln w = ln p(x, z) − ln q(z|x)", y_axis_label="samples")
+                 x_axis_label="ln w = ln p(x, z) − ln q(z|x)", y_axis_label="number of samples")
         f.quad(left="left", right="right", top="count", bottom=0, source=hist, fill_color="#9467bd", fill_alpha=0.6,
                line_color=None)
         f.vspan("x", source=mark, line_color="color", line_width=2, line_dash="dashed")

@@ -29,7 +29,7 @@ from ..common import SourceRegistry, explained, finite_rows, legend_outside, plo
 
 #: Bars of the terms (key -> label).
 TERMS = {
-    "expected_energy": "E_q[H]",
+    "expected_energy": "⟨H⟩ under q",
     "minus_entropy": "−S[q]",
     "neg_elbo": "−ELBO(q)",
     "free_energy": "−ln p(x)",
@@ -111,7 +111,7 @@ class HoldQView(SourceRegistry):
 
         terms = self.source("q_terms", "name", "value", "color")
         b = plot("fig_q_terms", "The terms of the bound for your q (nats)", width=w, height=h,
-                 x_range=FactorRange(factors=list(TERMS.values())), y_axis_label="nats")
+                 x_range=FactorRange(factors=list(TERMS.values())), y_axis_label="value (nats)")
         b.vbar(x="name", top="value", source=terms, width=0.7, color="color")
         b.xaxis.major_label_orientation = 0.3
         b.add_tools(HoverTool(tooltips=[("", "@name"), ("value", "@value{0.0000}")]))
@@ -122,7 +122,7 @@ class HoldQView(SourceRegistry):
         for kind, label in (("amortisation", "amortisation gap"), ("approximation", "approximation gap")):
             src = self.source(f"q_hist_{kind}", "left", "right", "count")
             f = plot(f"fig_q_hist_{kind}", f"{label} over the test split", width=w, height=220,
-                     x_axis_label="nats", y_axis_label="digits", tools="pan,wheel_zoom,reset,save")
+                     x_axis_label="gap (nats)", y_axis_label="number of digits", tools="pan,wheel_zoom,reset,save")
             f.quad(left="left", right="right", top="count", bottom=0, source=src, fill_color="#8c8c8c",
                    line_color="white")
             hists.append(f)
