@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import re
 
 import ipywidgets as W
 import numpy as np
@@ -160,8 +161,10 @@ def _class_question(question, choices, key, on_reveal):
         return None
     lesson = page_name()
     qid = f"{lesson}:{key or hashlib.sha1(question.encode()).hexdigest()[:10]}"
-    # the board has no MathJax: the question as Unicode text ("T → ∞", "2²⁰")
-    return ClassQuestion(link, qid, math_as_text(question), [math_as_text(c) for c in choices], lesson,
+    # the board has no MathJax: the question as Unicode text ("T → ∞", "2²⁰"); the lesson as its title
+    # reads ("lesson_1_free_energy_and_bound" → "1, free energy and bound")
+    title = re.sub(r"^lesson_(\d+)_", r"\1, ", lesson).replace("_", " ")
+    return ClassQuestion(link, qid, math_as_text(question), [math_as_text(c) for c in choices], title,
                          on_reveal)
 
 

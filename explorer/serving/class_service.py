@@ -290,6 +290,10 @@ class ClassService:
             log.warning("the hub did not identify a caller: %s", e)
             raise ApiError(503, "could not check the login with the hub: try again shortly") from None
         if not model:
+            if handler.request.headers.get("Authorization", "").strip() or handler.get_argument("token", ""):
+                # a credential the hub does not know (forged, revoked): refused, as a wrong teacher
+                # secret is in classroom mode
+                raise ApiError(403, "the hub does not know this token")
             raise ApiError(401, "not logged in: log in to the hub")
         scopes = self.hub_auth.access_scopes
         if scopes and not self.hub_auth.check_scopes(scopes, model):

@@ -743,17 +743,19 @@ class VariationalPoint:
         groups.sort(key=lambda g: g[1])
         distinct = [g[0] for g in groups]
         polish = [g[0] for g in groups if g[1] <= groups[0][1] + SCREEN_MARGIN] if screen else distinct
-        results = {}
-        for r in polish:
-            for j, rule in enumerate(rules):
-                r.converge(rule, final=j == len(rules) - 1)
-            results[id(r)] = r.result()
+        results = {}                # position in distinct -> the polished result (the polished ones only)
+        for i, r in enumerate(distinct):
+            if any(r is p for p in polish):
+                for j, rule in enumerate(rules):
+                    r.converge(rule, final=j == len(rules) - 1)
+                results[i] = r.result()
         labels = tuple(label for label, _ in starts)
-        best = min(polish, key=lambda r: results[id(r)].neg_elbo)
-        win = results[id(best)]
-        win.start, win.starts, win.n_optima = best.label, labels, len(distinct)
-        optima = sorted(((results[id(r)].neg_elbo if id(r) in results else r.loss + 1e3, r.label,
-                          results[id(r)].q if id(r) in results else r.q()) for r in distinct), key=lambda t: t[0])
+        best_i = min(results, key=lambda i: results[i].neg_elbo)
+        win = results[best_i]
+        win.start, win.starts, win.n_optima = distinct[best_i].label, labels, len(distinct)
+        optima = sorted(((results[i].neg_elbo if i in results else r.loss + 1e3, r.label,
+                          results[i].q if i in results else r.q()) for i, r in enumerate(distinct)),
+                        key=lambda t: t[0])
         return win, [(label, q) for _, label, q in optima]
 
     def fit(self):

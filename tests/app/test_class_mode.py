@@ -253,3 +253,23 @@ def test_a_page_request_gets_an_anonymous_student_cookie_once():
     assert "Set-Cookie" not in t2.transform_first_chunk(200, HTTPHeaders(), b"", True)[1]
     # a script request never gets one (a page's parallel requests must not race)
     assert StudentCookie(request(accept="*/*"))._new_id is None
+
+
+def test_the_vae_explorer_follows_too(monkeypatch):
+    """The VAE explorer's State travels the same way (its own channel); the page's model stays."""
+    from explorer.app.vae.explorer import VAEExplorer
+
+    link = FakeLink("student")
+    monkeypatch.setattr(class_mode, "class_link", lambda environ=None: link)
+    student = VAEExplorer(query="", page_url="", prefetch=False)
+    student._connect_class()
+    assert student.follow.channel == "explorer:vae" != "explorer:rbm"
+    student.follow.switch.value = True
+    teacher_state = student.SCHEMA.from_query("T=0.5&order=6&lam=0.5")[0]
+    link.publish("explorer:vae", student.query_from_state(teacher_state))
+    student.flush()
+    assert (student.state.T, student.state.order, student.state.lam) == \
+        (teacher_state.T, teacher_state.order, teacher_state.lam)
+    assert student.state.model_id == student.DEFAULT.model_id and student.follow.following
+    student.update_state(order=2)
+    assert not student.follow.following

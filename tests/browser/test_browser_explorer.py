@@ -82,6 +82,8 @@ def test_all_controls_and_plots_render(session):
         assert controls.locator(".widget-slider", has_text=label).locator(".noUi-handle").is_visible()
     for label in ("Preset", "Reference", "RBM"):
         assert controls.locator(".widget-dropdown", has_text=label).locator("select").is_visible()
+    # make app has no class service: no "Follow the teacher", nothing of the class (issue 27)
+    assert page.locator(".class-follow").count() == 0
     assert controls.locator(".widget-checkbox input").count() == 5
     assert controls.locator(".widget-upload").is_visible()
     assert controls.locator("button", has_text="Reset").is_visible()

@@ -296,16 +296,28 @@ def test_the_class_in_the_hub_board_reveal_and_follow(hub, browser, artifacts):
         lag = time.monotonic() - t0
         assert lag <= 1.0, f"followers showed the teacher's temperature {lag:.2f} s after the teacher's page"
 
-        # a student cannot publish, reveal or read the students, with the hub's cookie or a forged token
+        # a student cannot see the board, publish, reveal or read the students: logged in to the
+        # service through the hub (the board's OAuth), with the service's XSRF token, or with a
+        # forged token
         alice = students["alice"]
+        response = alice.goto(base + "services/class/board")
+        assert response.status == 403 and "teacher" in alice.inner_text("body")
+        cookies = alice.context.cookies(base + "services/class/")
+        xsrf = next((c["value"] for c in cookies if c["name"] == "_xsrf"), "")
+        forged = {"Authorization": "token " + secrets.token_hex(16)}
         for method, path, headers in [
-                ("PUT", "api/follow/explorer:rbm", {}),
-                ("PUT", "api/follow/explorer:rbm", {"Authorization": "token " + secrets.token_hex(16)}),
-                ("GET", "api/students", {}),
-                ("GET", "api/board", {})]:
-            r = alice.request.fetch(base + "services/class/" + path, method=method, headers=headers,
-                                    data={"state": "T=9"} if method == "PUT" else None)
+                ("PUT", "api/follow/explorer:rbm", {"X-XSRFToken": xsrf}),
+                ("PUT", "api/follow/explorer:rbm", forged),
+                ("POST", "api/questions/x/reveal", forged),
+                ("GET", "api/students", {"X-XSRFToken": xsrf}),
+                ("GET", "api/students", forged),
+                ("GET", "api/board", {"X-XSRFToken": xsrf})]:
+            r = alice.request.fetch(base + "services/class/" + path, method=method,
+                                    headers={"Content-Type": "application/json", **headers},
+                                    data=json.dumps({"state": "T=9", "revealed": True}) if method != "GET" else None)
             assert r.status == 403, (method, path, headers, r.status, r.text()[:200])
+        assert alice.request.fetch(base + "services/class/api/whoami",
+                                   headers={"X-XSRFToken": xsrf}).json() == {"role": "student"}
     finally:
         for context in contexts:
             context.close()

@@ -92,14 +92,14 @@ class SliderEchoes:
     def put(self, widget, value):
         """Set ``widget.value`` (the caller keeps its observers quiet) and remember what it holds."""
         widget.value = value
-        kept = self._put.setdefault(id(widget), collections.deque(maxlen=self._keep))
+        kept = self._put.setdefault(widget.model_id, collections.deque(maxlen=self._keep))
         kept.append(self._position(widget, widget.value))
 
     def is_echo(self, widget, value):
         """True when ``value`` (a change the browser sent) is a snapped echo of a value :meth:`put` set."""
         pos = self._position(widget, value)
         half = 0.5 * float(widget.step) * (1 + 1e-6) + 1e-12
-        return any(abs(pos - p) <= half for p in self._put.get(id(widget), ()))
+        return any(abs(pos - p) <= half for p in self._put.get(widget.model_id, ()))
 
 
 __all__ = ["SliderEchoes", "build_control", "show_value"]

@@ -76,8 +76,6 @@ class ExplorerShell(ExplorerPage, StateUpdater):
             page_url = os.environ.get("VOILA_REQUEST_URL", "")
         self.page_url = page_base(page_url)
         self.prefetch = prefetch
-        self.PRESETS = self.SCHEMA.presets
-        self.DEFAULT = self.SCHEMA.default
         self.state = self.DEFAULT
         self.shown = None               # the last state whose numbers are on screen
         self.classroom = classroom_options("")
@@ -97,6 +95,16 @@ class ExplorerShell(ExplorerPage, StateUpdater):
         self._assemble(model_controls)
         self._apply_query(query)
         self._open_core()
+
+    @property
+    def PRESETS(self):                  # read as the schema's constant, hence the name
+        """The schema's presets (key → (label, query, what to look at))."""
+        return self.SCHEMA.presets
+
+    @property
+    def DEFAULT(self):
+        """The schema's default State."""
+        return self.SCHEMA.default
 
     def build_panels(self):             # pragma: no cover - each explorer
         raise NotImplementedError
