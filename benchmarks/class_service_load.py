@@ -31,14 +31,12 @@ stopped on exit, on Ctrl-C and on SIGTERM. Nothing else is started.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import secrets
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,65 +44,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+
 from explorer.serving.class_client import ClassLink
-from harness.voila import ROOT, free_port, stop_process_group
+from harness.classroom import ClassService
+from harness.processes import start_watchdog, stop_on_signal
 
 MAX_STUDENTS = 200
 QUESTION = {"text": "The temperature doubles: what does the free energy do?",
             "choices": ["goes up", "goes down", "stays the same"], "lesson": "benchmark"}
-
-_started = []      # the service's Popen (one), stopped by its process group
-
-
-def _stop_all(*_):
-    for proc in _started:
-        with contextlib.suppress(Exception):
-            stop_process_group(proc, timeout=5)
-
-
-def _on_signal(signum, frame):
-    print(f"class_service_load: signal {signum}: stopping the class service", file=sys.stderr, flush=True)
-    _stop_all()
-    os._exit(130)
-
-
-def _watchdog(seconds):
-    def fire():
-        print(f"class_service_load: hard timeout ({seconds:.0f} s): killing the class service",
-              file=sys.stderr, flush=True)
-        for proc in _started:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        os._exit(2)
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
-    return timer
-
-
-def start_service(folder, secret):
-    """The class service on a free loopback port; returns ``(Popen, base URL)``."""
-    port = free_port()
-    env = dict(os.environ, CLASS_TEACHER_SECRET=secret)
-    env.pop("JUPYTERHUB_SERVICE_NAME", None)
-    log = open(Path(folder) / "service.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "explorer.serving.class_service", "--ip", "127.0.0.1",
-                             "--port", str(port), "--db", str(Path(folder) / "class.sqlite")],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    _started.append(proc)
-    url = f"http://127.0.0.1:{port}/"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the class service exited ({proc.returncode}); see {log.name}")
-        with contextlib.suppress(OSError), opener.open(url + "healthz", timeout=1) as r:
-            if r.status == 200:
-                return proc, url
-        time.sleep(0.05)
-    raise RuntimeError("the class service did not answer within 30 s")
-
 
 def cpu_seconds(pid=None):
     import psutil
@@ -114,13 +62,8 @@ def cpu_seconds(pid=None):
 
 
 def percentile(values, q):
-    """The ``q`` quantile (0..1) by linear interpolation; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+    """The ``q`` quantile (0..1), numpy's linear interpolation; None for no values."""
+    return float(np.percentile(values, 100 * q)) if len(values) else None
 
 
 def student_link(url, i):
@@ -238,16 +181,18 @@ def main(argv=None):
         parser.error(f"-n must be between 1 and {MAX_STUDENTS}")
     if args.seconds <= 0 or args.interval <= 0:
         parser.error("--seconds and --interval must be positive")
-    _watchdog(args.timeout or args.seconds + 120)
+    # a hard timeout and Ctrl-C / SIGTERM stop what this script started (the service), by PID
+    start_watchdog(args.timeout or args.seconds + 120)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _on_signal)
+        signal.signal(sig, stop_on_signal)
 
     load_before = os.getloadavg()
     secret = secrets.token_urlsafe(24)
     teacher, students = None, []
     with tempfile.TemporaryDirectory(prefix="class-load-") as folder:
+        service = ClassService(Path(folder) / "class.sqlite", secret, log_path=Path(folder) / "service.log")
         try:
-            proc, url = start_service(folder, secret)
+            proc, url = service.start(timeout=30).proc, service.url
             teacher = ClassLink(url, {"Authorization": f"token {secret}"})
             students = [student_link(url, i) for i in range(args.students)]
             if teacher.role() != "teacher" or students[0].role() != "student":
@@ -261,13 +206,13 @@ def main(argv=None):
             logging.getLogger("explorer.class_client").setLevel(logging.ERROR)
         except Exception as e:  # the harness failed, not the service's numbers
             print(f"class_service_load: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-            _stop_all()
+            service.stop()
             return 2
         finally:
             for link in [*students, teacher]:
                 if link is not None:
                     link.close()
-        _stop_all()
+        service.stop()
 
     ok = answers["all_recorded"] and follow["missed"] == 0 and follow["p95_s"] is not None \
         and follow["p95_s"] <= args.p95_limit

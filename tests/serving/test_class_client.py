@@ -47,13 +47,6 @@ def wait_for(condition, timeout=8.0, step=0.02):
 
 
 @pytest.fixture
-def service(tmp_path):
-    s = InProcessService(tmp_path / "class.sqlite")
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def links(service):
     made = {}
 

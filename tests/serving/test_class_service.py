@@ -133,13 +133,6 @@ def assert_one_line_error(status, payload, expected_status):
 
 
 @pytest.fixture
-def service(tmp_path):
-    s = InProcessService(tmp_path / "class.sqlite")
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def url(service):
     return service.url
 
