@@ -20,7 +20,6 @@ from bokeh.models import DataRange1d, HoverTool, Range1d, Span
 
 from .common import SourceRegistry, explained, finite_rows, legend_outside, plot, small
 from .common import cursor_line as _cursor
-from .common import legend_style as _legend
 from .common import temperature_axis as _temperature_axis
 from .rbm.explorer import COLORS, CURVES
 from .series import SeriesPlot, order_columns
@@ -246,8 +245,7 @@ class TrainingView(SourceRegistry):
         noise = self.source("cd_noise", "k", "noise")
         g.line("k", "noise", source=noise, color="#aaaaaa", line_width=6, alpha=0.6, legend_label="noise level")
         g.add_tools(HoverTool(tooltips=[("k", "@k"), ("bias", "@bias{0.0000}")]))
-        g.add_layout(g.legend[0], "right")
-        _legend(g, "top_left", font="8pt")
+        legend_outside(g, "right", font="8pt")
         self.fig_cd_bias = g
         self.layout = row(explained(EXPLANATIONS["training"], w, f), explained(EXPLANATIONS["cd_bias"], w + 150, g),
                           name="lesson_training")

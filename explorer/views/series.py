@@ -13,7 +13,7 @@ from bokeh.core.properties import value
 from bokeh.models import DataRange1d, HoverTool, LegendItem, Range1d
 from bokeh.palettes import Viridis256
 
-from .common import cursor_line, finite_rows, invisible_tap_markers, legend_style, plot, small
+from .common import cursor_line, finite_rows, invisible_tap_markers, legend_outside, plot, small
 
 _FMT = "{0.000000}"
 #: Orders whose values the hover over the exact curve lists.
@@ -68,10 +68,7 @@ class SeriesPlot:
         # instead of squashing the exact curve into a flat line.
         g.y_range = DataRange1d(renderers=[self.exact_line], range_padding=0.6)
         # outside the frame: inside, up to 13 entries would cover the curves (and catch taps)
-        g.add_layout(g.legend[0], "right")
-        legend_style(g, "top_left", font="7pt")
-        g.legend.spacing = 0
-        g.legend.padding = 2
+        legend_outside(g, "right", font="7pt")
         self.figure = g
         self.lines = {}        # order -> renderer, built on first use
         self._items = {}       # order -> LegendItem
