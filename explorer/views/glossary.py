@@ -319,6 +319,11 @@ def math_as_text(text):
     return plain_text(re.sub(r"\$([^$]+)\$", one, str(text)))
 
 
+def term_text(key):
+    """A term and its explanation as one line of plain text (a control's hover text)."""
+    return f"{_plain_name(key)}: {plain_text(TERMS[key].plain)}"
+
+
 def term(key, shown=None):
     """``shown`` (HTML; default the term's typeset name) with its explanation as a hover title."""
     t = TERMS[key]
@@ -406,4 +411,4 @@ def guide_html(text, *screen_texts):
 
 
 __all__ = ["TERMS", "Term", "annotate", "annotate_whole", "explain", "glossary_html", "guide_html", "plain_text",
-           "term", "terms_in"]
+           "term", "term_text", "terms_in"]

@@ -179,3 +179,23 @@ def test_a_panel_renders_from_a_state_diff_without_an_explorer():
     render_cumulants(compute, cumulants, hotter, changed)
     kappa = compute.point(hotter).kappa
     assert np.allclose(cumulants.sources["kappa"].data["kappa"], kappa[:len(cumulants.sources["kappa"].data["n"])])
+
+
+def test_controls_explain_their_terms_on_hover():
+    """Every control that sets a term of the glossary shows its plain explanation as the label's hover
+    text (the words a student meets on the controls are explained where they stand)."""
+    from explorer.app.core.controls import build_control
+    from explorer.app.rbm.state import SCHEMA as RBM
+    from explorer.app.vae.state import SCHEMA as VAE
+    from explorer.views.glossary import TERMS, plain_text
+
+    explained = 0
+    for schema in (RBM, VAE):
+        for field in schema.fields.values():
+            if field.control is None or not field.control.term:
+                continue
+            assert field.control.term in TERMS, field.name
+            tip = build_control(field).tooltip
+            assert plain_text(TERMS[field.control.term].plain) in tip and "<" not in tip, field.name
+            explained += 1
+    assert explained >= 9

@@ -25,6 +25,10 @@ def build_control(field, value=None):
         raise ValueError(f"field {field.name!r} declares no control")
     value = field.default if value is None else value
     common = dict(description=c.label, layout=W.Layout(width=c.width), style={"description_width": c.label_width})
+    if c.term:
+        from ...views.glossary import term_text
+
+        common["tooltip"] = term_text(c.term)
     if c.kind == "choice":
         widget = W.Dropdown(options=list(c.choices), value=value, **common)
     elif c.kind == "count":

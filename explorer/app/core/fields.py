@@ -40,6 +40,9 @@ class Control:
         A CSS class (the browser tests and the template find the control by it).
     width, label_width : str
         The control's width and its label's.
+    term : str
+        The glossary's key (:data:`explorer.views.glossary.TERMS`) of what the control sets: its plain
+        explanation is the label's hover text, so every control is explained where it stands.
     """
     label: str
     kind: str = "slider"
@@ -49,6 +52,7 @@ class Control:
     css: str = ""
     width: str = "310px"
     label_width: str = "140px"
+    term: str = ""
 
 
 @dataclass(frozen=True)
