@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -188,12 +189,25 @@ def served(request, tmp_path_factory):
             base, headers, page = started
         else:
             (base, _proc), headers, page = started, {}, "voila/render/rbm_explorer.ipynb"
+        if kind == "classroom":
+            # Voila gives a request the pool's kernel only once that kernel has started (its
+            # notebook is registered in the same step as jupyter_client's "Kernel started" line);
+            # a request before that gets a kernel of its own: wait, as a class arrives after the start
+            _wait_for_line(folder / "voila.log", "Kernel started: ", timeout=120)
         response = _get(base + page, headers)
         if kind == "classroom":
             # the page came from a kernel of the pool, which was started before any request
             assert re.search(r"Using pre-heated kernel: \S+ for rbm_explorer\.ipynb",
                              (folder / "voila.log").read_text())
         yield kind, base, headers, page, response
+
+
+def _wait_for_line(log, text, timeout):
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not in {log} after {timeout} s")
+        time.sleep(0.2)
 
 
 def _page_config(html):
