@@ -257,6 +257,24 @@ def change_count(page, name):
     return page.evaluate("n => (window.__changes[n] || []).length", name)
 
 
+#: Records in the page when each readout shows each value (Date.now(): one clock for every page of
+#: the machine), so that the lag is the pages' own, not the test's polling of them one by one.
+RECORD_READOUTS_JS = """() => {
+  window.__shown = window.__shown || {};
+  for (const el of document.querySelectorAll('.widget-readout')) {
+    if (el.__recorded) continue;
+    el.__recorded = true;
+    new MutationObserver(() => { window.__shown[el.innerText] = window.__shown[el.innerText] || Date.now(); })
+      .observe(el, {childList: true, characterData: true, subtree: true});
+  }
+}"""
+
+
+def shown_at(page, value):
+    """When (``Date.now()``, ms) a readout recorded by :data:`RECORD_READOUTS_JS` first showed ``value``."""
+    return page.evaluate("v => (window.__shown || {})[v] || null", value)
+
+
 #: The console warnings of every Voila page about its bundled JupyterLab 4.2.5 packages (13 per
 #: page: the widgets' front end asks for ^4.6.2). Known and harmless (docs/app.md, "Tests"): the
 #: tests count them by this exact text and report the count; any other warning is not matched.

@@ -652,6 +652,16 @@ def _with_hub_login(handler_class):
     return type(handler_class.__name__, (_OurIdentity, HubOAuthenticated, handler_class), {})
 
 
+
+def _log_request(handler):
+    """tornado's access log, with the successful requests at DEBUG: 30 pages long-polling would
+    otherwise write a line each every 20 s into the teacher's terminal; refusals and errors stay."""
+    status = handler.get_status()
+    level = logging.DEBUG if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    logging.getLogger("tornado.access").log(level, "%d %s %.1f ms", status, handler._request_summary(),
+                                            1000.0 * handler.request.request_time())
+
+
 def make_app(service):
     """The tornado application of ``service`` (routes under ``service.prefix``)."""
     p = re.escape(service.prefix)
@@ -667,7 +677,8 @@ def make_app(service):
         (p + r"api/follow/([^/]+)", FollowHandler),
         (p + r"board", BoardPageHandler),
     ]
-    settings = {"default_handler_class": NotFoundHandler, "default_handler_args": {"service": service}}
+    settings = {"default_handler_class": NotFoundHandler, "default_handler_args": {"service": service},
+                "log_function": _log_request}
     if service.hub:
         from jupyterhub.services.auth import HubOAuthCallbackHandler
 

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from harness.classroom import ClassService
-from harness.voila import EXPLORER, console_text, serve
+from harness.voila import EXPLORER, RECORD_READOUTS_JS, console_text, serve, shown_at
 
 LESSON = "voila/render/lessons/lesson_1_free_energy_and_bound.ipynb"
 FOLLOW = ".class-follow-switch"
@@ -128,23 +128,6 @@ def _wait_readout(page, cls, value, timeout_ms):
         " return e && e.innerText === v; }", arg=[cls, value], timeout=timeout_ms)
 
 
-#: Records in the page when each readout shows each value (Date.now(): one clock for every page of
-#: the machine), so that the lag is the pages' own, not the test's polling of them one by one.
-RECORD_READOUTS_JS = """() => {
-  window.__shown = window.__shown || {};
-  for (const el of document.querySelectorAll('.widget-readout')) {
-    if (el.__recorded) continue;
-    el.__recorded = true;
-    new MutationObserver(() => { window.__shown[el.innerText] = window.__shown[el.innerText] || Date.now(); })
-      .observe(el, {childList: true, characterData: true, subtree: true});
-  }
-}"""
-
-
-def _shown_at(page, value):
-    return page.evaluate("v => (window.__shown || {})[v] || null", value)
-
-
 def test_students_follow_the_teacher_until_they_move_a_control(classroom, people, artifacts):
     base, pages = classroom["base"], people["pages"]
     teacher = pages["teacher-explorer"]
@@ -171,7 +154,7 @@ def test_students_follow_the_teacher_until_they_move_a_control(classroom, people
         value = _readout(teacher, "explorer-temperature")
         for page in students:
             _wait_readout(page, "explorer-temperature", value, 10_000)
-        lags += [(_shown_at(page, value) - pressed) / 1000 for page in students]
+        lags += [(shown_at(page, value) - pressed) / 1000 for page in students]
     # and a preset (the norm's readout shows 8.00 only under it)
     pressed = teacher.evaluate("() => Date.now()")
     teacher.locator(".explorer-controls .widget-dropdown", has_text="Preset").locator("select").select_option(
@@ -179,7 +162,7 @@ def test_students_follow_the_teacher_until_they_move_a_control(classroom, people
     _wait_readout(teacher, "explorer-norm", "8.00", 60_000)
     for page in students:
         _wait_readout(page, "explorer-norm", "8.00", 10_000)
-    lags += [(_shown_at(page, "8.00") - pressed) / 1000 for page in students]
+    lags += [(shown_at(page, "8.00") - pressed) / 1000 for page in students]
     students[1].screenshot(path=str(artifacts / "class_student_following.png"), full_page=True)
     print("follow lags (s):", sorted(round(x, 3) for x in lags))
     # within a second of the teacher's move (the median; none slower than 3 s on a loaded machine)

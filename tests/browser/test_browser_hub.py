@@ -16,6 +16,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,7 +24,7 @@ import urllib.request
 import pytest
 
 from harness.hub import PRESTART, api, hub_server, prestart_token, processes_under, run_prestart
-from harness.voila import SOURCES_HAVE_DATA_JS, console_text, js_errors
+from harness.voila import RECORD_READOUTS_JS, SOURCES_HAVE_DATA_JS, console_text, js_errors, shown_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -242,8 +243,6 @@ def test_the_class_in_the_hub_board_reveal_and_follow(hub, browser, artifacts):
     """The class service as a hub service: three students answer a lesson question in their own
     servers, the teacher (the hub's admin) sees the counts on /services/class/board within 2 s and
     reveals; the students follow the teacher's explorer; a student may not act as the teacher."""
-    import time
-
     base, _state = hub
     contexts = []
     try:
@@ -283,18 +282,25 @@ def test_the_class_in_the_hub_board_reveal_and_follow(hub, browser, artifacts):
             page.goto(base + f"user/{user}/{RBM_PAGE}", wait_until="commit")
             page.locator(".class-follow-switch").wait_for(state="visible", timeout=180_000)
             page.locator(".class-follow-switch").click()
-        handle = teacher.locator(".explorer-temperature .noUi-handle")
-        before = teacher.locator(".explorer-temperature .widget-readout").inner_text()
-        handle.focus()
-        teacher.keyboard.press("ArrowRight")
-        teacher.wait_for_function("v => document.querySelector('.explorer-temperature .widget-readout')"
-                                  ".innerText !== v", arg=before)
-        value = teacher.locator(".explorer-temperature .widget-readout").inner_text()
-        t0 = time.monotonic()
         for page in students.values():
-            _wait_readout(page, value, 10_000)
-        lag = time.monotonic() - t0
-        assert lag <= 1.0, f"followers showed the teacher's temperature {lag:.2f} s after the teacher's page"
+            page.evaluate(RECORD_READOUTS_JS)
+        handle = teacher.locator(".explorer-temperature .noUi-handle")
+        lags = []
+        for _ in range(2):
+            before = teacher.locator(".explorer-temperature .widget-readout").inner_text()
+            handle.focus()
+            pressed = teacher.evaluate("() => Date.now()")
+            teacher.keyboard.press("ArrowRight")
+            teacher.wait_for_function("v => document.querySelector('.explorer-temperature .widget-readout')"
+                                      ".innerText !== v", arg=before)
+            value = teacher.locator(".explorer-temperature .widget-readout").inner_text()
+            for page in students.values():
+                _wait_readout(page, value, 10_000)
+            lags += [(shown_at(page, value) - pressed) / 1000 for page in students.values()]
+        print("hub follow lags (s):", sorted(round(x, 3) for x in lags))
+        # from the teacher's key press to each follower's slider: within a second (the median; none
+        # slower than 3 s on a loaded machine)
+        assert sorted(lags)[len(lags) // 2] <= 1.0 and max(lags) <= 3.0, f"followers lagged {lags} s"
 
         # a student cannot see the board, publish, reveal or read the students: logged in to the
         # service through the hub (the board's OAuth), with the service's XSRF token, or with a
