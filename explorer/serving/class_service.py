@@ -652,7 +652,6 @@ def _with_hub_login(handler_class):
     return type(handler_class.__name__, (_OurIdentity, HubOAuthenticated, handler_class), {})
 
 
-
 def _log_request(handler):
     """tornado's access log, with the successful requests at DEBUG: 30 pages long-polling would
     otherwise write a line each every 20 s into the teacher's terminal; refusals and errors stay."""
