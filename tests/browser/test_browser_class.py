@@ -165,14 +165,19 @@ def test_students_follow_the_teacher_until_they_move_a_control(classroom, people
     lags += [(shown_at(page, "8.00") - pressed) / 1000 for page in students]
     students[1].screenshot(path=str(artifacts / "class_student_following.png"), full_page=True)
     print("follow lags (s):", sorted(round(x, 3) for x in lags))
-    # within a second of the teacher's move (the median; none slower than 3 s on a loaded machine)
-    assert sorted(lags)[len(lags) // 2] <= 1.0 and max(lags) <= 3.0, f"followers lagged {lags} s"
+    # within a second of the teacher's move (the median; none slower than 5 s: four kernels and
+    # seven pages share the 2-core machine, and a preset recomputes every follower's sweeps)
+    assert sorted(lags)[len(lags) // 2] <= 1.0 and max(lags) <= 5.0, f"followers lagged {lags} s"
 
-    # student 1 moves a slider: following stops, the others still follow
+    # student 1 moves a slider: following stops, the others still follow. First every page has
+    # computed the preset (a new ‖W‖: seconds of sweeps per kernel on a busy 2-core machine), so
+    # the move is not queued behind that work
+    for page in [teacher, *students]:
+        page.wait_for_function("() => !document.querySelector('.explorer-busy')", timeout=120_000)
     s1 = students[0]
     s1.locator(".explorer-temperature .noUi-handle").focus()
     s1.keyboard.press("ArrowLeft")
-    s1.locator(".class-follow", has_text="exploring on your own").wait_for(timeout=10_000)
+    s1.locator(".class-follow", has_text="exploring on your own").wait_for(timeout=30_000)
     assert "mod-active" not in (s1.locator(FOLLOW).get_attribute("class") or "")
     mine = _readout(s1, "explorer-temperature")
     before = _readout(teacher, "explorer-temperature")

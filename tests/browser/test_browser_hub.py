@@ -299,8 +299,8 @@ def test_the_class_in_the_hub_board_reveal_and_follow(hub, browser, artifacts):
             lags += [(shown_at(page, value) - pressed) / 1000 for page in students.values()]
         print("hub follow lags (s):", sorted(round(x, 3) for x in lags))
         # from the teacher's key press to each follower's slider: within a second (the median; none
-        # slower than 3 s on a loaded machine)
-        assert sorted(lags)[len(lags) // 2] <= 1.0 and max(lags) <= 3.0, f"followers lagged {lags} s"
+        # slower than 5 s on a loaded machine)
+        assert sorted(lags)[len(lags) // 2] <= 1.0 and max(lags) <= 5.0, f"followers lagged {lags} s"
 
         # a student cannot see the board, publish, reveal or read the students: logged in to the
         # service through the hub (the board's OAuth), with the service's XSRF token, or with a
