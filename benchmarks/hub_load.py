@@ -4,6 +4,8 @@ Two modes, each with a fresh hub (deploy/hub/jupyterhub_config.py on free loopba
 in a temporary folder), measured one after the other in the same run:
 
 * ``cold``: nobody's server runs; N students log in at the same moment (9:00, nothing prepared);
+  their servers and kernels are forked from the hub's fork server (explorer/serving/forkserver.py);
+* ``cold-nofork``: the same with ``HUB_FORKSERVER=0``: each server and kernel a fresh Python;
 * ``prestarted``: the teacher first starts the class's servers with ``deploy/hub/prestart.py``
   (``make hub-prestart``: the hub's REST API, the servers' preheated kernels), then N students log
   in at the same moment.
@@ -31,6 +33,7 @@ Usage (from the repository root, after ``make hub`` installed the hub)::
     .venv/bin/python -m benchmarks.hub_load -n 5
     .venv/bin/python -m benchmarks.hub_load -n 30 --compare --json artifacts/hub_load30.json
     .venv/bin/python -m benchmarks.hub_load -n 30 --mode prestarted
+    .venv/bin/python -m benchmarks.hub_load -n 30 --mode all      # cold without and with the fork server
 
 Safety: loopback only, at most 60 students, a hard overall timeout per mode (``--timeout``), and
 the hub, the students' servers and their kernels are stopped at the end (harness/hub.py).
@@ -134,6 +137,25 @@ def hub_cpu(pid, homes):
     return total
 
 
+def forkserver_cpu(pid, timeout=60):
+    """CPU-seconds the hub's fork server spent preloading (it is ready once its socket exists)."""
+    import psutil
+
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        try:
+            for p in psutil.Process(pid).children(recursive=True):
+                if "explorer.serving.forkserver" in " ".join(p.cmdline()) and "serve" in p.cmdline():
+                    sock = p.cmdline()[p.cmdline().index("--socket") + 1]
+                    if Path(sock).exists():
+                        t = p.cpu_times()
+                        return round(t.user + t.system, 2)
+        except psutil.Error:
+            pass
+        time.sleep(0.5)
+    return None
+
+
 def machine_cpu():
     """(busy, total) CPU-seconds of the whole machine since boot (every process, ours or not)."""
     import psutil
@@ -152,16 +174,20 @@ def stats(xs):
     return {"min": round(min(xs), 2), "median": round(statistics.median(xs), 2), "max": round(max(xs), 2)}
 
 
-def run_hub(n, timeout, log_path, prestart=False, prestart_parallel=4):
-    """One mode with a fresh hub: ``prestart`` runs deploy/hub/prestart.py for the class first."""
+def run_hub(n, timeout, log_path, prestart=False, prestart_parallel=4, forkserver=True):
+    """One mode with a fresh hub: ``prestart`` runs deploy/hub/prestart.py for the class first;
+    ``forkserver`` False starts every server and kernel as a fresh Python (``HUB_FORKSERVER=0``)."""
     state = Path(tempfile.mkdtemp(prefix="hub-load-"))
     password = "load-" + secrets.token_hex(6)
     t_start = time.monotonic()
     deadline = t_start + timeout - 20
     names = [f"student{i:02d}" for i in range(n)]
     results = [{"student": name} for name in names]
-    out = {"mode": "prestarted" if prestart else "cold", "n": n, "cpus": os.cpu_count()}
-    with hub_server(state, password, log_path=log_path, timeout=120) as (base, proc):
+    out = {"mode": ("prestarted" if prestart else "cold") + ("" if forkserver else "-nofork"), "n": n,
+           "cpus": os.cpu_count(), "forkserver": forkserver}
+    env = None if forkserver else {"HUB_FORKSERVER": "0"}
+    with hub_server(state, password, log_path=log_path, timeout=120, env=env) as (base, proc):
+        out["forkserver_preload_cpu_s"] = forkserver_cpu(proc.pid) if forkserver else None
         if prestart:
             t = time.monotonic()
             done = run_prestart(base, state, names, "--parallel", str(prestart_parallel),
@@ -227,6 +253,8 @@ def report(hub):
         print(f"  prestart (before the logins, {p['parallel']} at a time): {p['s']} s, exit {p['rc']}; "
               f"idle class: {_fmt(hub['prestarted_idle']['rss_mb'], 'MB')} RSS, "
               f"{_fmt(hub['prestarted_idle']['cpu_s'], 'CPU-s')} per student")
+    if hub.get("forkserver_preload_cpu_s") is not None:
+        print(f"  fork server: {hub['forkserver_preload_cpu_s']} CPU-s to preload, once, when the hub started")
     print(f"  rendered (page + every widget state): {hub['rendered']}/{n}; all within {hub['all_rendered_s']} s "
           f"of the logins; per student {_fmt(hub['rendered_s'])}")
     print(f"  phases: logged in {_fmt(hub['login_s'])}; server up {_fmt(hub['spawned_s'])}; page {_fmt(hub['html_s'])}")
@@ -252,8 +280,10 @@ def run_classroom(n, timeout, json_path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=5, help=f"students logging in at once, 1..{MAX_STUDENTS} (default 5)")
-    ap.add_argument("--mode", choices=["cold", "prestarted", "both"], default="both",
-                    help="cold logins, logins to servers started by deploy/hub/prestart.py, or both (default)")
+    ap.add_argument("--mode", choices=["cold", "cold-nofork", "prestarted", "both", "all"], default="both",
+                    help="cold logins, cold logins with HUB_FORKSERVER=0 (every server and kernel a fresh "
+                         "Python), logins to servers started by deploy/hub/prestart.py, both = cold and "
+                         "prestarted (default), all = the three")
     ap.add_argument("--prestart-parallel", type=int, default=4, help="prestart's --parallel (default 4)")
     ap.add_argument("--compare", action="store_true",
                     help="first run classroom_load --http-only --preheat with the same N (make classroom)")
@@ -271,13 +301,13 @@ def main(argv=None):
     out = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_before": [round(x, 2) for x in os.getloadavg()]}
     if args.compare:
         out["classroom"] = run_classroom(args.n, args.timeout, Path(tempfile.mkdtemp()) / "classroom.json")
-    modes = ["cold", "prestarted"] if args.mode == "both" else [args.mode]
+    modes = {"both": ["cold", "prestarted"], "all": ["cold-nofork", "cold", "prestarted"]}.get(args.mode, [args.mode])
     for mode in modes:
         log = args.log
         if log is not None and len(modes) > 1:
             log = log.with_name(f"{log.stem}-{mode}{log.suffix}")
         out[mode] = run_hub(args.n, args.timeout, log, prestart=mode == "prestarted",
-                            prestart_parallel=args.prestart_parallel)
+                            prestart_parallel=args.prestart_parallel, forkserver=mode != "cold-nofork")
         report(out[mode])
     if args.compare:
         c = out["classroom"]

@@ -26,6 +26,9 @@ Settings come from the environment (``make hub`` passes them through):
                         reads it.
 ``HUB_CLASS_PORT``      the class service's loopback port (default 8868); its class board is at
                         ``/services/class/board`` (issue 27).
+``HUB_FORKSERVER``      ``0``: start every student's server and kernel as a fresh Python process.
+                        Unset (the default) they are forked from a process that has imported them
+                        already (explorer/serving/forkserver.py; docs/hub.md, "The hub at 9:00").
 
 Everything here is JupyterHub's own: its SharedPasswordAuthenticator, its
 SimpleLocalProcessSpawner (each student's server is a local process of the user running the hub,
@@ -41,6 +44,7 @@ docs/hub.md has the measurements.
 """
 
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -157,6 +161,29 @@ def copy_notebooks(spawner):
 
 c.Spawner.pre_spawn_hook = copy_notebooks
 
+# -- the fork server: students' servers and kernels start as copies of a preloaded Python ---------
+# A managed service (explorer/serving/forkserver.py) that imports Jupyter Server, Voila, JupyterHub's
+# single-user code, ipykernel, numpy, Bokeh, ipywidgets and the explorer once; deploy/hub/singleuser.py
+# and the kernel spec below ask it for a fork instead of importing all that again (~2 CPU-s for each
+# server and each kernel). Its socket lies in the runtime folder, which only the hub's user can enter.
+# Without it (HUB_FORKSERVER=0, or while it is down) everything starts the usual way.
+use_forkserver = os.environ.get("HUB_FORKSERVER", "").strip().lower() not in ("0", "false", "no")
+if use_forkserver:
+    RUNTIME.mkdir(parents=True, exist_ok=True, mode=0o700)
+    RUNTIME.chmod(0o700)
+    fork_socket = RUNTIME / "forkserver.sock"
+    # the kernel spec "python3" of the students' servers: ipykernel, through the fork server
+    kernels = STATE / "share" / "jupyter" / "kernels" / "python3"
+    kernels.mkdir(parents=True, exist_ok=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "explorer.serving.forkserver", "kernel", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "metadata": {"debugger": True},
+    }, indent=1) + "\n")
+    c.Spawner.environment["JUPYTER_PATH"] = str(STATE / "share" / "jupyter")
+    c.Spawner.environment["EXPLORER_FORKSERVER"] = str(fork_socket)
+
 # -- the idle culler: servers nobody has used for HUB_IDLE_TIMEOUT seconds are stopped ----------
 idle_timeout = int(os.environ.get("HUB_IDLE_TIMEOUT") or 3600)
 c.JupyterHub.services = [{
@@ -187,6 +214,14 @@ c.JupyterHub.services.append({
     "cwd": str(ROOT),
     "oauth_no_confirm": True,
 })
+if use_forkserver:
+    c.JupyterHub.services.append({
+        "name": "forkserver",
+        "command": [sys.executable, "-m", "explorer.serving.forkserver", "serve", "--socket", str(fork_socket)],
+        "cwd": str(STATE),
+        # what the forked processes expect when their modules are imported (one BLAS thread each)
+        "environment": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    })
 c.JupyterHub.load_groups = {"teachers": {"users": []}}      # created empty; only ever adds members
 # Every user may use the class service: in the browser (OAuth) and from their kernels, whose
 # server token gets this one scope on top of the default server role's.

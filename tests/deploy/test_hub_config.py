@@ -23,7 +23,7 @@ from harness.voila import ROOT
 def load(monkeypatch, tmp_path):
     """Load the config with a given environment; returns the traitlets Config."""
     for name in ("HUB_PASSWORD", "HUB_ADMIN", "HUB_ADMIN_PASSWORD", "HUB_PORT", "HUB_IDLE_TIMEOUT",
-                 "HUB_MAX_SERVERS", "HUB_JUPYTERLAB", "HUB_PRESTART_TOKEN"):
+                 "HUB_MAX_SERVERS", "HUB_JUPYTERLAB", "HUB_PRESTART_TOKEN", "HUB_FORKSERVER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HUB_STATE_DIR", str(tmp_path / "state"))
 
@@ -107,6 +107,36 @@ def test_each_student_gets_a_copy_of_the_notebooks_and_a_short_runtime_folder(lo
         assert Path(runtime).is_dir()
     finally:
         shutil.rmtree(Path(runtime).parent)
+
+
+def test_students_servers_and_kernels_start_through_the_fork_server(load, tmp_path):
+    """By default the hub runs the fork server (explorer/serving/forkserver.py) as a managed service;
+    the students' servers reach it through deploy/hub/singleuser.py, their kernels through the kernel
+    spec "python3" the hub writes; its socket lies in a folder only the hub's user may enter."""
+    c = load(HUB_PASSWORD="our-class-2026")
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    sock = Path(c.Spawner.environment["EXPLORER_FORKSERVER"])
+    try:
+        fork = services["forkserver"]
+        assert fork["command"] == [sys.executable, "-m", "explorer.serving.forkserver", "serve", "--socket",
+                                   str(sock)]
+        assert fork["environment"] == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        # the forked kernels expect what the students' servers give their kernels
+        assert {k: c.Spawner.environment[k] for k in fork["environment"]} == fork["environment"]
+        assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700 and len(str(sock)) < 100
+        spec = Path(c.Spawner.environment["JUPYTER_PATH"]) / "kernels" / "python3" / "kernel.json"
+        assert json.loads(spec.read_text())["argv"] == [sys.executable, "-m", "explorer.serving.forkserver",
+                                                        "kernel", "-f", "{connection_file}"]
+        assert c.Spawner.cmd == [sys.executable, str(ROOT / "deploy" / "hub" / "singleuser.py")]
+    finally:
+        shutil.rmtree(sock.parent, ignore_errors=True)
+
+
+def test_hub_forkserver_0_starts_everything_the_usual_way(load):
+    c = load(HUB_PASSWORD="our-class-2026", HUB_FORKSERVER="0")
+    assert "forkserver" not in {s["name"] for s in c.JupyterHub.services}
+    assert "EXPLORER_FORKSERVER" not in c.Spawner.environment
+    assert "JUPYTER_PATH" not in c.Spawner.environment
 
 
 def test_students_servers_compress_and_cache_as_make_app_does(load):
