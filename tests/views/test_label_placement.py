@@ -167,6 +167,14 @@ def test_names_at_the_cursor_inside_the_frame_and_a_line_apart(temperature, proj
         assert np.all(gaps >= line - 1e-6), f"T = {temperature}, {height} px: names {gaps} px apart ({pos})"
 
 
+def test_the_names_at_the_cursor_stand_on_a_card_no_curve_strikes_through():
+    """The curves run on past the cursor, under the names beside it (TAP3's own orange dashes struck
+    its name through at the default state): each name is drawn on a nearly opaque white card."""
+    label_set = FreeEnergyView().diff_label_set
+    assert label_set.background_fill_color == "white"
+    assert label_set.background_fill_alpha >= 0.8
+
+
 def test_the_names_sit_by_their_curves_and_follow_the_cursor():
     v = FreeEnergyView()
     t, exact, mf, tap2, tap3, series = default_like_curves()

@@ -222,7 +222,10 @@ class FreeEnergyView(SourceRegistry):
         self.diff_label_set = LabelSet(x="x", y="label_y", text="text", source=self.diff_labels,
                                        text_color="color", text_align="align", text_baseline="middle",
                                        x_offset="dx", text_font_size=f"{DIFF_LABEL_FONT_PX}px",
-                                       text_font_style="bold", name="diff_cursor_labels")
+                                       text_font_style="bold", name="diff_cursor_labels",
+                                       # a curve that runs on past the cursor would strike its name
+                                       # through (TAP3's own dashes did): each name on a white card
+                                       background_fill_color="white", background_fill_alpha=0.85)
         d.add_layout(self.diff_label_set)
         self._t_range = tuple(float(v) for v in t_range)
         self._cursor_t = None
