@@ -281,7 +281,7 @@ class LessonFigure:
         for w in widgets:
             w.observe(self._on_control, "value")
         self._observed.extend(widgets)
-        if self.follow is not None:       # a teacher's figure: the class can follow it at once
+        if self.follow is not None and self.follow.publishes:     # the class can follow it at once
             self.follow.publish(self._control_values())
 
     def _on_control(self, _change):
@@ -289,7 +289,8 @@ class LessonFigure:
             return                  # the teacher's values, being applied: one update after
         if self.follow is not None:
             self.follow.user_moved()
-            self.follow.publish(self._control_values())    # the class sees it while this figure renders
+            if self.follow.publishes:     # a teacher's figure: the class sees it while this one renders
+                self.follow.publish(self._control_values())
         self.update()
 
     def _ipython_display_(self):

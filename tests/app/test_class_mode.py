@@ -161,6 +161,27 @@ def test_teacher_publishes_each_view_and_student_follows_until_moving_a_control(
     assert ("explorer:rbm", "anything") not in student_link.published
 
 
+def test_a_students_moves_never_encode_a_state_to_publish(monkeypatch):
+    """Only a teacher's page publishes: a student's slider move does not pay for the URL codec."""
+    student = _explorer_with(FakeLink("student"), monkeypatch)
+    encoded = []
+    original = student.query_from_state
+    monkeypatch.setattr(student, "query_from_state", lambda state: encoded.append(state) or original(state))
+    before = len(encoded)
+    student.update_state(T=0.5)
+    student.flush()
+    student.reset()
+    student.flush()
+    assert len(encoded) == before
+    teacher = _explorer_with(FakeLink("teacher"), monkeypatch)
+    encoded_t = []
+    original_t = teacher.query_from_state
+    monkeypatch.setattr(teacher, "query_from_state", lambda state: encoded_t.append(state) or original_t(state))
+    teacher.update_state(T=0.5)
+    teacher.flush()
+    assert encoded_t, "the teacher's move is published"
+
+
 def test_a_lesson_question_waits_for_the_teachers_reveal(monkeypatch):
     from explorer.app import lessons
 

@@ -124,9 +124,15 @@ class Follow:
     def _say(self, text):
         self.status.value = status_html("class-follow-note", text)
 
+    @property
+    def publishes(self):
+        """Whether this page publishes (a teacher's): callers build the state to publish only then
+        (a student's slider move should not pay for encoding a State nobody is sent)."""
+        return self.role == TEACHER_ROLE
+
     def publish(self, state):
         """The teacher's page changed: send its ``state`` (only a teacher's page publishes)."""
-        if self.role == TEACHER_ROLE:
+        if self.publishes:
             self.link.publish(self.channel, state)
 
     def user_moved(self):

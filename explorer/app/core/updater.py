@@ -330,7 +330,7 @@ class StateUpdater(BatchedUpdates):
         try:
             state = self.before_render(state, changed)
             self.state = state
-            if self.follow is not None:     # a teacher's page: the class sees it while this page renders
+            if self.follow is not None and self.follow.publishes:     # the class sees it while this page renders
                 self.follow.publish(self.query_from_state(state))
             # the link first: it reaches the page before the plots' patches
             self._update_link()
@@ -356,7 +356,7 @@ class StateUpdater(BatchedUpdates):
         self.state = self.shown
         self._set_widgets(self.shown)
         self._update_link()
-        if self.follow is not None:         # the class goes back with this page
+        if self.follow is not None and self.follow.publishes:         # the class goes back with this page
             self.follow.publish(self.query_from_state(self.shown))
 
     def _schedule_prefetch(self):
