@@ -309,7 +309,11 @@ def _run(kind, argv):
     if kind == "kernel":
         sys.argv = ["ipykernel_launcher", *argv]
         from ipykernel.kernelapp import IPKernelApp
-        app = IPKernelApp.instance()        # what ipykernel_launcher runs, with one step between
+        # what ipykernel_launcher runs, with one step between. ipykernel reads its parent's pid
+        # ($JPY_PARENT_PID) when imported, here in the fork server, where there was none; the parent
+        # watch is the client's (_wait_for_exit), so the kernel is told "1": no watch of its own
+        # (its parent is the fork server) and no "Ctrl-C will not work" note in the server's log.
+        app = IPKernelApp.instance(parent_handle=1)
         app.initialize(argv)
         # ipywidgets registers its comm targets when it is imported inside a running kernel; it was
         # imported in the fork server, where none ran: register them now, before any message

@@ -255,3 +255,19 @@ def test_a_forked_kernel_has_the_comm_targets_of_a_fresh_one(server, kernelspec,
             km.shutdown_kernel(now=True)
     assert "jupyter.widget.control" in targets[1]
     assert targets[0] == targets[1]
+
+
+def test_a_forked_kernel_writes_its_output_where_its_client_does_and_no_ctrl_c_note(server, kernelspec, tmp_path,
+                                                                                  capfd):
+    """The kernel's standard streams are its client's (the server's log), and it does not print
+    ipykernel's note for kernels started without a parent (its parent watch is the client's)."""
+    sock, _, _ = server
+    km, kc = start_kernel(kernelspec, sock, tmp_path)
+    try:
+        run(kc, "import os; os.write(1, b'to-the-clients-stdout\\n'); os.write(2, b'to-the-clients-stderr\\n')")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+    out, err = capfd.readouterr()
+    assert "to-the-clients-stdout" in out and "to-the-clients-stderr" in err
+    assert "Ctrl-C will not work" not in out + err
