@@ -41,6 +41,7 @@ processes the students' servers already are, with ``SimpleLocalProcessSpawner``)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -174,10 +175,8 @@ def launch(kind, args, socket_path=None):
     sock, pid = got
 
     def forward(signum, _frame):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
 
     for signum in _FORWARDED:
         signal.signal(signum, forward)
@@ -206,7 +205,7 @@ def _preload(kinds, log):
         for name in PRELOAD[kind]:
             try:
                 __import__(name)
-            except Exception as exc:    # noqa: BLE001 - a module that cannot load is the child's problem
+            except Exception as exc:    # a module that cannot load is the child's problem, not fatal
                 log(f"preloading {name} failed: {exc!r}")
 
 
@@ -219,7 +218,9 @@ def fork_safety_problems():
     asyncio = sys.modules.get("asyncio")
     if asyncio is not None:
         try:
-            if asyncio.get_event_loop_policy()._local._loop is not None:   # noqa: SLF001
+            # (the default policy keeps the loop set for this thread here; a loop made at import
+            # would carry its selector's file descriptor into every fork)
+            if asyncio.get_event_loop_policy()._local._loop is not None:
                 problems.append("an asyncio event loop exists")
         except AttributeError:
             pass
@@ -291,14 +292,14 @@ def _become(request, fds, conn, closing):
         code = _run(request["kind"], request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:   # noqa: BLE001 - report it as the process would have, then exit
+    except BaseException:       # reported as the process would have, then it exits
         import traceback
         traceback.print_exc()
         code = 1
     finally:
         try:
             import atexit
-            atexit._run_exitfuncs()         # noqa: SLF001 - what a normal interpreter exit runs
+            atexit._run_exitfuncs()     # what a normal interpreter exit runs (os._exit does not)
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
@@ -374,14 +375,10 @@ def serve(socket_path, kinds=tuple(PRELOAD), log=None):
                 return
             conn = children.pop(pid, None)
             if conn is not None:
-                try:
+                with contextlib.suppress(KeyError, ValueError):
                     selector.unregister(conn)
-                except (KeyError, ValueError):
-                    pass
-                try:
+                with contextlib.suppress(OSError):
                     conn.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
-                except OSError:
-                    pass
                 conn.close()
 
     def answer(conn):
@@ -400,10 +397,8 @@ def serve(socket_path, kinds=tuple(PRELOAD), log=None):
             reason = (f"{kind} is not preloaded" if kind not in environment else
                       f"{', '.join(differs)} differ from the fork server's" if differs else
                       ", ".join(problems))
-            try:
+            with contextlib.suppress(OSError):
                 conn.sendall(f"refused: {reason}\n".encode())
-            except OSError:
-                pass
             for fd in fds:
                 os.close(fd)
             conn.close()
@@ -417,10 +412,8 @@ def serve(socket_path, kinds=tuple(PRELOAD), log=None):
         for fd in fds:
             os.close(fd)
         children[pid] = conn
-        try:
+        with contextlib.suppress(OSError):
             conn.sendall(f"pid {pid}\n".encode())
-        except OSError:
-            pass
         conn.settimeout(None)
         selector.register(conn, selectors.EVENT_READ, "client")
 
@@ -453,10 +446,8 @@ def serve(socket_path, kinds=tuple(PRELOAD), log=None):
             reap()
     finally:
         listener.close()
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(socket_path)
-        except OSError:
-            pass
         log("stopped")
 
 
