@@ -21,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from harness.voila import WAIT_SOURCE_JS
+from harness.voila import WAIT_SOURCE_JS, WATCH_SOURCES_JS, change_count, wait_for_change
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -144,6 +144,25 @@ def test_page_left_for_another_notebook_frees_its_kernel(visitor, server):
     assert kernel_status(server, explorer) == 200
     visitor.close()
     wait_until_gone(server, explorer)
+    visitor.assert_clean()
+
+
+def test_a_navigation_that_does_not_happen_leaves_the_page_working(visitor, server):
+    """``beforeunload`` comes before the browser knows that the page goes (a download, a cancelled
+    prompt, or seconds of waiting for the next page on a loaded server). Voila's page disposed of its
+    kernel connection there: what the page sent afterwards (a plot telling the kernel its new size,
+    a slider) was an uncaught "Cannot send" error and never reached the kernel. The connection now
+    goes on ``pagehide``, and the kernel with it."""
+    kernel_id = visitor.open_rbm_explorer()
+    visitor.page.evaluate("() => window.dispatchEvent(new Event('beforeunload'))")
+    visitor.page.evaluate(WATCH_SOURCES_JS, ["t_cursor"])
+    before = change_count(visitor.page, "t_cursor")
+    visitor.page.locator(".explorer-temperature .noUi-handle").first.focus()
+    visitor.page.keyboard.press("ArrowRight")
+    wait_for_change(visitor.page, "t_cursor", before)          # the kernel answered the slider
+    assert kernel_status(server, kernel_id) == 200
+    visitor.close()
+    wait_until_gone(server, kernel_id)
     visitor.assert_clean()
 
 
