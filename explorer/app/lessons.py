@@ -51,8 +51,10 @@ def setup():
     """
     from ..serving.preheat import leave_background, preheated, wait_for_page_request
     from ..views.resources import load_bokehjs
+    from .core.frontend import gate
 
     load_bokehjs()
+    gate()      # in Voila: listening for the page's "widgets built" message before the page is sent
     _state["bokehjs"] = True
     if preheated():
         try:

@@ -2,7 +2,8 @@
 
 * :func:`held`: a view's Bokeh patches combined into one message per update;
 * :class:`BackgroundJob`: work in a daemon thread whose results reach the widgets on the kernel's
-  event loop (widgets and Bokeh documents are not thread safe);
+  event loop (widgets and Bokeh documents are not thread safe), in a Voila page once the page has
+  built its widgets (:mod:`.frontend`);
 * :func:`play_control`: the Play button of an animation that runs in the browser;
 * :func:`take_upload`: the file a ``FileUpload`` widget received, and the widget cleared.
 """

@@ -13,12 +13,13 @@ from ...serving.preheat import page_base
 from ...views.html import csv_html, link_html, message_html
 from ...views.theme import style_layout
 from .classroom import classroom_options, hide_controls
+from .frontend import gate, when_widgets_loaded
 from .scheduling import running_loop
 from .state import classroom_query, join_queries
 
-#: Seconds after :meth:`ExplorerShell.show` when the work held for an interactive page starts
-#: even though the page never said it has drawn its plots (a lost message, a front end without
-#: BokehJS).
+#: Seconds after the page has built its widgets (:mod:`.frontend`; in JupyterLab: after
+#: :meth:`ExplorerShell.show`) when the work held for an interactive page starts even though the
+#: page never said it has drawn its plots (a lost message, a front end without BokehJS).
 PAGE_READY_FALLBACK_S = 10.0
 #: Width of the control column and of the plot column (px). Chosen so that controls and two
 #: core plots fit side by side at 1280 px; narrower pages (JupyterLab with its file browser
@@ -191,8 +192,8 @@ class ExplorerPage:
 
     def _hold_until_page_ready(self):
         """From now until the first panel's Bokeh document reports ``document_ready`` (BokehJS
-        sends it once the plots are drawn), or :data:`PAGE_READY_FALLBACK_S` at most, hold the
-        work of :meth:`after_page_ready` and the prefetch."""
+        sends it once the plots are drawn), or :data:`PAGE_READY_FALLBACK_S` at most after the
+        page has built its widgets, hold the work of :meth:`after_page_ready` and the prefetch."""
         loop = running_loop()
         core = next((p for p in self.panels.values() if p.is_open), None)
         doc = None if core is None else core.view.layout.document
@@ -201,7 +202,10 @@ class ExplorerPage:
         self.page_ready = False
         self._prefetcher.cancel()
         doc.on_event("document_ready", lambda _event: loop.call_soon(self._page_is_ready))
-        loop.call_later(PAGE_READY_FALLBACK_S, self._page_is_ready)
+        # counted from when a Voila page has built its widgets (at once elsewhere): a page that is
+        # slow to load (a loaded machine) must not find this kernel busy with idle work while it
+        # asks for every widget's state (explorer.app.core.frontend)
+        when_widgets_loaded(lambda: loop.call_later(PAGE_READY_FALLBACK_S, self._page_is_ready))
 
     def _page_is_ready(self):
         if self.page_ready:
@@ -251,6 +255,7 @@ class ExplorerPage:
         from ...views.resources import load_bokehjs
 
         load_bokehjs()
+        gate()                  # listening for the page's "widgets built" message before it is sent
         self._connect_class()
         display(self.widget)
         self._hold_until_page_ready()

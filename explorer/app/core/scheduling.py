@@ -4,6 +4,9 @@ Both explorers use these the same way: an observer only records what is stale an
 :class:`Coalescer` for an update; slider messages that arrive while an update runs are folded
 into the next one, so a drag never queues stale work. Without a running event loop (plain
 Python, tests) updates run at once and nothing is prefetched.
+
+What a worker thread hands to the widgets (:func:`loop_poster`) runs on the kernel's event loop,
+and in a Voila page only once the page has built its widgets (:mod:`.frontend`, issue 25).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+
+from .frontend import when_widgets_loaded
 
 
 def running_loop():
@@ -27,10 +32,19 @@ def call_now(fn):
 
 def loop_poster(background=True):
     """``post(fn)`` for a worker thread: ``fn`` runs on the kernel's event loop, because widgets and
-    Bokeh documents are not thread safe. At once (:func:`call_now`) without a running loop (plain
-    Python, tests) or when the work does not run in the background."""
+    Bokeh documents are not thread safe (a widget a thread creates while the kernel answers the
+    page's request for every widget's state breaks that answer), and in a Voila page only once the
+    page has built its widgets (:func:`~explorer.app.core.frontend.when_widgets_loaded`: a change
+    sent while the page builds them is lost, a displayed widget closed then shows "model not
+    found"). At once (:func:`call_now`) without a running loop (plain Python, tests) or when the
+    work does not run in the background."""
     loop = running_loop() if background else None
-    return call_now if loop is None else loop.call_soon_threadsafe
+    if loop is None:
+        return call_now
+
+    def post(fn):
+        loop.call_soon_threadsafe(when_widgets_loaded, fn)
+    return post
 
 
 def start_worker(work, name, background=True):
