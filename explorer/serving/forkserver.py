@@ -28,8 +28,9 @@ event loop, a ZMQ context or a BLAS thread pool (``OPENBLAS_NUM_THREADS=1``), an
 each fork; the child replaces the environment, the arguments, the working folder and the standard
 streams with the client's, starts a new session, reseeds numpy's global generator (Python's
 ``random`` reseeds itself at fork) and restores default signal handlers. What a preloaded module
-does at import only inside a running kernel is done once the kernel runs (ipywidgets' comm targets,
-its only case among the preloaded modules). Modules that read the
+does at import only inside a running kernel is done once the kernel runs: ipywidgets' comm targets
+here; the explorer's own comm target (:mod:`explorer.app.core.frontend`) by the page's code, which
+registers it when a page is shown. Modules that read the
 environment when they are imported read the fork server's: the preloaded ones were checked (the
 only ones that do, ``jupyterhub.singleuser``'s ``JUPYTERHUB_SINGLEUSER_APP`` and
 ``…_EXTENSION``, are compared with the client's and the client's start runs the usual way if they
