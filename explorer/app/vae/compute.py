@@ -153,6 +153,11 @@ class VAECompute:
         """A compute model whose session (``checkpoint``, default the shipped one) loads when first
         needed, with the app's sampling parameters."""
         def make():
+            from ...vae.native import load_torch_libraries
+
+            # torch's libraries first, with Python's lock released: a background load then never
+            # stops this kernel from reading the page's messages (explorer.vae.native)
+            load_torch_libraries()
             from ...vae import VAESession  # torch: imported only here, when a number needs the model
             return VAESession(checkpoint=checkpoint, device="cpu", n_samples=SESSION_SAMPLES,
                               n_iwae=SESSION_IWAE_POOL, seed=SESSION_SEED)
