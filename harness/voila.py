@@ -224,6 +224,33 @@ WATCH_SOURCES_JS = """names => {
 }"""
 
 
+#: Installs the watch on the explorer's busy line (issue 25; explorer/app/core/updater.py) under
+#: ``root``: from the next keydown, every animation frame notes when "computing…" becomes visible and
+#: when it goes again (window.__busy).
+BUSY_WATCH_JS = """root => {
+  const line = document.querySelector(root + ' .explorer-busy-line');
+  const label = line && line.querySelector('.widget-html-content');
+  if (!label) return false;
+  const w = window.__busy = {key: null, visible: null, hidden: null, marks: 0};
+  new MutationObserver(() => { if (line.classList.contains('explorer-busy')) w.marks += 1; })
+    .observe(line, {attributes: true, attributeFilter: ['class']});
+  document.addEventListener('keydown', () => {
+    if (w.key !== null) return;
+    w.key = performance.now();
+    const tick = () => {
+      const t = performance.now();
+      const shown = getComputedStyle(label).visibility === 'visible'
+        && label.getClientRects().length > 0 && label.innerText.includes('computing');
+      if (shown && w.visible === null) w.visible = t;
+      if (!shown && w.visible !== null) { w.hidden = t; return; }
+      if (t - w.key < 300000) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }, true);
+  return true;
+}"""
+
+
 def open_explorer(page, base, query="", timeout=180_000):
     """Open the explorer and wait until its widgets and Bokeh sources exist."""
     t0 = time.monotonic()

@@ -1,40 +1,16 @@
 """Issue 25: a slow update shows that it is working within 0.2 s (the shell's busy line,
 explorer/app/core/updater.py: StateUpdater.set_busy; its CSS in explorer/app/core/page.py).
 
-Shared by the Voila test (test_browser_busy.py) and the JupyterLab one (test_browser_jupyterlab.py).
+Shared by the Voila test (test_browser_live_parts.py) and the JupyterLab one (test_browser_jupyterlab.py);
+the page-side watch, BUSY_WATCH_JS, is in harness/voila.py (benchmarks/vae_busy_during_load.py uses it too).
 """
 
 from __future__ import annotations
 
-from harness.voila import WATCH_SOURCES_JS, change_count, wait_for_change
+from harness.voila import BUSY_WATCH_JS, WATCH_SOURCES_JS, change_count, wait_for_change
 
 #: What the student must see within this time of the key press.
 BUSY_WITHIN_S = 0.2
-
-#: Installs the watch on the busy line under ``root``: from the next keydown, every animation frame
-#: notes when "computing…" becomes visible and when it goes again (window.__busy).
-BUSY_WATCH_JS = """root => {
-  const line = document.querySelector(root + ' .explorer-busy-line');
-  const label = line && line.querySelector('.widget-html-content');
-  if (!label) return false;
-  const w = window.__busy = {key: null, visible: null, hidden: null, marks: 0};
-  new MutationObserver(() => { if (line.classList.contains('explorer-busy')) w.marks += 1; })
-    .observe(line, {attributes: true, attributeFilter: ['class']});
-  document.addEventListener('keydown', () => {
-    if (w.key !== null) return;
-    w.key = performance.now();
-    const tick = () => {
-      const t = performance.now();
-      const shown = getComputedStyle(label).visibility === 'visible'
-        && label.getClientRects().length > 0 && label.innerText.includes('computing');
-      if (shown && w.visible === null) w.visible = t;
-      if (!shown && w.visible !== null) { w.hidden = t; return; }
-      if (t - w.key < 300000) requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  }, true);
-  return true;
-}"""
 
 
 def press_and_watch(page, root, handle, source, timeout=300_000):
