@@ -91,6 +91,7 @@ benchmarks: $(VENV)/.test-installed
 		echo "== $$b"; $(PY) -m benchmarks.$$b || exit 1; done
 	$(PY) -m benchmarks.app_latency --json artifacts/app_latency.json
 	$(PY) -m benchmarks.vae_app_latency
+	$(PY) -m benchmarks.vae_load_stall --json artifacts/vae_load_stall.json
 	$(PY) -m benchmarks.network --json artifacts/network.json
 
 clean:
