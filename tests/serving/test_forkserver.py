@@ -3,6 +3,7 @@ behave as kernels started the usual way, and a start never depends on the fork s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -76,6 +77,22 @@ def start_kernel(kernelspec, socket_path, cwd, **env):
     return km, kc
 
 
+@contextlib.contextmanager
+def running_kernel(kernelspec, socket_path, cwd, *, graceful=False, killed=False, **env):
+    """``(km, kc)`` of a kernel started through ``kernelspec`` (forked when ``socket_path`` answers),
+    stopped on leaving: shut down (``graceful``: asked to, not forced), or, where the test killed a
+    process of it (``killed``), only its resources freed."""
+    km, kc = start_kernel(kernelspec, socket_path, cwd, **env)
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        if killed:
+            km.cleanup_resources()
+        else:
+            km.shutdown_kernel(now=not graceful)
+
+
 def run(kc, code):
     """stdout of ``code`` run in the kernel."""
     out = []
@@ -97,9 +114,8 @@ def test_a_forked_kernel_runs_with_the_clients_environment_folder_and_fresh_entr
     sock, proc, _ = server
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    km1, kc1 = start_kernel(kernelspec, sock, tmp_path / "a", FORK_TEST_MARKER="one")
-    km2, kc2 = start_kernel(kernelspec, sock, tmp_path / "b", FORK_TEST_MARKER="two")
-    try:
+    with running_kernel(kernelspec, sock, tmp_path / "a", graceful=True, FORK_TEST_MARKER="one") as (km1, kc1), \
+            running_kernel(kernelspec, sock, tmp_path / "b", graceful=True, FORK_TEST_MARKER="two") as (_km2, kc2):
         one, two = facts(kc1), facts(kc2)
         # forked: a child of the fork server, with the explorer already imported
         assert one["ppid"] == proc.pid and two["ppid"] == proc.pid
@@ -110,10 +126,6 @@ def test_a_forked_kernel_runs_with_the_clients_environment_folder_and_fresh_entr
         assert one["draw"] != two["draw"]          # numpy's global generator reseeded in each
         # the process the kernel manager watches is the client, which stands in for the kernel
         assert km1.provisioner.process.pid != one["pid"]
-    finally:
-        for km, kc in ((km1, kc1), (km2, kc2)):
-            kc.stop_channels()
-            km.shutdown_kernel(now=False)
     # a kernel asked to shut down ends, and its client ends with it, successfully
     assert km1.provisioner is None or not km1.is_alive()
     wait_for(lambda: not psutil.pid_exists(one["pid"]), 20, "the forked kernel to end")
@@ -121,8 +133,7 @@ def test_a_forked_kernel_runs_with_the_clients_environment_folder_and_fresh_entr
 
 def test_an_interrupt_reaches_the_forked_kernel(server, kernelspec, tmp_path):
     sock, _, _ = server
-    km, kc = start_kernel(kernelspec, sock, tmp_path)
-    try:
+    with running_kernel(kernelspec, sock, tmp_path) as (km, kc):
         kc.execute("import time; time.sleep(60)")
         time.sleep(1.0)
         km.interrupt_kernel()
@@ -133,63 +144,42 @@ def test_an_interrupt_reaches_the_forked_kernel(server, kernelspec, tmp_path):
                 break
         assert msg["content"]["status"] == "error" and msg["content"]["ename"] == "KeyboardInterrupt"
         assert run(kc, "print(6 * 7)") == "42"     # and it goes on working
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_a_killed_client_takes_its_forked_kernel_with_it(server, kernelspec, tmp_path):
     """The kernel manager kills the client (what it watches) outright: the kernel must not live on."""
     sock, _, _ = server
-    km, kc = start_kernel(kernelspec, sock, tmp_path)
-    try:
+    with running_kernel(kernelspec, sock, tmp_path, killed=True) as (km, kc):
         kernel_pid = facts(kc)["pid"]
-        client = km.provisioner.process
-        os.kill(client.pid, signal.SIGKILL)
+        os.kill(km.provisioner.process.pid, signal.SIGKILL)
         wait_for(lambda: not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == "zombie",
                  20, "the orphaned kernel to end")
-    finally:
-        kc.stop_channels()
-        km.cleanup_resources()
 
 
 def test_a_killed_kernel_ends_its_client_by_the_same_signal(server, kernelspec, tmp_path):
     """What the kernel manager sees of a kernel that died (an out-of-memory kill): the same exit."""
     sock, _, _ = server
-    km, kc = start_kernel(kernelspec, sock, tmp_path)
-    try:
+    with running_kernel(kernelspec, sock, tmp_path, killed=True) as (km, kc):
         kernel_pid = facts(kc)["pid"]
-        client = km.provisioner.process
         os.kill(kernel_pid, signal.SIGKILL)
-        assert client.wait(timeout=20) == -signal.SIGKILL
-    finally:
-        kc.stop_channels()
-        km.cleanup_resources()
+        assert km.provisioner.process.wait(timeout=20) == -signal.SIGKILL
 
 
 def test_without_a_fork_server_the_kernel_starts_the_usual_way(kernelspec, tmp_path):
-    km, kc = start_kernel(kernelspec, tmp_path / "no-such.sock", tmp_path)
-    try:
+    with running_kernel(kernelspec, tmp_path / "no-such.sock", tmp_path) as (km, kc):
         got = facts(kc)
         # the client replaced itself with ipykernel_launcher: the kernel is the process started
         assert got["pid"] == km.provisioner.process.pid
         assert not got["preloaded"]
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_a_start_whose_import_time_settings_differ_is_refused_and_runs_the_usual_way(server, kernelspec, tmp_path):
     """numpy reads OPENBLAS_NUM_THREADS when it is imported: a kernel that asks for another value
     must not get the fork server's."""
     sock, _, log = server
-    km, kc = start_kernel(kernelspec, sock, tmp_path, OPENBLAS_NUM_THREADS="2")
-    try:
+    with running_kernel(kernelspec, sock, tmp_path, OPENBLAS_NUM_THREADS="2") as (km, kc):
         got = facts(kc)
         assert got["pid"] == km.provisioner.process.pid and not got["preloaded"]
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_garbage_on_the_socket_is_refused_and_the_server_goes_on(server):
@@ -246,12 +236,8 @@ def test_a_forked_kernel_has_the_comm_targets_of_a_fresh_one(server, kernelspec,
     code = ("import ipywidgets, json; print(json.dumps(sorted(get_ipython().kernel.comm_manager.targets)))")
     targets = []
     for path in (sock, tmp_path / "no-such.sock"):      # forked, then the usual way
-        km, kc = start_kernel(kernelspec, path, tmp_path)
-        try:
+        with running_kernel(kernelspec, path, tmp_path) as (_km, kc):
             targets.append(json.loads(run(kc, code)))
-        finally:
-            kc.stop_channels()
-            km.shutdown_kernel(now=True)
     assert "jupyter.widget.control" in targets[1]
     assert targets[0] == targets[1]
 
@@ -261,12 +247,8 @@ def test_a_forked_kernel_writes_its_output_where_its_client_does_and_no_ctrl_c_n
     """The kernel's standard streams are its client's (the server's log), and it does not print
     ipykernel's note for kernels started without a parent (its parent watch is the client's)."""
     sock, _, _ = server
-    km, kc = start_kernel(kernelspec, sock, tmp_path)
-    try:
+    with running_kernel(kernelspec, sock, tmp_path, graceful=True) as (_km, kc):
         run(kc, "import os; os.write(1, b'to-the-clients-stdout\\n'); os.write(2, b'to-the-clients-stderr\\n')")
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=False)
     out, err = capfd.readouterr()
     assert "to-the-clients-stdout" in out and "to-the-clients-stderr" in err
     assert "Ctrl-C will not work" not in out + err
