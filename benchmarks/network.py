@@ -58,6 +58,7 @@ import time
 import zlib
 from pathlib import Path
 
+from explorer.serving.static_files import NO_BUNDLE_ENV
 from harness.voila import KERNEL_ENV, ROOT, STOCK_VOILA_COMMAND, serve, write_preheat_config
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -346,8 +347,12 @@ def _start(stack, args, pages, root, baseline=False):
         write_preheat_config(conf, pools, fill_delay=1, source=root / "voila.json")
         extra = [f"--Voila.config_file_paths={conf}"]
     if baseline:
-        command = STOCK_VOILA_COMMAND
+        # its own server code where it has one (make app's since 2026-12-06), else the stock voila
+        has_own = (root / "explorer" / "serving" / "voila_app.py").is_file()
+        command = [sys.executable, "-m", "explorer.serving.voila_app"] if has_own else STOCK_VOILA_COMMAND
         env.update(PYTHONPATH=str(root), JUPYTER_PATH=str(root / "share" / "jupyter"))
+    elif not args.bundle:
+        env[NO_BUNDLE_ENV] = "1"
     base, _proc = stack.enter_context(serve("notebooks/", None, *extra, timeout=180, command=command, cwd=root,
                                             env=env))
     return base
@@ -388,9 +393,14 @@ def main(argv=None):
                     help="also serve this checkout (e.g. `git worktree add DIR <commit>`) with the stock voila "
                          "command, its own code and template: side by side, labelled before/after")
     ap.add_argument("--record-prefetch", metavar="FILE",
-                    help="write the scripts the RBM explorer loaded to FILE (explorer/serving/prefetch.json)")
+                    help="write the scripts the RBM explorer loaded to FILE (explorer/serving/prefetch.json); "
+                         "implies --no-bundle (the page must load Voila's chunks itself)")
+    ap.add_argument("--no-bundle", dest="bundle", action="store_false",
+                    help="serve without the front-end bundle: Voila's front end loads its ~90 chunks itself")
     ap.add_argument("--json", help="write the summary here")
     args = ap.parse_args(argv)
+    if args.record_prefetch:
+        args.bundle = False
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
     unknown = set(pages) - set(PAGES)
     if unknown:

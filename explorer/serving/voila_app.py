@@ -92,7 +92,7 @@ class ExplorerVoila(Voila):
             # Voila's static files (its scripts, the template's CSS, the extensions) compressed once
             handlers = [(h[0], static_files.precompressed(h[1]), *h[2:]) for h in handlers]
         # first: a single-notebook Voila ends its list with a catch-all route
-        return static_files.bokehjs_handlers(self.server_url) + handlers
+        return static_files.static_handlers(self.server_url) + handlers
 
 
 main = ExplorerVoila.launch_instance

@@ -38,13 +38,15 @@ WATCHED = ["t_cursor", "lam_curves", "magnetisation", "kappa", "lam_cursor", "f_
 @pytest.fixture(scope="module")
 def session(server, browser, artifacts):
     """One explorer page for the whole module, with console messages collected."""
-    messages, failed = [], []
+    messages, failed, requested = [], [], []
     page = new_page(browser, server)
     page.on("console", lambda m: messages.append(console_text(m))
             if m.type == "error" else None)
     page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("request", lambda r: requested.append(r.url))
     seconds = open_explorer(page, server, "T=0.5&order=6")
+    first_screen_requests = list(requested)
     # tabs are built when first opened: nothing of theirs is in the page yet
     assert page.evaluate(WAIT_SOURCE_JS, "kappa") is False
     for title, source, _figures in TABS:
@@ -52,7 +54,7 @@ def session(server, browser, artifacts):
     page.evaluate(WATCH_SOURCES_JS, WATCHED)
     page.screenshot(path=str(artifacts / "explorer_first_render.png"), full_page=True)
     yield {"page": page, "messages": messages, "failed": failed, "first_render_s": seconds,
-           "base": server}
+           "base": server, "first_screen_requests": first_screen_requests}
     page.close()
 
 
@@ -252,6 +254,20 @@ def test_no_javascript_errors(session):
     assert errors == []
     # the blocked requests were all outside the local server (offline: no CDN needed)
     assert all(not u.startswith(session["base"]) for u in session["failed"])
+
+
+def test_voilas_script_chunks_come_in_one_file(session):
+    """The first screen gets Voila's and its extensions' ~90 script chunks in one request (the
+    front-end bundle, explorer/serving/static_files.py): none is asked for on its own, only the
+    entry scripts Voila loads itself. (Chunks that a tab needs later may still come one by one.)"""
+    base = session["base"]
+    scripts = [u.removeprefix(base).split("?")[0] for u in session["first_screen_requests"]
+               if u.startswith(base) and u.split("?")[0].endswith(".js")]
+    assert [s for s in scripts if s.startswith("explorer/frontend/chunks-")], scripts
+    assert "voila/static/voila.js" in scripts
+    chunks = [s for s in scripts if s.startswith(("voila/static/", "voila/labextensions/"))
+              and s != "voila/static/voila.js" and not s.rsplit("/", 1)[-1].startswith("remoteEntry.")]
+    assert chunks == []
 
 
 def test_loading_screen_is_still_and_counts_seconds(server, browser):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -67,6 +68,91 @@ def test_a_static_file_is_gzipped_once_and_decompresses_to_itself(tmp_path):
     assert static_files.gzipped(png) is None              # already compressed formats are left alone
     js.write_text("var y = 2;\n" * 3000)                  # a changed file is compressed anew
     assert gzip.decompress(static_files.gzipped(js)) == js.read_bytes()
+
+
+@pytest.mark.parametrize(("header", "coding", "accepted"), [
+    ("gzip, deflate, br, zstd", "br", True),            # Chromium's, also over plain http
+    ("gzip, deflate, br, zstd", "gzip", True),
+    ("gzip", "br", False),
+    ("br;q=0, gzip", "br", False),
+    ("BR ; q=0.5", "br", True),
+    ("brotli", "br", False),
+    ("br;q=x", "br", False),
+    ("", "gzip", False),
+])
+def test_accept_encoding_is_read_by_coding_and_weight(header, coding, accepted):
+    class Request:
+        headers = {"Accept-Encoding": header}
+    assert static_files.accepts(Request, coding) is accepted
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """An empty cache folder of this test's, and no compressed copy in memory."""
+    monkeypatch.setenv(static_files.CACHE_ENV, str(tmp_path / "cache"))
+    static_files.cache_dir.cache_clear()
+    monkeypatch.setattr(static_files, "_brotli", {})
+    yield tmp_path / "cache"
+    static_files.cache_dir.cache_clear()
+
+
+def test_a_brotli_copy_is_made_in_the_background_once_and_kept_on_disk(tmp_path, own_cache, monkeypatch):
+    import brotli
+
+    js = tmp_path / "big.js"
+    js.write_text("var answer = [" + ",".join(str(i * i % 977) for i in range(20000)) + "];\n")
+    assert static_files.brotli_compressed(js) is None           # being made: gzip goes out meanwhile
+    deadline = time.monotonic() + 60
+    while (body := static_files.brotli_compressed(js)) is None:
+        assert time.monotonic() < deadline, "no Brotli copy after 60 s"
+        time.sleep(0.05)
+    assert brotli.decompress(body) == js.read_bytes()
+    assert len(body) < len(static_files.gzipped(js))
+    assert [f.read_bytes() for f in (own_cache / "br").iterdir()] == [body]   # one file, named by content
+    # a new server process (nothing in memory) takes the disk's copy and compresses nothing
+    monkeypatch.setattr(static_files, "_brotli", {})
+    monkeypatch.setattr(brotli, "compress", lambda *a, **k: pytest.fail("compressed again"))
+    assert static_files.brotli_compressed(js) == body
+    # a changed file is a new version
+    js.write_text("var answer = 42;\n" * 200)
+    monkeypatch.undo()
+    monkeypatch.setenv(static_files.CACHE_ENV, str(own_cache))
+    assert brotli.decompress(static_files.brotli_compressed(js, wait=True)) == js.read_bytes()
+
+
+def test_the_front_end_bundle_holds_the_recorded_chunks_in_order_and_no_entry_script(own_cache):
+    static_files.front_end_bundle.cache_clear()
+    try:
+        name = static_files.front_end_bundle()
+        content = (own_cache / "frontend" / name).read_bytes()
+    finally:
+        static_files.front_end_bundle.cache_clear()
+    assert name == f"chunks-{hashlib.sha256(content).hexdigest()[:20]}.js"
+    recorded = static_files.recorded_front_end_files()
+    chunks = [u for u in recorded if "remoteEntry." not in u and u != "voila/static/voila.js"]
+    assert 50 < len(chunks) < len(recorded)
+    position = 0
+    for url in chunks:
+        source = static_files.front_end_file(url).read_bytes()
+        first_line = source.split(b"\n//# sourceMappingURL=")[0]
+        found = content.find(first_line, position)
+        assert found >= position, url                          # all of it, in the recorded order
+        position = found + len(first_line)
+    # a source-map comment would name files beside the bundle that are not there
+    assert not re.search(rb"^//# sourceMappingURL=", content, re.M)
+    entry = static_files.front_end_file("voila/static/voila.js").read_bytes()
+    assert entry[:2000] not in content
+
+
+def test_no_bundle_where_it_is_switched_off(monkeypatch):
+    monkeypatch.setenv(static_files.NO_BUNDLE_ENV, "1")
+    static_files.front_end_bundle.cache_clear()
+    try:
+        assert static_files.front_end_bundle() is None
+        monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
+        assert static_files.prefetch_paths() == bokehjs.script_paths() + list(static_files.recorded_front_end_files())
+    finally:
+        static_files.front_end_bundle.cache_clear()
 
 
 def test_only_static_file_handlers_get_the_precompressed_variant():
@@ -119,9 +205,14 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
     code = {"cells": [{"cell_type": "markdown"}, {"cell_type": "code"}]}
     monkeypatch.delenv(bokehjs.ENV, raising=False)
     assert static_files.prefetch({"cells": [{"cell_type": "markdown"}]}) == []
+    # a server without this project's routes: Voila's own files only
     assert static_files.prefetch(code) == list(static_files.recorded_front_end_files())
     monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
-    assert static_files.prefetch(code)[:2] == bokehjs.script_paths()
+    bundle = static_files.front_end_bundle()
+    assert bundle
+    entries = [u for u in static_files.recorded_front_end_files() if not static_files._bundled(u)]
+    assert entries[0] == "voila/static/voila.js" and len(entries) == 5     # + 4 extensions' remoteEntry
+    assert static_files.prefetch(code) == [*bokehjs.script_paths(), static_files.BUNDLE_ROUTE + bundle, *entries]
     static_files.recorded_front_end_files.cache_clear()
     monkeypatch.setattr(static_files.metadata, "version", lambda name: "0.0.0")   # an upgraded Voila
     try:
@@ -258,6 +349,34 @@ def test_bokehjs_is_a_gzipped_file_cached_for_a_year_when_versioned(served):
         assert status == 200 and h["Cache-Control"] == "no-cache"    # revalidated: no promise made
     status, _h, _raw = _get(base + bokehjs.ROUTE + "../../__init__.py", headers)
     assert status in (403, 404)
+
+
+def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(served):
+    """The front-end bundle: named in the page before voila.js (so its chunks are registered
+    before Voila's front end would ask for them), Brotli for a browser that accepts it (gzip
+    otherwise), cached for a year; only the current bundle is served."""
+    import brotli
+
+    _kind, base, headers, _page, (_s, page_headers, raw) = served
+    html = _body(page_headers, raw).decode()
+    path = "/" + base.split("/", 3)[3]
+    bundle = static_files.BUNDLE_ROUTE + static_files.front_end_bundle()
+    tag = f'<script src="{path}{bundle}"></script>'
+    assert tag in html
+    assert html.index(tag) < html.index(f'src="{path}voila/static/voila.js"')
+    assert f'<link rel="prefetch" href="{path}{bundle}">' in html.split("</head>")[0]
+    assert not re.search(r'rel="prefetch" href="[^"]*/\d+\.voila\.js"', html)       # no chunk on its own
+    file = static_files.cache_dir() / "frontend" / static_files.front_end_bundle()
+    static_files.brotli_compressed(file, wait=True)       # as make app does at install
+    status, h, body = _get(base + bundle, {**headers, "Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert status == 200 and h["Content-Encoding"] == "br" and h["Cache-Control"] == IMMUTABLE
+    assert brotli.decompress(body) == file.read_bytes()
+    assert int(h["Content-Length"]) == len(body) < 0.25 * file.stat().st_size
+    assert "Accept-Encoding" in h["Vary"]
+    status, h, body = _get(base + bundle, headers)
+    assert status == 200 and h["Content-Encoding"] == "gzip" and gzip.decompress(body) == file.read_bytes()
+    status, _h, _body_ = _get(base + static_files.BUNDLE_ROUTE + "chunks-0123456789abcdef0123.js", headers)
+    assert status == 404
 
 
 def test_voilas_script_is_gzipped(served):
