@@ -21,7 +21,7 @@ $(VENV)/.app-installed: $(PY) pyproject.toml constraints.txt $(wildcard $(TEMPLA
 	$(PIP_INSTALL) -e .
 	# An editable install skips data files: put the Voila template where Voila looks (the venv prefix).
 	mkdir -p $(VENV)/$(TEMPLATE) && cp $(TEMPLATE)/* $(VENV)/$(TEMPLATE)/
-	# The scripts a page loads, compressed once with Brotli at its slowest, best level (~10 s)
+	# The scripts a page loads, compressed once with Brotli at its slowest, best level (~15 s)
 	# into the venv's cache, so that no server does it while a class waits (explorer/serving/static_files.py).
 	$(PY) -m explorer.serving.static_files
 	touch $@

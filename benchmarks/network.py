@@ -58,7 +58,7 @@ import time
 import zlib
 from pathlib import Path
 
-from explorer.serving.static_files import NO_BUNDLE_ENV
+from explorer.serving.static_files import BUNDLE_ENV
 from harness.voila import KERNEL_ENV, ROOT, STOCK_VOILA_COMMAND, serve, write_preheat_config
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -351,8 +351,8 @@ def _start(stack, args, pages, root, baseline=False):
         has_own = (root / "explorer" / "serving" / "voila_app.py").is_file()
         command = [sys.executable, "-m", "explorer.serving.voila_app"] if has_own else STOCK_VOILA_COMMAND
         env.update(PYTHONPATH=str(root), JUPYTER_PATH=str(root / "share" / "jupyter"))
-    elif not args.bundle:
-        env[NO_BUNDLE_ENV] = "1"
+    elif args.bundle:
+        env[BUNDLE_ENV] = "1"
     base, _proc = stack.enter_context(serve("notebooks/", None, *extra, timeout=180, command=command, cwd=root,
                                             env=env))
     return base
@@ -394,9 +394,9 @@ def main(argv=None):
                          "command, its own code and template: side by side, labelled before/after")
     ap.add_argument("--record-prefetch", metavar="FILE",
                     help="write the scripts the RBM explorer loaded to FILE (explorer/serving/prefetch.json); "
-                         "implies --no-bundle (the page must load Voila's chunks itself)")
-    ap.add_argument("--no-bundle", dest="bundle", action="store_false",
-                    help="serve without the front-end bundle: Voila's front end loads its ~90 chunks itself")
+                         "never with --bundle (the page must load Voila's chunks itself)")
+    ap.add_argument("--bundle", action="store_true",
+                    help="serve the front-end bundle (FREE_ENERGY_EXPLORER_BUNDLE=1): Voila's ~90 chunks in one file")
     ap.add_argument("--json", help="write the summary here")
     args = ap.parse_args(argv)
     if args.record_prefetch:

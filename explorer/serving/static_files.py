@@ -17,7 +17,8 @@ extension, by the hub's single-user servers (``deploy/hub/jupyter/jupyter_server
   explorer's template names in the page's head (``<link rel="prefetch">``) so that the browser
   fetches them while the kernel still runs the notebook (seconds): Voila's front end asks for
   them only once the whole page has arrived, and on a slow link that came on top.
-* :func:`front_end_bundle`: those ~90 script chunks in one file (``<base_url>explorer/frontend/``,
+* :func:`front_end_bundle` (opt-in: ``FREE_ENERGY_EXPLORER_BUNDLE=1``, see :data:`BUNDLE_ENV` for
+  why it is off): those ~90 script chunks in one file (``<base_url>explorer/frontend/``,
   named by its content hash, cached for a year). Each chunk only registers its modules with its
   webpack container (``(self.webpackChunk_X ||= []).push(...)``); a container picks up chunks
   registered before it starts and never asks for them again. So the template runs the bundle
@@ -380,9 +381,13 @@ def recorded_front_end_files():
 
 #: Where the front-end bundle is served, under the base URL.
 BUNDLE_ROUTE = "explorer/frontend/"
-#: Set (to anything but "" or "0") in a server's environment: no bundle; Voila's front end loads
-#: its chunks itself (to record ``prefetch.json``, or to compare).
-NO_BUNDLE_ENV = "FREE_ENERGY_EXPLORER_NO_BUNDLE"
+#: Set to "1" in a server's environment to serve the bundle. Off by default (2026-12-07): with it,
+#: Voila's front end starts sooner after the page arrived, and ipywidgets 8.1's ``get_model`` race
+#: (a view that waited 2 s for its model gives up without a last look, while the main thread was
+#: busy building the page's other views) showed "Error displaying widget: model not found" in 6 of
+#: 12 lesson-3 pages opened three at a time beside a busy CPU (1 of 6 without the bundle):
+#: ``tests/browser/test_browser_widget_stress.py`` failed with it. See docs/classroom.md.
+BUNDLE_ENV = "FREE_ENERGY_EXPLORER_BUNDLE"
 _SOURCE_MAP = re.compile(rb"^//# sourceMappingURL=.*$", re.M)
 
 
@@ -420,13 +425,14 @@ def _bundle_dir() -> Path:
 @functools.cache
 def front_end_bundle() -> str | None:
     """The file name (``chunks-<hash>.js``) of the recorded script chunks joined in one file in
-    :func:`cache_dir`, made once per process; None when there are no recorded files for the
-    installed versions, one is missing, or there is no writable folder.
+    :func:`cache_dir`, made once per process; None unless :data:`BUNDLE_ENV` is "1", and when
+    there are no recorded files for the installed versions, one is missing, or there is no
+    writable folder.
 
     The chunks keep their order; ``;`` between them (a chunk may end without one) and no
     source-map comments (they would name files beside the bundle that do not exist).
     """
-    if os.environ.get(NO_BUNDLE_ENV, "") not in ("", "0"):
+    if os.environ.get(BUNDLE_ENV, "") != "1":
         return None
     urls = [url for url in recorded_front_end_files() if _bundled(url)]
     if not urls or cache_dir() is None:
@@ -493,16 +499,15 @@ def _load_jupyter_server_extension(serverapp):
 
 # ---------------------------------------------------------------- made at install (make app)
 def precompress() -> list[tuple[str, int, int | None]]:
-    """Make the front-end bundle and the Brotli copies of what a page loads (BokehJS, the bundle,
-    Voila's entry scripts), so that no server makes them while a class waits. Returns
-    (file, its size, its Brotli size or None) for each."""
+    """Make the Brotli copies of what a page loads (BokehJS, Voila's scripts of ``prefetch.json``,
+    the front-end bundle when it is switched on), so that no server makes them while a class
+    waits. Returns (file, its size, its Brotli size or None) for each."""
     folder = cache_dir()
     paths = [bokehjs.js_dir() / f"{c}.min.js" for c in bokehjs.COMPONENTS]
     bundle = front_end_bundle()
     if bundle:
         paths.append(_bundle_dir() / bundle)
-    paths += [f for f in map(front_end_file, recorded_front_end_files()) if f is not None
-              and not _bundled(f.name)]
+    paths += [f for f in map(front_end_file, recorded_front_end_files()) if f is not None]
     done = []
     for path in paths:
         body = brotli_compressed(path, wait=True) if folder is not None else None

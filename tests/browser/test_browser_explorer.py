@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from explorer.serving import static_files
 from harness.voila import (
     DATA_TO_CLIENT_JS,
     READ_SOURCE_JS,
@@ -18,6 +19,7 @@ from harness.voila import (
     new_page,
     open_explorer,
     open_tab,
+    serve,
     wait_for_change,
 )
 from tests.browser.layout_checks import assert_fits_at_1280x720
@@ -38,15 +40,13 @@ WATCHED = ["t_cursor", "lam_curves", "magnetisation", "kappa", "lam_cursor", "f_
 @pytest.fixture(scope="module")
 def session(server, browser, artifacts):
     """One explorer page for the whole module, with console messages collected."""
-    messages, failed, requested = [], [], []
+    messages, failed = [], []
     page = new_page(browser, server)
     page.on("console", lambda m: messages.append(console_text(m))
             if m.type == "error" else None)
     page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     page.on("requestfailed", lambda r: failed.append(r.url))
-    page.on("request", lambda r: requested.append(r.url))
     seconds = open_explorer(page, server, "T=0.5&order=6")
-    first_screen_requests = list(requested)
     # tabs are built when first opened: nothing of theirs is in the page yet
     assert page.evaluate(WAIT_SOURCE_JS, "kappa") is False
     for title, source, _figures in TABS:
@@ -54,7 +54,7 @@ def session(server, browser, artifacts):
     page.evaluate(WATCH_SOURCES_JS, WATCHED)
     page.screenshot(path=str(artifacts / "explorer_first_render.png"), full_page=True)
     yield {"page": page, "messages": messages, "failed": failed, "first_render_s": seconds,
-           "base": server, "first_screen_requests": first_screen_requests}
+           "base": server}
     page.close()
 
 
@@ -256,18 +256,34 @@ def test_no_javascript_errors(session):
     assert all(not u.startswith(session["base"]) for u in session["failed"])
 
 
-def test_voilas_script_chunks_come_in_one_file(session):
-    """The first screen gets Voila's and its extensions' ~90 script chunks in one request (the
-    front-end bundle, explorer/serving/static_files.py): none is asked for on its own, only the
-    entry scripts Voila loads itself. (Chunks that a tab needs later may still come one by one.)"""
-    base = session["base"]
-    scripts = [u.removeprefix(base).split("?")[0] for u in session["first_screen_requests"]
-               if u.startswith(base) and u.split("?")[0].endswith(".js")]
-    assert [s for s in scripts if s.startswith("explorer/frontend/chunks-")], scripts
-    assert "voila/static/voila.js" in scripts
-    chunks = [s for s in scripts if s.startswith(("voila/static/", "voila/labextensions/"))
-              and s != "voila/static/voila.js" and not s.rsplit("/", 1)[-1].startswith("remoteEntry.")]
-    assert chunks == []
+def test_with_the_front_end_bundle_voilas_chunks_come_in_one_file(browser, artifacts):
+    """Switched on (FREE_ENERGY_EXPLORER_BUNDLE=1, explorer/serving/static_files.py), the first
+    screen gets Voila's and its extensions' ~90 script chunks in one request and asks for none on
+    its own, only the entry scripts Voila loads itself; the explorer works as without it."""
+    messages, failed, requested = [], [], []
+    with serve("notebooks/", artifacts / "voila_bundle.log", env={static_files.BUNDLE_ENV: "1"}) as (base, _proc):
+        page = new_page(browser, base)
+        try:
+            page.on("console", lambda m: messages.append(console_text(m)) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.on("request", lambda r: requested.append(r.url))
+            open_explorer(page, base)
+            scripts = [u.removeprefix(base).split("?")[0] for u in requested
+                       if u.startswith(base) and u.split("?")[0].endswith(".js")]
+            assert [s for s in scripts if s.startswith("explorer/frontend/chunks-")], scripts
+            assert "voila/static/voila.js" in scripts
+            chunks = [s for s in scripts if s.startswith(("voila/static/", "voila/labextensions/"))
+                      and s != "voila/static/voila.js" and not s.rsplit("/", 1)[-1].startswith("remoteEntry.")]
+            assert chunks == []
+            page.evaluate(WATCH_SOURCES_JS, ["t_cursor"])
+            before = change_count(page, "t_cursor")
+            page.locator(".explorer-temperature .noUi-handle").focus()
+            page.keyboard.press("ArrowRight")
+            wait_for_change(page, "t_cursor", before)
+            assert js_errors(messages, failed, base) == []
+        finally:
+            page.close()
 
 
 def test_loading_screen_is_still_and_counts_seconds(server, browser):

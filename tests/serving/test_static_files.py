@@ -120,7 +120,8 @@ def test_a_brotli_copy_is_made_in_the_background_once_and_kept_on_disk(tmp_path,
     assert brotli.decompress(static_files.brotli_compressed(js, wait=True)) == js.read_bytes()
 
 
-def test_the_front_end_bundle_holds_the_recorded_chunks_in_order_and_no_entry_script(own_cache):
+def test_the_front_end_bundle_holds_the_recorded_chunks_in_order_and_no_entry_script(own_cache, monkeypatch):
+    monkeypatch.setenv(static_files.BUNDLE_ENV, "1")
     static_files.front_end_bundle.cache_clear()
     try:
         name = static_files.front_end_bundle()
@@ -144,8 +145,8 @@ def test_the_front_end_bundle_holds_the_recorded_chunks_in_order_and_no_entry_sc
     assert entry[:2000] not in content
 
 
-def test_no_bundle_where_it_is_switched_off(monkeypatch):
-    monkeypatch.setenv(static_files.NO_BUNDLE_ENV, "1")
+def test_no_bundle_unless_switched_on(monkeypatch):
+    monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
     static_files.front_end_bundle.cache_clear()
     try:
         assert static_files.front_end_bundle() is None
@@ -208,6 +209,10 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
     # a server without this project's routes: Voila's own files only
     assert static_files.prefetch(code) == list(static_files.recorded_front_end_files())
     monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
+    assert static_files.prefetch(code) == [*bokehjs.script_paths(), *static_files.recorded_front_end_files()]
+    # with the front-end bundle switched on: the bundle instead of the chunks
+    monkeypatch.setenv(static_files.BUNDLE_ENV, "1")
+    static_files.front_end_bundle.cache_clear()
     bundle = static_files.front_end_bundle()
     assert bundle
     entries = [u for u in static_files.recorded_front_end_files() if not static_files._bundled(u)]
@@ -219,6 +224,7 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
         assert static_files.prefetch(code) == bokehjs.script_paths()
     finally:
         static_files.recorded_front_end_files.cache_clear()
+        static_files.front_end_bundle.cache_clear()
 
 
 # ------------------------------------------------------------------ real servers
@@ -237,7 +243,7 @@ def _body(headers, raw):
 
 
 @contextlib.contextmanager
-def _hub_single_user_server(log_path):
+def _hub_single_user_server(log_path, extra_env=None):
     """A Jupyter server configured as the hub's single-user servers (JUPYTER_CONFIG_PATH =
     deploy/hub/jupyter), serving a student's copy of the notebooks under ``/user/alice/``."""
     home = Path(tempfile.mkdtemp(prefix="fee-hub-"))     # short: kernels' IPC socket paths
@@ -247,7 +253,7 @@ def _hub_single_user_server(log_path):
     token, port = secrets.token_hex(16), free_port()
     env = {**os.environ, "JUPYTER_CONFIG_PATH": str(HUB_CONFIG), "JUPYTER_CONFIG_DIR": str(home / "config"),
            "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "OPENBLAS_NUM_THREADS": "1"}
+           "OPENBLAS_NUM_THREADS": "1", **(extra_env or {})}
     env.pop(bokehjs.ENV, None)
     cmd = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}",
            "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--ServerApp.base_url=/user/alice/",
@@ -351,13 +357,40 @@ def test_bokehjs_is_a_gzipped_file_cached_for_a_year_when_versioned(served):
     assert status in (403, 404)
 
 
-def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(served):
-    """The front-end bundle: named in the page before voila.js (so its chunks are registered
-    before Voila's front end would ask for them), Brotli for a browser that accepts it (gzip
-    otherwise), cached for a year; only the current bundle is served."""
+def test_without_the_switch_no_bundle_is_named_or_served(served):
+    _kind, base, headers, _page, (_s, page_headers, raw) = served
+    assert "explorer/frontend/" not in _body(page_headers, raw).decode()
+    status, _h, _b = _get(base + static_files.BUNDLE_ROUTE + "chunks-0123456789abcdef0123.js", headers)
+    assert status == 404
+
+
+@pytest.fixture(scope="module", params=["app", "hub"])
+def bundled(request, tmp_path_factory):
+    """A server of ``make app``'s or the hub's configuration with the front-end bundle switched on:
+    (base URL, headers to send, the RBM explorer's page response)."""
+    folder = tmp_path_factory.mktemp(f"bundle-{request.param}")
+    env = {static_files.BUNDLE_ENV: "1"}
+    if request.param == "app":
+        server = serve("notebooks/", folder / "voila.log", env=env)
+    else:
+        server = _hub_single_user_server(folder / "server.log", env)
+    with server as started:
+        if request.param == "hub":
+            base, headers, page = started
+        else:
+            (base, _proc), headers, page = started, {}, "voila/render/rbm_explorer.ipynb"
+        yield base, headers, _get(base + page, headers)
+
+
+def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(bundled, monkeypatch):
+    """The front-end bundle (switched on): named in the page before voila.js (so its chunks are
+    registered before Voila's front end would ask for them), Brotli for a browser that accepts it
+    (gzip otherwise), cached for a year; only the current bundle is served."""
     import brotli
 
-    _kind, base, headers, _page, (_s, page_headers, raw) = served
+    monkeypatch.setenv(static_files.BUNDLE_ENV, "1")
+    static_files.front_end_bundle.cache_clear()
+    base, headers, (_s, page_headers, raw) = bundled
     html = _body(page_headers, raw).decode()
     path = "/" + base.split("/", 3)[3]
     bundle = static_files.BUNDLE_ROUTE + static_files.front_end_bundle()
@@ -377,6 +410,7 @@ def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(served):
     assert status == 200 and h["Content-Encoding"] == "gzip" and gzip.decompress(body) == file.read_bytes()
     status, _h, _body_ = _get(base + static_files.BUNDLE_ROUTE + "chunks-0123456789abcdef0123.js", headers)
     assert status == 404
+    static_files.front_end_bundle.cache_clear()
 
 
 def test_voilas_script_is_gzipped(served):
