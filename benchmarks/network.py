@@ -351,8 +351,8 @@ def _start(stack, args, pages, root, baseline=False):
         has_own = (root / "explorer" / "serving" / "voila_app.py").is_file()
         command = [sys.executable, "-m", "explorer.serving.voila_app"] if has_own else STOCK_VOILA_COMMAND
         env.update(PYTHONPATH=str(root), JUPYTER_PATH=str(root / "share" / "jupyter"))
-    elif args.bundle:
-        env[BUNDLE_ENV] = "1"
+    if args.no_bundle:
+        env[BUNDLE_ENV] = "0"
     base, _proc = stack.enter_context(serve("notebooks/", None, *extra, timeout=180, command=command, cwd=root,
                                             env=env))
     return base
@@ -394,13 +394,13 @@ def main(argv=None):
                          "command, its own code and template: side by side, labelled before/after")
     ap.add_argument("--record-prefetch", metavar="FILE",
                     help="write the scripts the RBM explorer loaded to FILE (explorer/serving/prefetch.json); "
-                         "never with --bundle (the page must load Voila's chunks itself)")
-    ap.add_argument("--bundle", action="store_true",
-                    help="serve the front-end bundle (FREE_ENERGY_EXPLORER_BUNDLE=1): Voila's ~90 chunks in one file")
+                         "implies --no-bundle (the page must load Voila's chunks itself)")
+    ap.add_argument("--no-bundle", action="store_true",
+                    help="switch the front-end bundle off (FREE_ENERGY_EXPLORER_BUNDLE=0): Voila's ~90 chunks one by one")
     ap.add_argument("--json", help="write the summary here")
     args = ap.parse_args(argv)
     if args.record_prefetch:
-        args.bundle = False
+        args.no_bundle = True
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
     unknown = set(pages) - set(PAGES)
     if unknown:

@@ -17,8 +17,8 @@ extension, by the hub's single-user servers (``deploy/hub/jupyter/jupyter_server
   explorer's template names in the page's head (``<link rel="prefetch">``) so that the browser
   fetches them while the kernel still runs the notebook (seconds): Voila's front end asks for
   them only once the whole page has arrived, and on a slow link that came on top.
-* :func:`front_end_bundle` (opt-in: ``FREE_ENERGY_EXPLORER_BUNDLE=1``, see :data:`BUNDLE_ENV` for
-  why it is off): those ~90 script chunks in one file (``<base_url>explorer/frontend/``,
+* :func:`front_end_bundle` (``FREE_ENERGY_EXPLORER_BUNDLE=0`` switches it off, see
+  :data:`BUNDLE_ENV`): those ~90 script chunks in one file (``<base_url>explorer/frontend/``,
   named by its content hash, cached for a year). Each chunk only registers its modules with its
   webpack container (``(self.webpackChunk_X ||= []).push(...)``); a container picks up chunks
   registered before it starts and never asks for them again. So the template runs the bundle
@@ -75,7 +75,8 @@ CACHE_ENV = "FREE_ENERGY_EXPLORER_CACHE"
 _compressed: dict[tuple[str, int, int], bytes | None] = {}
 _brotli: dict[tuple[str, int, int], bytes | None] = {}
 _brotli_pending: set[tuple[str, int, int]] = set()
-_brotli_lock = threading.Lock()
+#: Guards both memory caches (gzip's and Brotli's), their byte count and the pending set.
+_cache_lock = threading.Lock()
 #: One compression at a time: a server has other work (the class's pages) for its cores.
 _brotli_slot = threading.Semaphore(1)
 _cached_bytes = 0
@@ -89,7 +90,7 @@ def _file_key(path):
 
 def _remember(cache, key, body):
     global _cached_bytes
-    with _brotli_lock:
+    with _cache_lock:
         if _cached_bytes + len(body or b"") <= CACHE_LIMIT_BYTES:
             cache[key] = body
             _cached_bytes += len(body or b"")
@@ -161,7 +162,7 @@ def brotli_compressed(path, wait=False) -> bytes | None:
     content's SHA-256 (``<cache_dir>/br/``), so the next server start finds it.
     """
     key = _file_key(path)
-    with _brotli_lock:
+    with _cache_lock:
         if key in _brotli:
             return _brotli[key]
         if key in _brotli_pending and not wait:
@@ -178,7 +179,7 @@ def brotli_compressed(path, wait=False) -> bytes | None:
         return body
     if wait:
         return _make_brotli(key, data, stored)
-    with _brotli_lock:
+    with _cache_lock:
         if key in _brotli_pending:
             return None
         _brotli_pending.add(key)
@@ -203,7 +204,7 @@ def _make_brotli(key, data, stored):
         _remember(_brotli, key, None)
         return None
     finally:
-        with _brotli_lock:
+        with _cache_lock:
             _brotli_pending.discard(key)
 
 
@@ -288,20 +289,28 @@ def precompressed(handler_class):
     return type(f"Precompressed{handler_class.__name__}", (PrecompressedStatic, handler_class), {})
 
 
-class BokehJSHandler(PrecompressedStatic, web.StaticFileHandler):
-    """Bokeh's minified bundles (``bokeh/server/static/js``), compressed once; a URL whose ``v``
-    is the file's content hash is cached for a year (any other ``v``, or none, is revalidated)."""
+class _VersionedStatic(PrecompressedStatic, web.StaticFileHandler):
+    """A static file named by its content: cached for a year when :meth:`versioned` says the URL
+    names this very content, revalidated (``no-cache``) otherwise; never tornado's own max-age."""
 
     def get_cache_time(self, path, modified, mime_type):
         return 0
 
+    def versioned(self) -> bool:
+        raise NotImplementedError
+
     def set_extra_headers(self, path):
         super().set_extra_headers(path)
+        self.set_header("Cache-Control", IMMUTABLE if self.versioned() else "no-cache")
+
+
+class BokehJSHandler(_VersionedStatic):
+    """Bokeh's minified bundles (``bokeh/server/static/js``), compressed once; a URL whose ``v``
+    is the file's content hash is cached for a year (any other ``v``, or none, is revalidated)."""
+
+    def versioned(self):
         version = self.get_query_argument("v", None)
-        if version is not None and version == bokehjs.content_hash(str(self.absolute_path)):
-            self.set_header("Cache-Control", IMMUTABLE)
-        else:
-            self.set_header("Cache-Control", "no-cache")
+        return version is not None and version == bokehjs.content_hash(str(self.absolute_path))
 
     def validate_absolute_path(self, root, absolute_path):
         if not absolute_path.endswith(".js"):
@@ -309,16 +318,12 @@ class BokehJSHandler(PrecompressedStatic, web.StaticFileHandler):
         return super().validate_absolute_path(root, absolute_path)
 
 
-class FrontEndBundleHandler(PrecompressedStatic, web.StaticFileHandler):
+class FrontEndBundleHandler(_VersionedStatic):
     """The front-end bundle (:func:`front_end_bundle`): only the current one, named by its content
     hash, so cached for a year."""
 
-    def get_cache_time(self, path, modified, mime_type):
-        return 0
-
-    def set_extra_headers(self, path):
-        super().set_extra_headers(path)
-        self.set_header("Cache-Control", IMMUTABLE)
+    def versioned(self):
+        return True
 
     def validate_absolute_path(self, root, absolute_path):
         if os.path.basename(absolute_path) != front_end_bundle():
@@ -381,12 +386,13 @@ def recorded_front_end_files():
 
 #: Where the front-end bundle is served, under the base URL.
 BUNDLE_ROUTE = "explorer/frontend/"
-#: Set to "1" in a server's environment to serve the bundle. Off by default (2026-12-07): with it,
-#: Voila's front end starts sooner after the page arrived, and ipywidgets 8.1's ``get_model`` race
-#: (a view that waited 2 s for its model gives up without a last look, while the main thread was
-#: busy building the page's other views) showed "Error displaying widget: model not found" in 6 of
-#: 12 lesson-3 pages opened three at a time beside a busy CPU (1 of 6 without the bundle):
-#: ``tests/browser/test_browser_widget_stress.py`` failed with it. See docs/classroom.md.
+#: Set to "0" in a server's environment to serve Voila's chunks one by one instead of the bundle.
+#: (Off by default until 2026-12-07: with the bundle Voila's front end starts sooner, and ipywidgets
+#: 8.1's ``get_model`` race -- a widget output that waited 2 s for its model gave up without a last
+#: look while the browser was busy drawing the first plots -- showed "Error displaying widget: model
+#: not found" in 6 of 12 lesson-3 pages opened three at a time beside a busy CPU, 1 of 6 without
+#: the bundle. The explorer's template now renders widget outputs once the widgets are restored:
+#: tests/browser/test_browser_widget_timing.py, test_browser_widget_stress.py.)
 BUNDLE_ENV = "FREE_ENERGY_EXPLORER_BUNDLE"
 _SOURCE_MAP = re.compile(rb"^//# sourceMappingURL=.*$", re.M)
 
@@ -425,14 +431,14 @@ def _bundle_dir() -> Path:
 @functools.cache
 def front_end_bundle() -> str | None:
     """The file name (``chunks-<hash>.js``) of the recorded script chunks joined in one file in
-    :func:`cache_dir`, made once per process; None unless :data:`BUNDLE_ENV` is "1", and when
+    :func:`cache_dir`, made once per process; None where :data:`BUNDLE_ENV` is "0", and when
     there are no recorded files for the installed versions, one is missing, or there is no
     writable folder.
 
     The chunks keep their order; ``;`` between them (a chunk may end without one) and no
     source-map comments (they would name files beside the bundle that do not exist).
     """
-    if os.environ.get(BUNDLE_ENV, "") != "1":
+    if os.environ.get(BUNDLE_ENV, "") == "0":
         return None
     urls = [url for url in recorded_front_end_files() if _bundled(url)]
     if not urls or cache_dir() is None:
@@ -500,7 +506,7 @@ def _load_jupyter_server_extension(serverapp):
 # ---------------------------------------------------------------- made at install (make app)
 def precompress() -> list[tuple[str, int, int | None]]:
     """Make the Brotli copies of what a page loads (BokehJS, Voila's scripts of ``prefetch.json``,
-    the front-end bundle when it is switched on), so that no server makes them while a class
+    the front-end bundle unless it is switched off), so that no server makes them while a class
     waits. Returns (file, its size, its Brotli size or None) for each."""
     folder = cache_dir()
     paths = [bokehjs.js_dir() / f"{c}.min.js" for c in bokehjs.COMPONENTS]

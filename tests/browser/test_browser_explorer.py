@@ -256,34 +256,49 @@ def test_no_javascript_errors(session):
     assert all(not u.startswith(session["base"]) for u in session["failed"])
 
 
-def test_with_the_front_end_bundle_voilas_chunks_come_in_one_file(browser, artifacts):
-    """Switched on (FREE_ENERGY_EXPLORER_BUNDLE=1, explorer/serving/static_files.py), the first
-    screen gets Voila's and its extensions' ~90 script chunks in one request and asks for none on
-    its own, only the entry scripts Voila loads itself; the explorer works as without it."""
+def _first_screen_scripts(browser, base):
+    """The scripts the explorer's first screen asked its server for (paths under ``base``), after
+    a slider was moved and answered without a JavaScript error."""
     messages, failed, requested = [], [], []
-    with serve("notebooks/", artifacts / "voila_bundle.log", env={static_files.BUNDLE_ENV: "1"}) as (base, _proc):
-        page = new_page(browser, base)
-        try:
-            page.on("console", lambda m: messages.append(console_text(m)) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
-            page.on("requestfailed", lambda r: failed.append(r.url))
-            page.on("request", lambda r: requested.append(r.url))
-            open_explorer(page, base)
-            scripts = [u.removeprefix(base).split("?")[0] for u in requested
-                       if u.startswith(base) and u.split("?")[0].endswith(".js")]
-            assert [s for s in scripts if s.startswith("explorer/frontend/chunks-")], scripts
-            assert "voila/static/voila.js" in scripts
-            chunks = [s for s in scripts if s.startswith(("voila/static/", "voila/labextensions/"))
-                      and s != "voila/static/voila.js" and not s.rsplit("/", 1)[-1].startswith("remoteEntry.")]
-            assert chunks == []
-            page.evaluate(WATCH_SOURCES_JS, ["t_cursor"])
-            before = change_count(page, "t_cursor")
-            page.locator(".explorer-temperature .noUi-handle").focus()
-            page.keyboard.press("ArrowRight")
-            wait_for_change(page, "t_cursor", before)
-            assert js_errors(messages, failed, base) == []
-        finally:
-            page.close()
+    page = new_page(browser, base)
+    try:
+        page.on("console", lambda m: messages.append(console_text(m)) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.on("request", lambda r: requested.append(r.url))
+        open_explorer(page, base)
+        page.evaluate(WATCH_SOURCES_JS, ["t_cursor"])
+        before = change_count(page, "t_cursor")
+        page.locator(".explorer-temperature .noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+        wait_for_change(page, "t_cursor", before)
+        assert js_errors(messages, failed, base) == []
+    finally:
+        page.close()
+    scripts = [u.removeprefix(base).split("?")[0] for u in requested
+               if u.startswith(base) and u.split("?")[0].endswith(".js")]
+    assert "voila/static/voila.js" in scripts
+    chunks = [s for s in scripts if s.startswith(("voila/static/", "voila/labextensions/"))
+              and s != "voila/static/voila.js" and not s.rsplit("/", 1)[-1].startswith("remoteEntry.")]
+    return scripts, chunks
+
+
+def test_voilas_chunks_come_in_one_file(server, browser):
+    """The front-end bundle (explorer/serving/static_files.py): the first screen gets Voila's and
+    its extensions' ~90 script chunks in one request and asks for none on its own, only the entry
+    scripts Voila loads itself; the explorer works."""
+    scripts, chunks = _first_screen_scripts(browser, server)
+    assert [s for s in scripts if s.startswith("explorer/frontend/chunks-")], scripts
+    assert chunks == []
+
+
+def test_with_the_bundle_switched_off_voila_loads_its_chunks_itself(browser, artifacts):
+    """FREE_ENERGY_EXPLORER_BUNDLE=0 (and a Voila whose files differ from the recorded ones): no
+    bundle; Voila's front end asks for its chunks one by one and the explorer works as with it."""
+    with serve("notebooks/", artifacts / "voila_no_bundle.log", env={static_files.BUNDLE_ENV: "0"}) as (base, _p):
+        scripts, chunks = _first_screen_scripts(browser, base)
+    assert not [s for s in scripts if s.startswith("explorer/frontend/")], scripts
+    assert len(chunks) > 50, chunks
 
 
 def test_loading_screen_is_still_and_counts_seconds(server, browser):

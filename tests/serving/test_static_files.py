@@ -121,7 +121,7 @@ def test_a_brotli_copy_is_made_in_the_background_once_and_kept_on_disk(tmp_path,
 
 
 def test_the_front_end_bundle_holds_the_recorded_chunks_in_order_and_no_entry_script(own_cache, monkeypatch):
-    monkeypatch.setenv(static_files.BUNDLE_ENV, "1")
+    monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
     static_files.front_end_bundle.cache_clear()
     try:
         name = static_files.front_end_bundle()
@@ -145,8 +145,8 @@ def test_the_front_end_bundle_holds_the_recorded_chunks_in_order_and_no_entry_sc
     assert entry[:2000] not in content
 
 
-def test_no_bundle_unless_switched_on(monkeypatch):
-    monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
+def test_no_bundle_where_switched_off(monkeypatch):
+    monkeypatch.setenv(static_files.BUNDLE_ENV, "0")
     static_files.front_end_bundle.cache_clear()
     try:
         assert static_files.front_end_bundle() is None
@@ -205,13 +205,15 @@ def test_the_recorded_front_end_files_exist_in_the_installed_packages():
 def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without_code(monkeypatch):
     code = {"cells": [{"cell_type": "markdown"}, {"cell_type": "code"}]}
     monkeypatch.delenv(bokehjs.ENV, raising=False)
+    monkeypatch.setenv(static_files.BUNDLE_ENV, "0")          # first Voila's chunks one by one
+    static_files.front_end_bundle.cache_clear()
     assert static_files.prefetch({"cells": [{"cell_type": "markdown"}]}) == []
     # a server without this project's routes: Voila's own files only
     assert static_files.prefetch(code) == list(static_files.recorded_front_end_files())
     monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
     assert static_files.prefetch(code) == [*bokehjs.script_paths(), *static_files.recorded_front_end_files()]
-    # with the front-end bundle switched on: the bundle instead of the chunks
-    monkeypatch.setenv(static_files.BUNDLE_ENV, "1")
+    # the front-end bundle (unless switched off) instead of the chunks
+    monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
     static_files.front_end_bundle.cache_clear()
     bundle = static_files.front_end_bundle()
     assert bundle
@@ -357,40 +359,34 @@ def test_bokehjs_is_a_gzipped_file_cached_for_a_year_when_versioned(served):
     assert status in (403, 404)
 
 
-def test_without_the_switch_no_bundle_is_named_or_served(served):
-    _kind, base, headers, _page, (_s, page_headers, raw) = served
-    assert "explorer/frontend/" not in _body(page_headers, raw).decode()
-    status, _h, _b = _get(base + static_files.BUNDLE_ROUTE + "chunks-0123456789abcdef0123.js", headers)
+@pytest.fixture(scope="module")
+def unbundled(tmp_path_factory):
+    """``make app``'s server with the front-end bundle switched off: (base URL, the RBM explorer's
+    page response)."""
+    folder = tmp_path_factory.mktemp("unbundled")
+    with serve("notebooks/", folder / "voila.log", env={static_files.BUNDLE_ENV: "0"}) as (base, _proc):
+        yield base, _get(base + "voila/render/rbm_explorer.ipynb", {})
+
+
+def test_switched_off_no_bundle_is_named_or_served_and_voila_loads_its_chunks(unbundled):
+    base, (status, page_headers, raw) = unbundled
+    html = _body(page_headers, raw).decode()
+    assert status == 200 and "explorer/frontend/" not in html
+    # Voila's chunks are prefetched one by one instead
+    assert re.search(r'rel="prefetch" href="[^"]*/\d+\.voila\.js"', html)
+    status, _h, _b = _get(base + static_files.BUNDLE_ROUTE + "chunks-0123456789abcdef0123.js", {})
     assert status == 404
 
 
-@pytest.fixture(scope="module", params=["app", "hub"])
-def bundled(request, tmp_path_factory):
-    """A server of ``make app``'s or the hub's configuration with the front-end bundle switched on:
-    (base URL, headers to send, the RBM explorer's page response)."""
-    folder = tmp_path_factory.mktemp(f"bundle-{request.param}")
-    env = {static_files.BUNDLE_ENV: "1"}
-    if request.param == "app":
-        server = serve("notebooks/", folder / "voila.log", env=env)
-    else:
-        server = _hub_single_user_server(folder / "server.log", env)
-    with server as started:
-        if request.param == "hub":
-            base, headers, page = started
-        else:
-            (base, _proc), headers, page = started, {}, "voila/render/rbm_explorer.ipynb"
-        yield base, headers, _get(base + page, headers)
-
-
-def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(bundled, monkeypatch):
-    """The front-end bundle (switched on): named in the page before voila.js (so its chunks are
+def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(served, monkeypatch):
+    """The front-end bundle: named in the page before voila.js (so its chunks are
     registered before Voila's front end would ask for them), Brotli for a browser that accepts it
     (gzip otherwise), cached for a year; only the current bundle is served."""
     import brotli
 
-    monkeypatch.setenv(static_files.BUNDLE_ENV, "1")
+    monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
     static_files.front_end_bundle.cache_clear()
-    base, headers, (_s, page_headers, raw) = bundled
+    _kind, base, headers, _page, (_s, page_headers, raw) = served
     html = _body(page_headers, raw).decode()
     path = "/" + base.split("/", 3)[3]
     bundle = static_files.BUNDLE_ROUTE + static_files.front_end_bundle()
