@@ -396,7 +396,8 @@ def main(argv=None):
                     help="write the scripts the RBM explorer loaded to FILE (explorer/serving/prefetch.json); "
                          "implies --no-bundle (the page must load Voila's chunks itself)")
     ap.add_argument("--no-bundle", action="store_true",
-                    help="switch the front-end bundle off (FREE_ENERGY_EXPLORER_BUNDLE=0): Voila's ~90 chunks one by one")
+                    help="switch the front-end bundle off (FREE_ENERGY_EXPLORER_BUNDLE=0): "
+                         "Voila's ~90 chunks one by one")
     ap.add_argument("--json", help="write the summary here")
     args = ap.parse_args(argv)
     if args.record_prefetch:
