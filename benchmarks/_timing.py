@@ -1,5 +1,6 @@
 """Timing helper for the benchmark scripts: medians over repeats (the machines are shared and noisy)."""
 
+import os
 import statistics
 import time
 
@@ -23,3 +24,9 @@ def report(name, timing, target=None):
         line += f"; target {target * 1e3:.0f} ms -> {'OK' if med <= target else 'OVER'} (ratio {med / target:.2f})"
     print(line)
     return med
+
+
+def load_average():
+    """The machine's load average over 1, 5 and 15 minutes, rounded: printed beside every timing
+    (a number measured on a busy machine is not comparable with one measured on a quiet one)."""
+    return [round(x, 2) for x in os.getloadavg()]

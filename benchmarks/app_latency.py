@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks._timing import load_average
 from harness.voila import (
     INSTALL_KEY_CLOCK_JS,
     READ_SOURCE_JS,
@@ -67,7 +68,7 @@ def measure(presses=40, loads=3, cold=15, query="T=0.2"):
     if chromium_path() is None:
         raise SystemExit("chromium not found (apt-get install -y chromium)")
     # the machine is shared: record how busy it was, so numbers can be judged
-    out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    out = {"cpu_count": os.cpu_count(), "load_average_before": load_average()}
     with voila_server() as base, sync_playwright() as p:
         browser = launch_browser(p)
         renders = []
@@ -137,7 +138,7 @@ def measure(presses=40, loads=3, cold=15, query="T=0.2"):
                        "last_press_to_final_plot_ms": round(settled - t_last, 1),
                        "final_T": page.evaluate(READ_SOURCE_JS, "t_cursor")["x"][0]}
         browser.close()
-    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["load_average_after"] = load_average()
     return out
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._timing import load_average
 from explorer.serving.class_client import ClassLink
 from harness.classroom import ClassService
 from harness.processes import start_watchdog, stop_on_signal
@@ -218,7 +219,7 @@ def main(argv=None):
         and follow["p95_s"] <= args.p95_limit
     result = {
         "date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(),
-        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": load_average(),
         "students": args.students, "seconds": args.seconds, "interval": args.interval,
         "answers": answers, "follow": {k: v for k, v in follow.items() if k != "p95_s"},
         "cpu_s": {"service": round(service_cpu, 2), "clients": round(own_cpu, 2), "elapsed_s": round(elapsed, 1)},

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 
+from benchmarks._timing import load_average
 from harness.voila import (
     chromium_path,
     launch_browser,
@@ -181,12 +182,12 @@ def main(argv=None):
     from playwright.sync_api import sync_playwright
 
     out = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "loads": args.loads,
-           "load_before": [round(x, 2) for x in os.getloadavg()]}
+           "load_before": load_average()}
     with sync_playwright() as p:
         browser = launch_browser(p)
         with serve(".", None, "--strip_sources=True", timeout=180) as (base, _):
             out["no_pool"] = measure(browser, base, args.loads, pages)
-        out["load_after_no_pool"] = [round(x, 2) for x in os.getloadavg()]
+        out["load_after_no_pool"] = load_average()
         if args.pool:
             conf = tempfile.mkdtemp(prefix="first-render-pool-")
             size = args.loads + 2
@@ -201,7 +202,7 @@ def main(argv=None):
                        timeout=180) as (base, _):
                 wait_quiet()
                 out["pool"] = measure(browser, base, args.loads, pages, warmup=False)
-            out["load_after_pool"] = [round(x, 2) for x in os.getloadavg()]
+            out["load_after_pool"] = load_average()
         browser.close()
     ref = out["no_pool"]["reference"]
     print(f"first render, {args.loads} loads per page, {out['cpus']} CPUs, load before {out['load_before']}")

@@ -54,6 +54,7 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks._timing import load_average
 from harness.hub import hub_server, processes_under, run_prestart
 from harness.kernel_client import KERNEL_ID, fetch_widget_states
 
@@ -201,7 +202,7 @@ def run_hub(n, timeout, log_path, prestart=False, prestart_parallel=4, forkserve
             time.sleep(3)       # the last prestart lines' polling done
         cpu_before = {name: usage_of(processes_under(state / "home" / name))[2] for name in names}
         cpu_hub_before = hub_cpu(proc.pid, state / "home")
-        out["load_before"] = [round(x, 2) for x in os.getloadavg()]
+        out["load_before"] = load_average()
         busy0, total0 = machine_cpu()
         t0 = time.monotonic()
         threads = [threading.Thread(target=student, args=(base, name, password, t0, deadline, r))
@@ -298,7 +299,7 @@ def main(argv=None):
         ap.error("--timeout must be between 30 and 1800 seconds")
     if not (ROOT / "deploy" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists():
         ap.error("the hub is not installed: run `make hub` once (or make .venv/.hub-installed)")
-    out = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_before": [round(x, 2) for x in os.getloadavg()]}
+    out = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_before": load_average()}
     if args.compare:
         out["classroom"] = run_classroom(args.n, args.timeout, Path(tempfile.mkdtemp()) / "classroom.json")
     modes = {"both": ["cold", "prestarted"], "all": ["cold-nofork", "cold", "prestarted"]}.get(args.mode, [args.mode])

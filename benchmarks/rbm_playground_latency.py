@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from benchmarks._timing import load_average
+
 
 def _summary(seconds):
     return {"median_ms": round(1e3 * statistics.median(seconds), 2), "min_ms": round(1e3 * min(seconds), 2),
@@ -34,7 +36,7 @@ def measure(moves=40, temperatures=(0.2, 0.5, 1.0)):
     from explorer.app import RBMExplorer
 
     app = RBMExplorer(query="nv=12&nh=12&seed=0", page_url="", run_ais=False, prefetch=False)
-    out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    out = {"cpu_count": os.cpu_count(), "load_average_before": load_average()}
     rng = np.random.default_rng(0)
     per_t = {}
     for t in temperatures:
@@ -57,7 +59,7 @@ def measure(moves=40, temperatures=(0.2, 0.5, 1.0)):
         per_t[f"T={app.state.T:.3g}"] = times
     out["drag_to_readout"] = {k: _summary(v) for k, v in per_t.items()}
     out["all"] = _summary([x for v in per_t.values() for x in v])
-    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["load_average_after"] = load_average()
     return out
 
 
@@ -89,7 +91,7 @@ def measure_browser(moves=30):
         voila_server,
     )
 
-    out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    out = {"cpu_count": os.cpu_count(), "load_average_before": load_average()}
     rng = np.random.default_rng(0)
     times = []
     with voila_server() as base, sync_playwright() as p:
@@ -121,7 +123,7 @@ def measure_browser(moves=30):
             time.sleep(0.3)      # let the release's own update settle before the next move
         browser.close()
     out["drag_release_to_readout"] = _summary(times)
-    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["load_average_after"] = load_average()
     return out
 
 

@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks._timing import load_average
 from benchmarks.app_latency import summary  # the RBM benchmark's median/p10/p90 summary
 from harness.voila import (
     INSTALL_KEY_CLOCK_JS,
@@ -57,7 +58,7 @@ def measure(presses=20, digits=3, query="index=3"):
 
     if chromium_path() is None:
         raise SystemExit("chromium not found (apt-get install -y chromium)")
-    out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    out = {"cpu_count": os.cpu_count(), "load_average_before": load_average()}
     with voila_server() as base, sync_playwright() as p:
         browser = launch_browser(p)
         page = new_page(browser, base)
@@ -94,7 +95,7 @@ def measure(presses=20, digits=3, query="index=3"):
             sel.append((time.monotonic() - t0) * 1000)
         out["new_digit_selected"] = summary(sel)
         browser.close()
-    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["load_average_after"] = load_average()
     return out
 
 

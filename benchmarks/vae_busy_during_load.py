@@ -24,6 +24,7 @@ import statistics
 import time
 from pathlib import Path
 
+from benchmarks._timing import load_average
 from harness.voila import (
     BUSY_WATCH_JS,
     KERNEL_ENV,
@@ -70,7 +71,7 @@ def main(argv=None):
     roots = {"now": ROOT}
     if args.baseline:
         roots = {"before": args.baseline.resolve(), **roots}
-    out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()],
+    out = {"cpu_count": os.cpu_count(), "load_average_before": load_average(),
            "delays_s": list(DELAYS), "seconds_to_mark": {k: [] for k in roots}}
     with contextlib.ExitStack() as stack, sync_playwright() as playwright:
         bases = {}
@@ -83,7 +84,7 @@ def main(argv=None):
                 out["seconds_to_mark"][name].append(round(seconds_to_mark(browser, bases[name], delay), 3))
             print(f"move {delay:.2f} s after the plots showed:",
                   {k: v[-1] for k, v in out["seconds_to_mark"].items()}, flush=True)
-    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["load_average_after"] = load_average()
     print(f"machine: {out['cpu_count']} CPUs, load average {out['load_average_before']} before, "
           f"{out['load_average_after']} after")
     for name, values in out["seconds_to_mark"].items():

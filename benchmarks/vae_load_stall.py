@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks._timing import load_average
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: One load in a fresh interpreter; prints {"stall": s, "load": s, "stalls": [five longest]}.
@@ -65,12 +67,12 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5, help="loads of each kind, interleaved (default 5)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
-    out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    out = {"cpu_count": os.cpu_count(), "load_average_before": load_average()}
     runs = {"native": [], "plain": []}
     for _ in range(args.repeats):
         for mode in ("plain", "native"):
             runs[mode].append(one_load(mode))
-    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["load_average_after"] = load_average()
     print(f"machine: {out['cpu_count']} CPUs, load average {out['load_average_before']} before, "
           f"{out['load_average_after']} after; {args.repeats} loads each, interleaved")
     for mode, label in (("plain", "plain import torch"), ("native", "libraries first, lock released")):

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from benchmarks._timing import report
+from benchmarks._timing import load_average, report
 
 DRAG_TARGET_S = 0.150
 
@@ -36,7 +36,7 @@ def measure(moves=40, digits=3, index=16):
     from explorer.vae import PointAnalysis, VAESession
     from explorer.vae.variational import VariationalPoint, split_gaps
 
-    out = {"cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    out = {"cpu_count": os.cpu_count(), "load_average_before": load_average()}
     session = VAESession()
     app = VAEExplorer(query=f"index={index}", session=session, prefetch=False)
     app.open_panel("hold_q")
@@ -75,7 +75,7 @@ def measure(moves=40, digits=3, index=16):
     out["split_estimate_s"] = per_digit * session.n_test
     print(f"split gaps: {per_digit:.2f} s per digit (-ln p(x) quadrature + both fits) -> about "
           f"{per_digit * session.n_test / 60:.1f} min for the {session.n_test} test digits")
-    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["load_average_after"] = load_average()
     print(f"load average before {out['load_average_before']}, after {out['load_average_after']} "
           f"({out['cpu_count']} CPUs)")
     return out

@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from benchmarks._timing import load_average
+
 
 def summary(g):
     out = {"n": int(g.index.size)}
@@ -43,7 +45,7 @@ def main(argv=None):
 
     session = VAESession(None, device="cpu")
     path = os.path.join(SHIPPED_CACHE, os.path.basename(split_cache_path(session)))
-    info = {"file": os.path.relpath(path), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    info = {"file": os.path.relpath(path), "load_average_before": load_average()}
     if args.summary:
         g = load_split_gaps(session, directory=SHIPPED_CACHE)
         if g is None:
@@ -53,7 +55,7 @@ def main(argv=None):
         g = split_gaps(session, directory=SHIPPED_CACHE, use_cache=True)
         info["seconds"] = round(time.perf_counter() - t0, 1)
         info["seconds_per_digit"] = round(info["seconds"] / g.index.size, 2)
-        info["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        info["load_average_after"] = load_average()
     info["summary"] = summary(g)
     text = json.dumps(info, indent=1)
     print(text)
