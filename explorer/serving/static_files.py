@@ -503,6 +503,15 @@ def _load_jupyter_server_extension(serverapp):
     serverapp.log.info("explorer: BokehJS served at %s%s", base_url, bokehjs.ROUTE)
 
 
+async def _start_jupyter_server_extension(serverapp):
+    """Once every extension has added its routes (Voila's is loaded after this one): a notebook
+    page's headers go out before its kernel starts (:mod:`explorer.serving.page_handler`)."""
+    from . import page_handler
+
+    swapped = page_handler.swap_into(serverapp.web_app)
+    serverapp.log.info("explorer: %d Voila page route(s) send their headers early", swapped)
+
+
 # ---------------------------------------------------------------- made at install (make app)
 def precompress() -> list[tuple[str, int, int | None]]:
     """Make the Brotli copies of what a page loads (BokehJS, Voila's scripts of ``prefetch.json``,

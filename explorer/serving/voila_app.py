@@ -9,7 +9,8 @@ Why a subclass: Voila's ``start()`` builds its tornado ``Application`` first and
 gzip transform) inside the constructor, so that setting in ``voila.json`` did nothing (pages
 and scripts went out uncompressed); settings read per request (``websocket_compression_options``,
 ``static_immutable_cache``) did work. Here they are all part of the settings the application is
-built with. Nothing else of Voila changes.
+built with. Its page handler sends a page's headers before the kernel starts
+(:mod:`explorer.serving.page_handler`). Nothing else of Voila changes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import tornado.web
 from voila.app import Voila
 from voila.utils import get_voila_labextensions_path
 
-from . import static_files
+from . import page_handler, static_files
 
 #: The anonymous id of a student's browser in a class (classroom mode, issue 27): a random cookie
 #: the class service counts answers by (one per student, changeable), never a name.
@@ -91,6 +92,8 @@ class ExplorerVoila(Voila):
         if self.tornado_settings.get("compress_response"):
             # Voila's static files (its scripts, the template's CSS, the extensions) compressed once
             handlers = [(h[0], static_files.precompressed(h[1]), *h[2:]) for h in handlers]
+        # the page's headers before its kernel starts (page_handler)
+        handlers = page_handler.replace_voilas_handler(handlers)
         # first: a single-notebook Voila ends its list with a catch-all route
         return static_files.static_handlers(self.server_url) + handlers
 

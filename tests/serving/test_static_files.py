@@ -333,12 +333,32 @@ def test_the_page_is_gzipped_and_links_to_bokehjs_instead_of_carrying_it(served)
         assert f'<link rel="prefetch" href="{path}{src}">' in head
 
 
+def test_the_page_names_its_scripts_in_a_link_header_sent_before_its_kernel_starts(served):
+    """The same list as the head's prefetch links, as a ``Link`` header (explorer.serving.page_handler):
+    a browser starts fetching when the headers arrive, not when Voila writes the head."""
+    _kind, base, _headers, _page, (status, headers, raw) = served
+    path = "/" + base.split("/", 3)[3]
+    links = re.findall(r"<([^>]+)>; rel=prefetch", headers["Link"])
+    head = _body(headers, raw).decode().split("</head>")[0]
+    assert links == re.findall(r'<link rel="prefetch" href="([^"]+)">', head)
+    for src in [*bokehjs.script_paths(), "voila/static/voila.js"]:
+        assert path + src in links
+
+
 def test_the_start_page_prefetches_nothing(served):
     """The start page runs no code: no kernel to wait for, no plots (no BokehJS)."""
     _kind, base, headers, page, _response = served
     status, h, raw = _get(base + page.replace("rbm_explorer.ipynb", "index.ipynb"), headers)
     assert status == 200 and h["Content-Encoding"] == "gzip"
     assert 'rel="prefetch"' not in _body(h, raw).decode()
+    assert "Link" not in h
+
+
+def test_a_missing_notebook_is_still_voilas_404(served):
+    """Headers sent early cannot be taken back: a page the early handler cannot vouch for is Voila's."""
+    _kind, base, headers, page, _response = served
+    status, h, _raw = _get(base + page.replace("rbm_explorer.ipynb", "no_such_notebook.ipynb"), headers)
+    assert status == 404 and "Link" not in h
 
 
 def test_bokehjs_is_a_gzipped_file_cached_for_a_year_when_versioned(served):

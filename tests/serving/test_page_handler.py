@@ -1,0 +1,127 @@
+"""The page's headers go out before Voila starts its kernel (explorer.serving.page_handler).
+
+Voila's own handler is replaced by one that waits: the test's client must receive the response's
+headers, ``Link`` included, while Voila's part of the request has not even begun -- with Voila's
+handler alone this waits for ever (the test times out), since Voila writes nothing before its
+kernel has started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tornado import httpclient, httpserver, netutil, web
+from voila.configuration import VoilaConfiguration
+from voila.tornado.handler import TornadoVoilaHandler
+
+from explorer.serving import page_handler, static_files
+
+SCRIPTS = ["explorer/bokehjs/bokeh.min.js?v=abc", "voila/static/voila.js"]
+
+
+def _notebook(code):
+    code_cell = {"cell_type": "code", "source": "1", "metadata": {}, "outputs": [], "execution_count": None}
+    cells = [code_cell] if code else []
+    return {"cells": [{"cell_type": "markdown", "source": "# hi", "metadata": {}}, *cells], "metadata": {},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+class _Contents:
+    def __init__(self, notebooks):
+        self.notebooks = notebooks
+
+    def get(self, path, content=True, type=None):
+        if path not in self.notebooks:
+            raise web.HTTPError(404)
+        return {"content": self.notebooks[path], "type": "notebook"}
+
+
+class _Handler(page_handler.EarlyHeadersVoilaHandler):
+    """The early handler without Jupyter's login machinery (a signed-in user, no XSRF check)."""
+
+    async def prepare(self):
+        pass
+
+    def get_current_user(self):
+        return "student"
+
+
+@pytest.fixture
+def voila_waits(monkeypatch):
+    """Voila's handler replaced: it records the headers sent so far and waits for ``release``."""
+    state = {"release": None, "headers_sent_before_voila": None}
+
+    async def voilas_get(self, path=None):
+        state["headers_sent_before_voila"] = self._headers_written
+        await state["release"].wait()
+        self.write("<html>the page</html>")
+
+    monkeypatch.setattr(TornadoVoilaHandler, "get", voilas_get)
+    monkeypatch.setattr(static_files, "prefetch", lambda nb: SCRIPTS if any(
+        c["cell_type"] == "code" for c in nb["cells"]) else [])
+    return state
+
+
+async def _serve_and_get(state, path, expect_early, base_url="/user/alice/"):
+    state["release"] = asyncio.Event()
+    if not expect_early:
+        state["release"].set()          # nothing to wait for: Voila's part runs at once
+    contents = _Contents({"explorer.ipynb": _notebook(True), "index.ipynb": _notebook(False)})
+    app = web.Application([(base_url + "voila/render/(.*)", _Handler, {"voila_configuration": VoilaConfiguration(),
+                                                                        "config": None, "template_paths": []})],
+                          contents_manager=contents, base_url=base_url)
+    sockets = netutil.bind_sockets(0, "127.0.0.1")
+    server = httpserver.HTTPServer(app)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    got_headers = asyncio.Event()
+    lines = []
+
+    def header_line(line):
+        lines.append(line)
+        if line in ("\r\n", "\n"):
+            got_headers.set()
+            state["release"].set()      # Voila may go on now
+
+    client = httpclient.AsyncHTTPClient(force_instance=True)
+    try:
+        fetch = client.fetch(f"http://127.0.0.1:{port}{base_url}voila/render/{path}", header_callback=header_line,
+                             raise_error=False, request_timeout=20)
+        done, _pending = await asyncio.wait([asyncio.ensure_future(got_headers.wait())], timeout=10)
+        if not done:
+            state["release"].set()       # no headers before Voila's part: let it finish, then fail
+        response = await fetch
+    finally:
+        client.close()
+        server.stop()
+    return bool(done), lines, response
+
+
+def test_the_headers_with_the_link_arrive_before_voila_has_started_anything(voila_waits):
+    early, lines, response = asyncio.run(_serve_and_get(voila_waits, "explorer.ipynb", True))
+    assert early and voila_waits["headers_sent_before_voila"] is True
+    link = next(line for line in lines if line.lower().startswith("link:"))
+    assert link.split(":", 1)[1].strip() == ", ".join(f"</user/alice/{s}>; rel=prefetch" for s in SCRIPTS)
+    assert response.code == 200 and response.body == b"<html>the page</html>"
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("path", ["index.ipynb", "missing.ipynb", "data.csv", "explorer.ipynb?template=lab"])
+def test_pages_it_cannot_vouch_for_are_voilas_alone(voila_waits, path):
+    """No code (the start page), not found, not a notebook, another template: nothing sent early."""
+    _early, lines, response = asyncio.run(_serve_and_get(voila_waits, path, False))
+    assert voila_waits["headers_sent_before_voila"] is False
+    assert not any(line.lower().startswith("link:") for line in lines)
+    assert response.body == b"<html>the page</html>"
+
+
+def test_swap_into_replaces_voilas_page_route_in_a_running_application():
+    """The hub's single-user servers: Voila's extension added its routes; the swap finds them."""
+    app = web.Application()
+    app.add_handlers(".*$", [("/user/alice/voila/render/(.*)", TornadoVoilaHandler, {}),
+                             ("/user/alice/other", web.RequestHandler)])
+    assert page_handler.swap_into(app) == 1
+    targets = [r.target for host in app.default_router.rules for r in getattr(host.target, "rules", [])]
+    assert page_handler.EarlyHeadersVoilaHandler in targets and TornadoVoilaHandler not in targets
+    assert page_handler.swap_into(app) == 0
