@@ -32,11 +32,19 @@ load average is printed with the results; the last line is one JSON object (``--
 Also: the bytes a class of 30 needs through one access point when everybody opens the RBM
 explorer (first load), and the time that takes at a few effective Wi-Fi rates.
 
+``--wire`` also measures the same slow link as a second model: the page through a proxy that
+paces the bytes the server really sent (compressed bodies, deflated websocket frames) through one
+pipe each way shared by all of the page's connections, with the round trip and a round trip per
+new connection (``benchmarks/_wire.py``), with Chromium's emulation off. Chromium's emulation
+throttles each request on its own and charges a websocket's messages as they are after
+decompression; the two models bracket what a real Wi-Fi does.
+
 Usage (repository root)::
 
     .venv/bin/python -m benchmarks.network --repeats 3
     .venv/bin/python -m benchmarks.network --preheat --pages rbm,start
     .venv/bin/python -m benchmarks.network --baseline /tmp/before     # a checkout of an older commit, side by side
+    .venv/bin/python -m benchmarks.network --pages rbm,lesson1 --wire  # also the slow link on the wire
     .venv/bin/python -m benchmarks.network --server before=http://127.0.0.1:8866/ --server after=http://127.0.0.1:8867/
     .venv/bin/python -m benchmarks.network --pages rbm --repeats 1 --record-prefetch explorer/serving/prefetch.json
 
@@ -55,6 +63,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 import zlib
 from pathlib import Path
 
@@ -244,10 +253,14 @@ def stats(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
 
-def run(servers, pages, repeats):
+def run(servers, pages, repeats, wired=None):
+    """``wired``: label -> the base URL of that server behind :func:`benchmarks._wire.wire_link`
+    (then also measured as "wire": through that proxy, without Chromium's emulation)."""
     from playwright.sync_api import sync_playwright
 
-    raw = {label: {k: {"fast": [], "slow": []} for k in pages} for label in servers}
+    wired = wired or {}
+    links = ("fast", "slow", "wire") if wired else ("fast", "slow")
+    raw = {label: {k: {name: [] for name in links} for k in pages} for label in servers}
     load = {"before": os.getloadavg(), "cpus": os.cpu_count()}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -261,6 +274,8 @@ def run(servers, pages, repeats):
                     for label, base in servers.items():       # interleaved: drifts hit all alike
                         for link_name, link in (("fast", FAST), ("slow", SLOW)):
                             raw[label][key][link_name].append(measure_page(browser, base, key, link))
+                        if label in wired:
+                            raw[label][key]["wire"].append(measure_page(browser, wired[label], key, FAST))
         finally:
             browser.close()
     load["after"] = os.getloadavg()
@@ -282,9 +297,12 @@ def summarise(raw):
                     for load in ("first", "reload")}
             for load in ("first", "reload"):
                 fast = out[label][key]["fast"][load]["ready_s"]
-                slow = out[label][key]["slow"][load]["ready_s"]
-                out[label][key][f"slow_over_fast_{load}"] = (slow["median"] / fast["median"]
-                                                             if fast and slow and fast["median"] else None)
+                for name in by_link:
+                    if name == "fast":
+                        continue
+                    other = out[label][key][name][load]["ready_s"]
+                    out[label][key][f"{name}_over_fast_{load}"] = (other["median"] / fast["median"]
+                                                                   if fast and other and fast["median"] else None)
     return out
 
 
@@ -312,10 +330,13 @@ def print_table(summary, load):
                 ws = f"{_mb(f['ws_payload']['median'])}/{_mb(f['ws_deflated']['median'])}"
                 ws += " deflate" if f["ws_deflate"] else ""
                 ratio = s[f"slow_over_fast_{name}"]
+                wire = ""
+                if "wire" in s:
+                    wire = f"  wire: {_range(s['wire'][name]['ready_s'], _s)} ({s[f'wire_over_fast_{name}']:.2f})"
                 print(f"{label:<11}{key:<9}{name:<7}{_range(f['bytes'], _mb):<20}{ws:<24}"
                       f"{f['requests']['median']:>4.0f}{f['to_server']['median']:>7.0f}  "
                       f"{_range(f['ready_s'], _s):<20}{_range(sl['ready_s'], _s):<20}{ratio:>9.2f}  "
-                      f"{_range(f['browser_cpu_s'], _s)} ({_s(f['browser_script_s']['median'])})")
+                      f"{_range(f['browser_cpu_s'], _s)} ({_s(f['browser_script_s']['median'])}){wire}")
 
 
 def class_of_30(summary, n=30, rates_mbit=(20, 50, 100)):
@@ -398,6 +419,10 @@ def main(argv=None):
     ap.add_argument("--no-bundle", action="store_true",
                     help="switch the front-end bundle off (FREE_ENERGY_EXPLORER_BUNDLE=0): "
                          "Voila's ~90 chunks one by one")
+    ap.add_argument("--wire", action="store_true",
+                    help="also measure the slow link on the wire (benchmarks/_wire.py: a proxy pacing the bytes "
+                         "the server sent, one pipe for all of the page's connections) instead of Chromium's "
+                         "per-request emulation")
     ap.add_argument("--json", help="write the summary here")
     args = ap.parse_args(argv)
     if args.record_prefetch:
@@ -419,8 +444,16 @@ def main(argv=None):
             servers[label] = _start(stack, args, pages, ROOT)
             if args.preheat:
                 time.sleep(60)          # the pools fill (paced, one kernel per 1.5 s, then built)
+        wired = {}
+        if args.wire:
+            from benchmarks._wire import wire_link
+            for label, base in servers.items():
+                url = urllib.parse.urlsplit(base)
+                port = stack.enter_context(wire_link(url.port, down=SLOW["downloadThroughput"],
+                                                     up=SLOW["uploadThroughput"], rtt=SLOW["latency"] / 1000))
+                wired[label] = url._replace(netloc=f"127.0.0.1:{port}").geturl()
         t0 = time.monotonic()
-        raw, load = run(servers, pages, args.repeats)
+        raw, load = run(servers, pages, args.repeats, wired)
     if args.record_prefetch:
         record_prefetch(raw, args.record_prefetch)
     for by_page in raw.values():            # the URL lists served the recording only

@@ -56,14 +56,23 @@ class EarlyHeadersVoilaHandler(TornadoVoilaHandler):
 
 
 def link_header(nb, base_url):
-    """The ``Link`` header naming, as ``rel=prefetch`` (the request the page's head makes too, so
-    the browser fetches each file once), what :func:`static_files.prefetch` names for notebook
-    ``nb`` under ``base_url``; None when it names nothing."""
+    """The ``Link`` header naming what :func:`static_files.prefetch` names for notebook ``nb``
+    under ``base_url``; None when it names nothing.
+
+    The scripts every such page runs from its own HTML (:func:`static_files.always_run`: the
+    front-end bundle, Voila's ``voila.js``) as ``rel=preload; as=script``, fetched at a script's
+    priority; the rest (BokehJS, which only pages that show plots link to; the extensions' entry
+    scripts, which Voila's front end loads later) as ``rel=prefetch``, the request the page's
+    head makes too. A preload that a page did not use would be a console warning; a prefetch is
+    quiet. Either way the browser fetches each file once.
+    """
     paths = static_files.prefetch(nb)
     if not paths:
         return None
     prefix = base_url.rstrip("/") + "/"
-    return ", ".join(f"<{prefix}{path}>; rel=prefetch" for path in paths)
+    always = static_files.always_run(paths)
+    return ", ".join(f"<{prefix}{path}>; " + ("rel=preload; as=script" if path in always else "rel=prefetch")
+                     for path in paths)
 
 
 def replace_voilas_handler(handlers):

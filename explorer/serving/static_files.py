@@ -459,6 +459,16 @@ def front_end_bundle() -> str | None:
     return name
 
 
+#: Voila's entry script: every page with code runs it from its HTML (Voila's template).
+VOILA_ENTRY = "voila/static/voila.js"
+
+
+def always_run(paths):
+    """Of :func:`prefetch`'s ``paths``, those every page with code runs from its own HTML: the
+    front-end bundle (the template's body_footer) and Voila's entry script."""
+    return [p for p in paths if p.startswith(BUNDLE_ROUTE) or p == VOILA_ENTRY]
+
+
 def prefetch(nb):
     """The template's ``explorer_prefetch`` filter (configured as ``VoilaExporter.filters`` in
     voila.json and the hub's jupyter_server_config.json): what to name for notebook ``nb``.

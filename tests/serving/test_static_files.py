@@ -338,11 +338,14 @@ def test_the_page_names_its_scripts_in_a_link_header_sent_before_its_kernel_star
     a browser starts fetching when the headers arrive, not when Voila writes the head."""
     _kind, base, _headers, _page, (status, headers, raw) = served
     path = "/" + base.split("/", 3)[3]
-    links = re.findall(r"<([^>]+)>; rel=prefetch", headers["Link"])
+    links = dict((url, rel) for url, rel in re.findall(r"<([^>]+)>; (rel=[^,]+)", headers["Link"]))
     head = _body(headers, raw).decode().split("</head>")[0]
-    assert links == re.findall(r'<link rel="prefetch" href="([^"]+)">', head)
-    for src in [*bokehjs.script_paths(), "voila/static/voila.js"]:
-        assert path + src in links
+    assert list(links) == re.findall(r'<link rel="prefetch" href="([^"]+)">', head)
+    for src in bokehjs.script_paths():
+        assert links[path + src] == "rel=prefetch"              # only pages with plots run it
+    assert links[path + "voila/static/voila.js"] == "rel=preload; as=script"    # every page with code does
+    bundle = [url for url in links if "/explorer/frontend/" in url]
+    assert len(bundle) == 1 and links[bundle[0]] == "rel=preload; as=script"
 
 
 def test_the_start_page_prefetches_nothing(served):
