@@ -15,6 +15,8 @@ instead of Voila's handler) and by the hub's single-user servers (the server ext
 
 from __future__ import annotations
 
+import html
+
 import tornado.web
 from nbclient.util import ensure_async
 from voila.tornado.handler import TornadoVoilaHandler
@@ -34,7 +36,8 @@ class EarlyHeadersVoilaHandler(TornadoVoilaHandler):
 
     @tornado.web.authenticated
     async def get(self, path=None):
-        links = await self._link_header(self.notebook_path or path)
+        # a single-notebook server (voila NOTEBOOK) redirects any other path to the file: Voila's
+        links = None if self.notebook_path and path else await self._link_header(self.notebook_path or path)
         if links:
             # the headers Voila's get_generator sets (it sets them again: same values), sent now
             self.set_header("Content-Type", "text/html")
@@ -43,7 +46,14 @@ class EarlyHeadersVoilaHandler(TornadoVoilaHandler):
             self.set_header("Expires", "0")
             self.set_header("Link", links)
             await self.flush()
-        await super().get(path)
+        try:
+            await super().get(path)
+        except Exception as e:
+            if not links:
+                raise
+            # the status (200) has gone: no error page can follow, so the page itself says it
+            self.log.error("Voila could not render %s", path, exc_info=True)
+            self.write(error_html(e))
 
     async def _link_header(self, path):
         if not path or not path.endswith(".ipynb") or "template" in self.request.arguments:
@@ -53,6 +63,16 @@ class EarlyHeadersVoilaHandler(TornadoVoilaHandler):
         except Exception:       # not found, not allowed, not a notebook: Voila answers as it always has
             return None
         return link_header(model["content"], self.base_url)
+
+
+def error_html(error):
+    """One line for the viewer of a page whose rendering failed after its headers were sent: what
+    went wrong, and what to do. Voila fails that way before it has written anything (its kernel
+    could not start), so the line is the whole page; errors in the notebook's cells Voila shows
+    in the page itself, as before."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+    return (f"<p role='alert' class='explorer-page-error'>This page could not be started "
+            f"({html.escape(reason)}). Reload the page to try again.</p>")
 
 
 def link_header(nb, base_url):

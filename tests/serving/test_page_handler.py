@@ -56,6 +56,8 @@ def voila_waits(monkeypatch):
     async def voilas_get(self, path=None):
         state["headers_sent_before_voila"] = self._headers_written
         await state["release"].wait()
+        if state.get("fail"):
+            raise RuntimeError(state["fail"])
         self.write("<html>the page</html>")
 
     monkeypatch.setattr(TornadoVoilaHandler, "get", voilas_get)
@@ -64,13 +66,15 @@ def voila_waits(monkeypatch):
     return state
 
 
-async def _serve_and_get(state, path, expect_early, base_url="/user/alice/"):
+async def _serve_and_get(state, path, expect_early, base_url="/user/alice/", notebook_path=None):
     state["release"] = asyncio.Event()
     if not expect_early:
         state["release"].set()          # nothing to wait for: Voila's part runs at once
     contents = _Contents({"explorer.ipynb": _notebook(True), "index.ipynb": _notebook(False)})
-    app = web.Application([(base_url + "voila/render/(.*)", _Handler, {"voila_configuration": VoilaConfiguration(),
-                                                                        "config": None, "template_paths": []})],
+    options = {"voila_configuration": VoilaConfiguration(), "config": None, "template_paths": []}
+    if notebook_path:
+        options["notebook_path"] = notebook_path          # `voila NOTEBOOK`: one notebook, at every path
+    app = web.Application([(base_url + "voila/render/(.*)", _Handler, options)],
                           contents_manager=contents, base_url=base_url)
     sockets = netutil.bind_sockets(0, "127.0.0.1")
     server = httpserver.HTTPServer(app)
@@ -131,3 +135,25 @@ def test_swap_into_replaces_voilas_page_route_in_a_running_application():
     targets = [r.target for host in app.default_router.rules for r in getattr(host.target, "rules", [])]
     assert page_handler.EarlyHeadersVoilaHandler in targets and TornadoVoilaHandler not in targets
     assert page_handler.swap_into(app) == 0
+
+
+def test_a_single_notebook_server_sends_early_headers_for_its_notebook_only(voila_waits):
+    """``voila NOTEBOOK`` serves the notebook at its root and redirects other paths to files:
+    a redirect cannot follow headers already sent."""
+    early, _lines, _response = asyncio.run(_serve_and_get(voila_waits, "", True, notebook_path="explorer.ipynb"))
+    assert early and voila_waits["headers_sent_before_voila"] is True
+    _early, lines, _response = asyncio.run(_serve_and_get(voila_waits, "data.csv", False,
+                                                          notebook_path="explorer.ipynb"))
+    assert voila_waits["headers_sent_before_voila"] is False
+    assert not any(line.lower().startswith("link:") for line in lines)
+
+
+def test_a_failure_after_the_early_headers_is_said_in_the_page(voila_waits):
+    """The 200 has gone out: Voila's failure (a kernel that cannot start) cannot become an error
+    page any more, so the page ends with one line saying so, never an empty page."""
+    voila_waits["fail"] = "Kernel died before replying\nTraceback ..."
+    early, _lines, response = asyncio.run(_serve_and_get(voila_waits, "explorer.ipynb", True))
+    assert early and response.code == 200
+    body = response.body.decode()
+    assert "This page could not be started (Kernel died before replying)" in body
+    assert "Reload the page" in body and "Traceback" not in body
