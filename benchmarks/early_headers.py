@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import re
-import statistics
 import sys
 import time
 import urllib.request
@@ -82,10 +81,6 @@ def _shutdown_kernels(base, rows):
             urllib.request.urlopen(req, timeout=60).close()
 
 
-def _stats(xs):
-    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)} if xs else None
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", default="1,10", help="comma-separated class sizes (pages asked for at once)")
@@ -95,7 +90,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.students.split(",") if s.strip()]
     load = {"before": load_average()}
-    from benchmarks.network import _start
+    from benchmarks.network import _start, stats
 
     as_make_app = argparse.Namespace(preheat=False, no_bundle=False)
     with contextlib.ExitStack() as stack:
@@ -120,8 +115,8 @@ def main(argv=None):
     for label, by_n in raw.items():
         summary["results"][label] = {}
         for n, rows in by_n.items():
-            heads = _stats([r[0] for r in rows if r[0] is not None])
-            body = _stats([r[1] for r in rows if r[1] is not None])
+            heads = stats([r[0] for r in rows])          # None (no headers) left out by stats
+            body = stats([r[1] for r in rows])
             links = sum(1 for r in rows if r[2])
             summary["results"][label][n] = {"headers_s": heads, "first_body_s": body, "pages": len(rows),
                                             "with_link_header": links}
