@@ -37,7 +37,8 @@ paces the bytes the server really sent (compressed bodies, deflated websocket fr
 pipe each way shared by all of the page's connections, with the round trip and a round trip per
 new connection (``benchmarks/_wire.py``), with Chromium's emulation off. Chromium's emulation
 throttles each request on its own and charges a websocket's messages as they are after
-decompression; the two models bracket what a real Wi-Fi does.
+decompression. They are two models of the same link, not bounds on a real Wi-Fi (neither was
+compared with one).
 
 Usage (repository root)::
 

@@ -8,9 +8,9 @@ as a ``Link`` header, on which a browser acts as soon as the headers arrive: on 
 page's 1.4 MB of scripts start downloading one kernel start earlier (measured in
 docs/classroom.md). The body is Voila's, unchanged.
 
-Used by ``make app`` / ``make classroom`` (:mod:`explorer.serving.voila_app`, which registers it
-instead of Voila's handler) and by the hub's single-user servers (the server extension
-:mod:`explorer.serving.static_files` swaps it in once every extension has added its routes).
+Swapped into Voila's routes (:func:`swap_into`) by ``make app`` / ``make classroom``
+(:mod:`explorer.serving.voila_app`, before it listens) and by the hub's single-user servers (the
+server extension :mod:`explorer.serving.static_files`, once every extension has added its routes).
 """
 
 from __future__ import annotations
@@ -59,10 +59,23 @@ class EarlyHeadersVoilaHandler(TornadoVoilaHandler):
         if not path or not path.endswith(".ipynb") or "template" in self.request.arguments:
             return None
         try:
+            # its version only: Voila reads the notebook itself, and a class asks for the same one
+            model = await ensure_async(self.contents_manager.get(path, content=False, type="notebook"))
+            version = model.get("last_modified")
+            known = _LINKS_BY_NOTEBOOK.get((self.base_url, path))
+            if version is not None and known is not None and known[0] == version:
+                return known[1]
             model = await ensure_async(self.contents_manager.get(path, content=True, type="notebook"))
         except Exception:       # not found, not allowed, not a notebook: Voila answers as it always has
             return None
-        return link_header(model["content"], self.base_url)
+        links = link_header(model["content"], self.base_url)
+        _LINKS_BY_NOTEBOOK[(self.base_url, path)] = (version, links)
+        return links
+
+
+#: (base URL, notebook path) -> (the notebook's last_modified, its Link header): the notebook's
+#: content is read once per version, not once per page (Voila reads it again to render it).
+_LINKS_BY_NOTEBOOK: dict = {}
 
 
 def error_html(error):
@@ -95,14 +108,10 @@ def link_header(nb, base_url):
                      for path in paths)
 
 
-def replace_voilas_handler(handlers):
-    """``handlers`` (a tornado handler list) with Voila's page handler replaced by this one."""
-    return [(h[0], EarlyHeadersVoilaHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h for h in handlers]
-
-
 def swap_into(web_app) -> int:
-    """Replace Voila's page handler in a running tornado application's routes (the hub's
-    single-user servers, where Voila's server extension added them); returns how many routes."""
+    """Replace Voila's page handler in a tornado application's routes, once Voila has added them
+    (``make app`` / ``make classroom``: :mod:`explorer.serving.voila_app`; the hub's single-user
+    servers: Voila's server extension); returns how many routes."""
     swapped = 0
     rules = list(web_app.default_router.rules)
     while rules:

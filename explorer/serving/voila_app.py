@@ -92,10 +92,14 @@ class ExplorerVoila(Voila):
         if self.tornado_settings.get("compress_response"):
             # Voila's static files (its scripts, the template's CSS, the extensions) compressed once
             handlers = [(h[0], static_files.precompressed(h[1]), *h[2:]) for h in handlers]
-        # the page's headers before its kernel starts (page_handler)
-        handlers = page_handler.replace_voilas_handler(handlers)
         # first: a single-notebook Voila ends its list with a catch-all route
         return static_files.static_handlers(self.server_url) + handlers
+
+
+    def listen(self):
+        # Voila's start() has added its routes: the page's headers before its kernel starts (page_handler)
+        page_handler.swap_into(self.app)
+        super().listen()
 
 
 main = ExplorerVoila.launch_instance

@@ -13,35 +13,13 @@ import asyncio
 import threading
 
 import pytest
-from tornado import httpserver, netutil, web
-from voila.configuration import VoilaConfiguration
+from tornado import web
 from voila.tornado.handler import TornadoVoilaHandler
 
 from explorer.serving import page_handler, static_files
+from tests.serving.page_server import Contents, listen, notebook, page_application
 
 SCRIPT = "explorer/frontend/chunks-test.js"
-NOTEBOOK = {"cells": [{"cell_type": "code", "source": "1", "metadata": {}, "outputs": [], "execution_count": None}],
-            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-
-
-class _Contents:
-    def get(self, path, content=True, type=None):
-        if path != "explorer.ipynb":
-            raise web.HTTPError(404)
-        return {"content": NOTEBOOK, "type": "notebook"}
-
-
-def _page_handler(base_class):
-    class Handler(base_class):
-        """A page handler without Jupyter's login machinery (a signed-in user, no XSRF check)."""
-
-        async def prepare(self):
-            pass
-
-        def get_current_user(self):
-            return "student"
-
-    return Handler
 
 
 class _Script(web.RequestHandler):
@@ -68,19 +46,15 @@ def held_page_server(monkeypatch, request):
     """A server whose page handler is ``request.param`` (the early one, or Voila's own)."""
     monkeypatch.setattr(TornadoVoilaHandler, "get", _voila_writes_the_page_once_the_script_was_asked_for)
     monkeypatch.setattr(static_files, "prefetch", lambda nb: [SCRIPT])
+    monkeypatch.setattr(page_handler, "_LINKS_BY_NOTEBOOK", {})
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box = {}
 
     async def serve():
-        options = {"voila_configuration": VoilaConfiguration(), "config": None, "template_paths": []}
-        app = web.Application([(r"/voila/render/(.*)", _page_handler(request.param), options),
-                               (r"/explorer/frontend/(.*)", _Script)],
-                              contents_manager=_Contents(), base_url="/", script_asked=asyncio.Event())
-        sockets = netutil.bind_sockets(0, "127.0.0.1")
-        box["server"] = httpserver.HTTPServer(app)
-        box["server"].add_sockets(sockets)
-        box["port"] = sockets[0].getsockname()[1]
+        app = page_application(request.param, Contents({"explorer.ipynb": notebook(code=True)}),
+                               routes=[(r"/explorer/frontend/(.*)", _Script)], script_asked=asyncio.Event())
+        box["server"], box["port"] = listen(app)
         box["stop"] = asyncio.Event()
         started.set()
         await box["stop"].wait()

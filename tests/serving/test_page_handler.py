@@ -11,41 +11,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tornado import httpclient, httpserver, netutil, web
-from voila.configuration import VoilaConfiguration
+from tornado import httpclient, web
 from voila.tornado.handler import TornadoVoilaHandler
 
 from explorer.serving import page_handler, static_files
+from tests.serving.page_server import Contents, listen, notebook, page_application
 
 SCRIPTS = ["explorer/bokehjs/bokeh.min.js?v=abc", "explorer/frontend/chunks-abc.js", "voila/static/voila.js",
            "voila/labextensions/x/static/remoteEntry.abc.js"]
-
-
-def _notebook(code):
-    code_cell = {"cell_type": "code", "source": "1", "metadata": {}, "outputs": [], "execution_count": None}
-    cells = [code_cell] if code else []
-    return {"cells": [{"cell_type": "markdown", "source": "# hi", "metadata": {}}, *cells], "metadata": {},
-            "nbformat": 4, "nbformat_minor": 5}
-
-
-class _Contents:
-    def __init__(self, notebooks):
-        self.notebooks = notebooks
-
-    def get(self, path, content=True, type=None):
-        if path not in self.notebooks:
-            raise web.HTTPError(404)
-        return {"content": self.notebooks[path], "type": "notebook"}
-
-
-class _Handler(page_handler.EarlyHeadersVoilaHandler):
-    """The early handler without Jupyter's login machinery (a signed-in user, no XSRF check)."""
-
-    async def prepare(self):
-        pass
-
-    def get_current_user(self):
-        return "student"
 
 
 @pytest.fixture
@@ -63,23 +36,16 @@ def voila_waits(monkeypatch):
     monkeypatch.setattr(TornadoVoilaHandler, "get", voilas_get)
     monkeypatch.setattr(static_files, "prefetch", lambda nb: SCRIPTS if any(
         c["cell_type"] == "code" for c in nb["cells"]) else [])
+    monkeypatch.setattr(page_handler, "_LINKS_BY_NOTEBOOK", {})
     return state
 
 
-async def _serve_and_get(state, path, expect_early, base_url="/user/alice/", notebook_path=None):
+async def _serve_and_get(state, path, expect_early, base_url="/user/alice/", notebook_path=None, contents=None):
     state["release"] = asyncio.Event()
     if not expect_early:
         state["release"].set()          # nothing to wait for: Voila's part runs at once
-    contents = _Contents({"explorer.ipynb": _notebook(True), "index.ipynb": _notebook(False)})
-    options = {"voila_configuration": VoilaConfiguration(), "config": None, "template_paths": []}
-    if notebook_path:
-        options["notebook_path"] = notebook_path          # `voila NOTEBOOK`: one notebook, at every path
-    app = web.Application([(base_url + "voila/render/(.*)", _Handler, options)],
-                          contents_manager=contents, base_url=base_url)
-    sockets = netutil.bind_sockets(0, "127.0.0.1")
-    server = httpserver.HTTPServer(app)
-    server.add_sockets(sockets)
-    port = sockets[0].getsockname()[1]
+    contents = contents or Contents({"explorer.ipynb": notebook(code=True), "index.ipynb": notebook(code=False)})
+    server, port = listen(page_application(page_handler.EarlyHeadersVoilaHandler, contents, base_url, notebook_path))
     got_headers = asyncio.Event()
     lines = []
 
@@ -115,6 +81,21 @@ def test_the_headers_with_the_link_arrive_before_voila_has_started_anything(voil
         "</user/alice/voila/labextensions/x/static/remoteEntry.abc.js>; rel=prefetch"])
     assert response.code == 200 and response.body == b"<html>the page</html>"
     assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_a_notebook_is_read_once_per_version_not_once_per_page(voila_waits):
+    """Voila reads the notebook to render it; the early headers need its content only when it
+    has changed (its ``last_modified``), so a class asking for one page reads it once here."""
+    contents = Contents({"explorer.ipynb": notebook(code=True)})
+    for _ in range(3):
+        early, lines, _response = asyncio.run(_serve_and_get(voila_waits, "explorer.ipynb", True, contents=contents))
+        assert early and any(line.lower().startswith("link:") for line in lines)
+    assert contents.reads == 1
+    contents.notebooks["explorer.ipynb"] = notebook(code=False)        # edited: no code any more
+    contents.last_modified = "2026-12-08T00:00:00Z"
+    _early, lines, _response = asyncio.run(_serve_and_get(voila_waits, "explorer.ipynb", False, contents=contents))
+    assert contents.reads == 2 and voila_waits["headers_sent_before_voila"] is False
+    assert not any(line.lower().startswith("link:") for line in lines)
 
 
 @pytest.mark.parametrize("path", ["index.ipynb", "missing.ipynb", "data.csv", "explorer.ipynb?template=lab"])
