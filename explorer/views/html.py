@@ -55,6 +55,11 @@ def csv_html(prefix, filename, text):
             f"href='data:text/csv;base64,{b64}'>Download the curves (CSV)</a>")
 
 
+def csv_pending_html(prefix):
+    """Where :func:`csv_html`'s link will be, while the page is still opening."""
+    return f"<span class='{prefix}-csv-pending'>{muted_html('Download the curves (CSV): preparing…')}</span>"
+
+
 def fmt(x, digits=6, stderr=None):
     """A number for the readout: bold, "—" when missing, "−∞ (diverges)" for −inf."""
     if x is None:

@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 from explorer.app.core.scheduling import call_now, loop_poster, start_worker
+from explorer.views.html import csv_html
 
 
 def test_without_a_running_loop_work_is_posted_at_once_and_runs_here():
@@ -84,3 +85,32 @@ def test_idle_work_starts_anyway_when_the_page_never_says_it_is_ready(monkeypatc
         await asyncio.sleep(0.6)
     asyncio.run(open_the_page())
     assert app.page_ready and ran == ["held work"]
+
+
+def test_the_csv_link_is_not_in_the_first_widget_state_and_follows_the_first_plots():
+    """The CSV link's data URL (a fifth of the page's first widget state) is left out of what the
+    browser fetches before it draws anything; it replaces "preparing…" once the plots are drawn,
+    with the curves then shown, and from then on follows every change at once."""
+    from bokeh.events import DocumentReady
+
+    from explorer.app import RBMExplorer
+
+    app = RBMExplorer(query="", page_url="", run_ais=False)
+    assert "data:text/csv;base64," in app.w_csv.value        # plain Python: nothing held
+
+    async def open_the_page():
+        app.show()
+        assert "data:text/csv" not in app.w_csv.value and "preparing" in app.w_csv.value
+        app.update_state(lam=0.25)                          # a change of the curves while the page opens: held
+        app.flush()
+        assert "data:text/csv" not in app.w_csv.value
+        app.panels["free_energy"].view.layout.document.callbacks.trigger_event(DocumentReady())
+        await asyncio.sleep(0.1)
+
+    asyncio.run(open_the_page())
+    assert app.page_ready and app.w_csv.value.count("data:text/csv;base64,") == 1
+    assert app.w_csv.value == csv_html("explorer", app.csv_filename(), app.csv())
+    before = app.w_csv.value
+    app.update_state(lam=0.5)
+    app.flush()
+    assert app.w_csv.value != before and app.w_csv.value == csv_html("explorer", app.csv_filename(), app.csv())

@@ -46,6 +46,9 @@ def session(server, browser, artifacts):
             if m.type == "error" else None)
     page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     page.on("requestfailed", lambda r: failed.append(r.url))
+    frames = []         # what the kernel's websocket brought, in order
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(
+        payload if isinstance(payload, bytes) else payload.encode())))
     seconds = open_explorer(page, server, "T=0.5&order=6")
     # tabs are built when first opened: nothing of theirs is in the page yet
     assert page.evaluate(WAIT_SOURCE_JS, "kappa") is False
@@ -54,7 +57,7 @@ def session(server, browser, artifacts):
     page.evaluate(WATCH_SOURCES_JS, WATCHED)
     page.screenshot(path=str(artifacts / "explorer_first_render.png"), full_page=True)
     yield {"page": page, "messages": messages, "failed": failed, "first_render_s": seconds,
-           "base": server}
+           "base": server, "frames": frames}
     page.close()
 
 
@@ -90,7 +93,7 @@ def test_all_controls_and_plots_render(session):
     assert controls.locator(".widget-upload").is_visible()
     assert controls.locator("button", has_text="Reset").is_visible()
     assert controls.locator("a", has_text="Link to this view").is_visible()
-    assert controls.locator("a.explorer-csv").is_visible()
+    controls.locator("a.explorer-csv").wait_for(state="visible", timeout=30_000)
     for name in CORE_FIGURES:
         xy = page.evaluate(DATA_TO_CLIENT_JS, [name, 1.0, 0.0])
         assert xy is not None, f"figure {name} has no view"
@@ -232,6 +235,18 @@ def test_bad_upload_shows_a_message_and_keeps_the_plots(session, tmp_path):
     assert "weights_only.npz" in text and "visible_bias" in text and "previous model" in text
     time.sleep(0.3)
     assert page.evaluate(READ_SOURCE_JS, "f_exact") == exact_before
+
+
+def test_the_csv_link_comes_after_the_widget_state_the_page_waits_for(session):
+    """The page's first widget state (ipywidgets' ``update_states`` reply, which the browser needs
+    before it draws any widget) leaves out the CSV link's data URL; a later message brings it."""
+    frames = session["frames"]
+    session["page"].locator("a.explorer-csv").wait_for(state="visible", timeout=30_000)
+    states = [i for i, f in enumerate(frames) if b'"update_states"' in f]
+    with_csv = [i for i, f in enumerate(frames) if b"data:text/csv;base64," in f]
+    assert len(states) == 1 and len(frames[states[0]]) > 100_000     # the snapshot, Bokeh's documents in it
+    assert b"explorer-csv-pending" in frames[states[0]] and b"data:text/csv" not in frames[states[0]]
+    assert with_csv and with_csv[0] > states[0]
 
 
 def test_csv_download(session, tmp_path):

@@ -77,7 +77,7 @@ def test_renders_every_plot_from_the_url_state(session):
     controls = page.locator(".vae-controls")
     for label in ("Temperature", "Perturbation λ", "Cumulant order", "IWAE K", "Monte Carlo samples"):
         assert controls.locator(".widget-slider", has_text=label).first.is_visible()
-    assert controls.locator("a.vae-csv").is_visible()
+    controls.locator("a.vae-csv").wait_for(state="visible", timeout=30_000)
     for name in CORE_FIGURES:
         assert page.evaluate(DATA_TO_CLIENT_JS, [name, 0.0, 0.0]) is not None, f"figure {name} has no view"
     for title, _source, figures in TABS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from ...serving.preheat import page_base
-from ...views.html import csv_html, link_html, message_html
+from ...views.html import csv_html, csv_pending_html, link_html, message_html
 from ...views.theme import style_layout
 from .classroom import classroom_options, hide_controls
 from .frontend import gate, when_widgets_loaded
@@ -201,6 +201,7 @@ class ExplorerPage:
             return                      # plain Python, tests: nothing competes
         self.page_ready = False
         self._prefetcher.cancel()
+        self._update_csv()              # the CSV link after the first plots (see _update_csv)
         doc.on_event("document_ready", lambda _event: loop.call_soon(self._page_is_ready))
         # counted from when a Voila page has built its widgets (at once elsewhere): a page that is
         # slow to load (a loaded machine) must not find this kernel busy with idle work while it
@@ -230,7 +231,20 @@ class ExplorerPage:
             self.w_link.layout.display = None
 
     def _update_csv(self):
-        self.w_csv.value = csv_html(self.PREFIX, self.csv_filename(), self.csv())
+        if self.page_ready:
+            self.w_csv.value = csv_html(self.PREFIX, self.csv_filename(), self.csv())
+        elif not self._csv_held:
+            # The link carries the curves as a data URL (53 kB for the RBM explorer, a fifth of
+            # the page's first widget state, which the browser waits for before it draws any
+            # widget): it follows once the page has drawn its plots and built its widgets (a
+            # change before a widget's model is built would be lost: explorer.app.core.frontend).
+            self._csv_held = True
+            self.w_csv.value = csv_pending_html(self.PREFIX)
+            self.after_page_ready(lambda: when_widgets_loaded(self._release_csv))
+
+    def _release_csv(self):
+        self._csv_held = False
+        self._update_csv()
 
     def adopt_request(self, query, page_url=""):
         """Take over a page request's URL: its state, teacher mode, theme, size and address.

@@ -89,6 +89,7 @@ class ExplorerShell(ExplorerPage, StateUpdater):
         self._prefetcher = Prefetcher(self._prefetch_still_valid)
         self.page_ready = True          # False from show() until the page has drawn its first plots
         self._when_page_ready = []
+        self._csv_held = False          # the CSV link waits for the page's first plots (ExplorerPage._update_csv)
         self._build_common_widgets()
         model_controls = self.build_controls()
         self.panels = {p.key: p for p in self.build_panels()}
