@@ -1,0 +1,104 @@
+"""The explorer is drawn from the widget snapshot the server writes into its page, before the
+kernel's own widget states arrive (explorer/serving/widget_snapshot.py and the template's script).
+
+Deterministic: the kernel's websocket goes through Playwright, which holds back the kernel's answer
+with every widget's state (ipywidgets' ``update_states``), and everything the kernel sends after
+it, in order, until the test lets them through. The page must be drawn meanwhile, take a student's
+move, and keep it when the kernel's answer -- sent before the kernel heard of the move -- arrives:
+never showing the old value again, and agreeing with the kernel in the end. Without the snapshot
+(Voila's own front end) nothing would be drawn while the answer is held; without the template's
+guard the moved control would jump back until the kernel's echo of the move.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from harness.voila import (
+    READ_SOURCE_JS,
+    WATCH_SOURCES_JS,
+    change_count,
+    js_errors,
+    new_page,
+    open_explorer,
+    wait_for_change,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+RESTORED_JS = "() => !!(window.jupyterapp && window.jupyterapp.widgetManager && " \
+              "window.jupyterapp.widgetManager.restoredStatus)"
+
+
+def _hold_the_widget_states(page):
+    held = {"messages": [], "page_socket": None, "holding": True}
+
+    def route(socket):
+        server = socket.connect_to_server()
+        held["page_socket"] = socket
+
+        def from_kernel(message):
+            raw = message if isinstance(message, bytes) else message.encode()
+            if held["holding"] and (held["messages"] or b'"update_states"' in raw):
+                held["messages"].append(message)        # the answer, and all after it, in order
+            else:
+                socket.send(message)
+
+        server.on_message(from_kernel)
+
+    page.route_web_socket(re.compile(r"/api/kernels/[^/]+/channels"), route)
+    return held
+
+
+def _release(held):
+    held["holding"] = False
+    for message in held["messages"]:
+        held["page_socket"].send(message)
+
+
+def test_the_explorer_is_drawn_and_usable_before_the_kernel_sends_its_widgets(server, browser):
+    errors, failed = [], []
+    page = new_page(browser, server, errors)
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    try:
+        held = _hold_the_widget_states(page)
+        open_explorer(page, server, "T=0.5")
+        deadline = time.monotonic() + 60
+        while not held["messages"] and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert held["messages"], "the kernel never answered the page's request for its widgets"
+        # drawn without the kernel's answer: controls, plots with their data, the readout
+        assert not page.evaluate(RESTORED_JS)
+        assert page.locator(".explorer-controls .widget-slider", has_text="Temperature T").is_visible()
+        assert len(page.evaluate(READ_SOURCE_JS, "f_exact")["x"]) == 201
+        readout = page.locator(".explorer-temperature .widget-readout").first
+        assert readout.inner_text() == "0.5012"
+
+        # a student moves the temperature: the page takes it at once (the kernel's replies queue
+        # behind its held answer, as on a slow link)
+        page.evaluate(WATCH_SOURCES_JS, ["t_cursor"])
+        before = change_count(page, "t_cursor")
+        page.evaluate("""el => { window.__shownT = [];
+            new MutationObserver(() => window.__shownT.push(el.textContent)).observe(
+                el, {childList: true, characterData: true, subtree: true}); }""",
+                      readout.element_handle())
+        page.locator(".explorer-temperature .noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => window.__shownT.length > 0")
+        moved = readout.inner_text()
+        assert moved != "0.5012"
+
+        # the kernel's answer (the older value) arrives, then its replies to the move
+        _release(held)
+        page.wait_for_function(RESTORED_JS, timeout=60_000)
+        wait_for_change(page, "t_cursor", before)
+        page.wait_for_timeout(500)
+        assert readout.inner_text() == moved
+        assert "0.5012" not in page.evaluate("() => window.__shownT"), "the moved control jumped back"
+        assert float(moved) == pytest.approx(page.evaluate(READ_SOURCE_JS, "t_cursor")["x"][0], rel=1e-3)
+        assert js_errors(errors, failed, server) == []
+    finally:
+        page.close()
