@@ -326,11 +326,32 @@ def test_the_page_is_gzipped_and_links_to_bokehjs_instead_of_carrying_it(served)
     source = (bokehjs.js_dir() / "bokeh.min.js").read_text()
     assert source[len(source) // 2:len(source) // 2 + 200] not in html
     assert len(html) < 400_000          # 1.8 MB with BokehJS inline
-    assert len(raw) < 60_000            # ~16 kB gzipped
+    # ~16 kB gzipped, ~70 kB with the widget snapshot (explorer/serving/widget_snapshot.py); BokehJS
+    # inline would add ~0.5 MB
+    assert len(raw) < 120_000
     # the scripts Voila's front end will ask for are named in the head, to come while the kernel runs
     head = html.split("</head>")[0]
     for src in [*bokehjs.script_paths(), "voila/static/voila.js"]:
         assert f'<link rel="prefetch" href="{path}{src}">' in head
+
+
+def test_the_page_carries_its_widgets_as_its_cells_left_them_unless_rendered_before_its_request(served):
+    """explorer/serving/widget_snapshot.py: the page is drawn from these before the kernel's own copy
+    arrives (make app; a hub page with a kernel of its own); a preheated kernel's page (make
+    classroom; the hub's first page, from its server's pool of one) was rendered before its
+    request changed the widgets, so it has none."""
+    kind, _base, _headers, _page, (_status, headers, raw) = served
+    html = _body(headers, raw).decode()
+    m = re.search(r'<script type="application/x-explorer-widget-snapshot\+json" id="explorer-widget-snapshot">'
+                  r'(.*?)</script>', html, re.S)
+    if kind != "app":
+        assert m is None            # both fixtures' pages came from a pool (asserted for classroom)
+        return
+    snapshot = json.loads(m.group(1))
+    names = [entry["model_name"] for entry in snapshot.values()]
+    assert len(snapshot) > 50 and "BokehModel" in names and "FloatSliderModel" in names
+    displayed = set(re.findall(r'\\?"model_id\\?": ?\\?"([0-9a-f]{32})', html))
+    assert displayed and displayed <= set(snapshot)        # every widget the page shows is in it
 
 
 def test_the_page_names_its_scripts_in_a_link_header_sent_before_its_kernel_starts(served):
