@@ -191,17 +191,19 @@ def _wait_ready(page, kind, timeout_ms):
     return page.evaluate(f"() => window.{var} / 1000")
 
 
-def _settle(rec, quiet_s=3.0, limit_s=15.0):
+def _settle(page, rec, quiet_s=3.0, limit_s=15.0):
     """Wait until no new HTTP request for ``quiet_s`` (late scripts, polls), at most ``limit_s``.
 
     Long enough for the scripts Voila's front end loads after the page is shown (MathJax's, ~1.5 s
     later on the slow link): a reload started before they arrive cancels them, and the reload
-    would then count them.
+    would then count them. The wait is Playwright's: CDP's events reach ``rec`` only while
+    Playwright runs (a plain sleep would leave what arrived after the first plot -- the kernel's
+    widget states, when the page was drawn before them -- to be counted with the next load).
     """
     t_end = time.monotonic() + limit_s
-    last, seen = time.monotonic(), len(rec.events)
+    last, seen = time.monotonic(), None
     while time.monotonic() < t_end:
-        time.sleep(0.25)
+        page.wait_for_timeout(250)
         n = sum(1 for name, _ in rec.events if name == "requestWillBeSent")
         if n != seen:
             seen, last = n, time.monotonic()
@@ -233,7 +235,7 @@ def measure_page(browser, base, key, link, timeout_s=240):
             after = _main_thread_seconds(cdp)
             # a reload may get a fresh renderer whose counters start at 0
             cpu = {k: after[k] - before[k] if after[k] >= before[k] else after[k] for k in after}
-            _settle(rec)
+            _settle(page, rec)
             out[load] = {"ready_s": ready, "browser_cpu_s": cpu["task"], "browser_script_s": cpu["script"],
                          **rec.result()}
     finally:
