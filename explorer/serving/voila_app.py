@@ -95,7 +95,6 @@ class ExplorerVoila(Voila):
         # first: a single-notebook Voila ends its list with a catch-all route
         return static_files.static_handlers(self.server_url) + handlers
 
-
     def listen(self):
         # Voila's start() has added its routes: the page's headers before its kernel starts (page_handler)
         page_handler.swap_into(self.app)

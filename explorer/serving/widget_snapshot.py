@@ -14,18 +14,26 @@ When the kernel's answer arrives, Voila's widget manager finds each model alread
 the kernel's state on it (ipywidgets 8's ``_loadFromKernel``): whatever changed in between is
 brought up to date, nothing is built twice.
 
-Not written for a page rendered ahead of its request (Voila's preheated kernels, ``make
-classroom``): the request's own State is applied to the widgets after the page was rendered
-(:meth:`explorer.app.core.page.ExplorerPage.adopt_request`), so that record would show another
-view first.
+A preheated kernel's page (``make classroom``, a hub student's first page) carries one too: its
+notebook waits for the page's request before it shows the explorer
+(:func:`explorer.app.core.request.show_when_requested`), so the end of the page, where the record is
+written, is rendered after the request's State was applied, and the record holds it.
+
+The kernel's answer leaves out what the page already has. Each model in the record carries a
+digest of its state (:func:`state_digest`, of the state as it crossed the wire); the template's
+script sends the digests of the models it built with its ``request_states`` message, and the
+kernel (:mod:`explorer.app.core.widget_answer`) answers with the states of only those widgets whose
+state now differs, or which the page did not name. For the RBM explorer that answer held all 113
+widgets again (~300 kB, 75 kB deflated); now, unless something changed, none (under 1 kB). A page
+without digests (JupyterLab, another template) gets the whole answer.
+
+The script element (its type and id) is the template's: this module gives only its content.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-
-#: The script element's type and id in the page (the template's script reads it).
-MIME_TYPE = "application/x-explorer-widget-snapshot+json"
 
 
 def page_snapshot(kernel_start) -> str:
@@ -35,12 +43,10 @@ def page_snapshot(kernel_start) -> str:
     ``kernel_start`` is the page template's ``kernel_start`` (a ``functools.partial`` of Voila's
     ``NotebookRenderer._jinja_kernel_start``), the only way to the renderer the template has.
     Returns ``{model_id: {"model_name", "model_module", "model_module_version", "state"[,
-    "buffers"]}}``, the format of ipywidgets' saved widget state (binary buffers base64-encoded
-    with their paths in the state).
+    "buffers"], "digest"}}``, the format of ipywidgets' saved widget state (binary buffers
+    base64-encoded with their paths in the state) and the state's :func:`state_digest`.
     """
     renderer = getattr(getattr(kernel_start, "func", None), "__self__", None)
-    if renderer is None or getattr(renderer, "request_handler", None) is None:
-        return ""           # no renderer, or a pooled kernel's page rendered before its request
     executor = getattr(renderer, "executor", None)
     states = getattr(executor, "widget_state", None)
     if not states:
@@ -52,10 +58,33 @@ def page_snapshot(kernel_start) -> str:
             continue            # only updates seen, never the widget's opening: not buildable
         entry = {"model_name": state["_model_name"], "model_module": state.get("_model_module"),
                  "model_module_version": state.get("_model_module_version"), "state": state}
-        if buffers.get(model_id):
-            entry["buffers"] = list(buffers[model_id].values())
+        encoded = list((buffers.get(model_id) or {}).values())
+        if encoded:
+            entry["buffers"] = encoded
+        entry["digest"] = state_digest(state, [(b["path"], b["data"]) for b in encoded])
         snapshot[model_id] = entry
     if not snapshot:
         return ""
     # "<" escaped: no "</script>" or "<!--" can end or change the element it is written in
     return json.dumps(snapshot, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def state_digest(state, buffers=()) -> str:
+    """A short digest of one widget's state as it crossed the wire: the same on the server (from
+    the notebook runner's record) and in the kernel (from the widget), when the states are equal.
+
+    Parameters
+    ----------
+    state : dict
+        The state as JSON gave it (binary buffers removed, as ipywidgets sends them).
+    buffers : iterable of (path, base64 text)
+        Each removed buffer: its path in the state (a list of keys and indices) and its bytes,
+        base64-encoded.
+
+    Unequal states give unequal digests (up to a 2^-64 chance); equal ones written differently
+    (key order) give the same digest. A mismatch only costs bytes: the kernel then sends the state.
+    """
+    canonical = json.dumps({"state": state, "buffers": sorted(["/".join(map(str, path)), data]
+                                                              for path, data in buffers)},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()

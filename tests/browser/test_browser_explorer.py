@@ -238,14 +238,14 @@ def test_bad_upload_shows_a_message_and_keeps_the_plots(session, tmp_path):
 
 
 def test_the_csv_link_comes_after_the_widget_state_the_page_waits_for(session):
-    """The page's first widget state (ipywidgets' ``update_states`` reply, which the browser needs
-    before it draws any widget) leaves out the CSV link's data URL; a later message brings it."""
+    """The page's first widget states (its snapshot, and the kernel's ``update_states`` reply, which
+    now holds only what changed since: explorer/app/core/widget_answer.py) leave out the CSV link's
+    data URL; a later message brings it."""
     frames = session["frames"]
     session["page"].locator("a.explorer-csv").wait_for(state="visible", timeout=30_000)
     states = [i for i, f in enumerate(frames) if b'"update_states"' in f]
     with_csv = [i for i, f in enumerate(frames) if b"data:text/csv;base64," in f]
-    assert len(states) == 1 and len(frames[states[0]]) > 100_000     # the snapshot, Bokeh's documents in it
-    assert b"explorer-csv-pending" in frames[states[0]] and b"data:text/csv" not in frames[states[0]]
+    assert len(states) == 1 and b"data:text/csv" not in frames[states[0]]
     assert with_csv and with_csv[0] > states[0]
 
 

@@ -293,7 +293,8 @@ def served(request, tmp_path_factory):
             # notebook is registered in the same step as jupyter_client's "Kernel started" line);
             # a request before that gets a kernel of its own: wait, as a class arrives after the start
             _wait_for_line(folder / "voila.log", "Kernel started: ", timeout=120)
-        response = _get(base + page, headers)
+        # the classroom's page with a State in its URL: the pooled kernel adopts it after the request
+        response = _get(base + page + ("?T=0.7" if kind == "classroom" else ""), headers)
         if kind == "classroom":
             # the page came from a kernel of the pool, which was started before any request
             assert re.search(r"Using pre-heated kernel: \S+ for rbm_explorer\.ipynb",
@@ -335,23 +336,29 @@ def test_the_page_is_gzipped_and_links_to_bokehjs_instead_of_carrying_it(served)
         assert f'<link rel="prefetch" href="{path}{src}">' in head
 
 
-def test_the_page_carries_its_widgets_as_its_cells_left_them_unless_rendered_before_its_request(served):
+def test_the_page_carries_its_widgets_as_its_cells_left_them(served):
     """explorer/serving/widget_snapshot.py: the page is drawn from these before the kernel's own copy
-    arrives (make app; a hub page with a kernel of its own); a preheated kernel's page (make
-    classroom; the hub's first page, from its server's pool of one) was rendered before its
-    request changed the widgets, so it has none."""
+    arrives. A preheated kernel's page (make classroom; the hub's first page, from its server's pool
+    of one) included: its notebook waits for the request before it shows the explorer, so the
+    snapshot holds what the request's URL asked for (the classroom page is asked for with ?T=0.7)."""
     kind, _base, _headers, _page, (_status, headers, raw) = served
     html = _body(headers, raw).decode()
     m = re.search(r'<script type="application/x-explorer-widget-snapshot\+json" id="explorer-widget-snapshot">'
                   r'(.*?)</script>', html, re.S)
-    if kind != "app":
-        assert m is None            # both fixtures' pages came from a pool (asserted for classroom)
-        return
     snapshot = json.loads(m.group(1))
     names = [entry["model_name"] for entry in snapshot.values()]
     assert len(snapshot) > 50 and "BokehModel" in names and "FloatSliderModel" in names
     displayed = set(re.findall(r'\\?"model_id\\?": ?\\?"([0-9a-f]{32})', html))
     assert displayed and displayed <= set(snapshot)        # every widget the page shows is in it
+    assert "explorer-csv-pending" in m.group(1) and "data:text/csv" not in m.group(1)   # the link comes later
+    assert all(len(entry["digest"]) == 16 for entry in snapshot.values())   # explorer/app/core/widget_answer.py
+    temperature = [e["state"]["value"] for e in snapshot.values()
+                   if e["state"].get("description") == "Temperature T"]
+    assert len(temperature) == 1
+    if kind == "classroom":     # a log slider: the nearest of its steps to 0.7
+        assert temperature[0] == pytest.approx(0.7, rel=0.02)
+    else:
+        assert temperature[0] == pytest.approx(1.0)
 
 
 def test_the_page_names_its_scripts_in_a_link_header_sent_before_its_kernel_starts(served):

@@ -132,6 +132,10 @@ def gate():
         g = WidgetsLoaded(gated=voila)
         if voila and not g.listen():
             g.loaded = True         # no kernel to hear the page: nothing can wait for it
+        if voila:
+            from . import widget_answer
+
+            widget_answer.install()     # the page asks for its widgets' states after its cells ran
         _gate = g
     return _gate
 
