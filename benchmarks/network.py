@@ -29,6 +29,10 @@ checkout with the stock ``voila`` command, side by side (interleaved: drifts of 
 load hit both alike); ``--server LABEL=URL`` measures running servers instead. The machine's
 load average is printed with the results; the last line is one JSON object (``--json FILE``).
 
+``--from-start-page SECONDS``: each page's first load follows the start page, shown for that long
+in the same context (a student reading it, then following its link): the start page fetches the
+linked pages' scripts once it has loaded, so the first load then finds them in the cache.
+
 Also: the bytes a class of 30 needs through one access point when everybody opens the RBM
 explorer (first load), and the time that takes at a few effective Wi-Fi rates.
 
@@ -46,6 +50,7 @@ Usage (repository root)::
     .venv/bin/python -m benchmarks.network --preheat --pages rbm,start
     .venv/bin/python -m benchmarks.network --baseline /tmp/before     # a checkout of an older commit, side by side
     .venv/bin/python -m benchmarks.network --pages rbm,lesson1 --wire  # also the slow link on the wire
+    .venv/bin/python -m benchmarks.network --pages rbm,lesson1 --from-start-page 8   # after the start page
     .venv/bin/python -m benchmarks.network --server before=http://127.0.0.1:8866/ --server after=http://127.0.0.1:8867/
     .venv/bin/python -m benchmarks.network --pages rbm --repeats 1 --record-prefetch explorer/serving/prefetch.json
 
@@ -211,8 +216,13 @@ def _settle(page, rec, quiet_s=3.0, limit_s=15.0):
             return
 
 
-def measure_page(browser, base, key, link, timeout_s=240):
-    """First load and reload of one page in a fresh context; returns {"first": {...}, "reload": {...}}."""
+def measure_page(browser, base, key, link, timeout_s=240, start_page_s=None):
+    """First load and reload of one page in a fresh context; returns {"first": {...}, "reload": {...}}.
+
+    ``start_page_s``: before the first load, the start page is shown for that many seconds in the
+    same context (a student reading it before following a link; what it fetched meanwhile is in
+    the browser's cache). Its own requests are not counted.
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script(CLOCK_JS)
     page = context.new_page()
@@ -224,6 +234,10 @@ def measure_page(browser, base, key, link, timeout_s=240):
     rec = Recorder(cdp)
     out = {}
     try:
+        if start_page_s is not None and key not in NO_PLOTS:
+            page.goto(base + PAGES["start"], wait_until="commit")
+            _wait_ready(page, "start", timeout_s * 1000)
+            page.wait_for_timeout(start_page_s * 1000)
         for load in ("first", "reload"):
             rec.start()
             before = _main_thread_seconds(cdp)
@@ -256,9 +270,10 @@ def stats(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
 
-def run(servers, pages, repeats, wired=None):
+def run(servers, pages, repeats, wired=None, start_page_s=None):
     """``wired``: label -> the base URL of that server behind :func:`benchmarks._wire.wire_link`
-    (then also measured as "wire": through that proxy, without Chromium's emulation)."""
+    (then also measured as "wire": through that proxy, without Chromium's emulation).
+    ``start_page_s``: see :func:`measure_page`."""
     from playwright.sync_api import sync_playwright
 
     wired = wired or {}
@@ -276,7 +291,8 @@ def run(servers, pages, repeats, wired=None):
                 for key in pages:
                     for label, base in servers.items():       # interleaved: drifts hit all alike
                         for link_name, link in (("fast", FAST), ("slow", SLOW)):
-                            raw[label][key][link_name].append(measure_page(browser, base, key, link))
+                            raw[label][key][link_name].append(
+                                measure_page(browser, base, key, link, start_page_s=start_page_s))
                         if label in wired:
                             raw[label][key]["wire"].append(measure_page(browser, wired[label], key, FAST))
         finally:
@@ -426,6 +442,9 @@ def main(argv=None):
                     help="also measure the slow link on the wire (benchmarks/_wire.py: a proxy pacing the bytes "
                          "the server sent, one pipe for all of the page's connections) instead of Chromium's "
                          "per-request emulation")
+    ap.add_argument("--from-start-page", type=float, metavar="SECONDS",
+                    help="show the start page for SECONDS in the same browser context before each page's "
+                         "first load (a student following its link); the start page itself is not counted")
     ap.add_argument("--json", help="write the summary here")
     args = ap.parse_args(argv)
     if args.record_prefetch:
@@ -456,7 +475,7 @@ def main(argv=None):
                                                      up=SLOW["uploadThroughput"], rtt=SLOW["latency"] / 1000))
                 wired[label] = url._replace(netloc=f"127.0.0.1:{port}").geturl()
         t0 = time.monotonic()
-        raw, load = run(servers, pages, args.repeats, wired)
+        raw, load = run(servers, pages, args.repeats, wired, start_page_s=args.from_start_page)
     if args.record_prefetch:
         record_prefetch(raw, args.record_prefetch)
     for by_page in raw.values():            # the URL lists served the recording only

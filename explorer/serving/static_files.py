@@ -469,13 +469,17 @@ def always_run(paths):
     return [p for p in paths if p.startswith(BUNDLE_ROUTE) or p == VOILA_ENTRY]
 
 
-def prefetch(nb):
+def prefetch(nb, linked=False):
     """The template's ``explorer_prefetch`` filter (configured as ``VoilaExporter.filters`` in
     voila.json and the hub's jupyter_server_config.json): what to name for notebook ``nb``.
 
     Nothing for a notebook without code (the start page): it starts no kernel and shows no plots.
+    With ``linked``, the other way round: what a page *without* code fetches once it is shown, for
+    the pages with code it links to (the start page's explorers and lessons), and nothing for a
+    page with code (it names its scripts itself).
     """
-    if not any(cell.get("cell_type") == "code" for cell in nb.get("cells", [])):
+    has_code = any(cell.get("cell_type") == "code" for cell in nb.get("cells", []))
+    if has_code == bool(linked):
         return []
     return prefetch_paths()
 

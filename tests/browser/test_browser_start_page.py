@@ -1,10 +1,11 @@
 """`make app` lands on the start page: the server root redirects to notebooks/index.ipynb."""
 
+import time
 import urllib.request
 
 import pytest
 
-from harness.voila import js_errors, new_page
+from harness.voila import js_errors, new_page, open_explorer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -106,3 +107,42 @@ def test_start_here_and_the_documents_open_offline(server, browser, artifacts):
         assert not js_errors(errors, urls, server), js_errors(errors, urls, server)
     finally:
         page.close()
+
+
+def test_the_start_page_fetches_the_linked_pages_scripts_once_shown(server, browser):
+    """Once the start page has loaded it asks for the ~1.4 MB of scripts the explorers and lessons
+    run (the template's prefetch for linked pages); the explorer opened next finds them in the
+    browser's cache: its first visit downloads what a reload does. Network watched through CDP, and
+    everything off the server blocked there (Playwright's own routing would switch the cache off)."""
+    context = browser.new_context()
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    # the server is plain http on the loopback; what Voila's template would ask of a CDN is https
+    cdp.send("Network.setBlockedURLs", {"urls": ["https://*"]})
+    asked, finished, from_cache = {}, set(), set()
+    cdp.on("Network.requestWillBeSent", lambda e: asked.setdefault(e["requestId"], e["request"]["url"]))
+    cdp.on("Network.loadingFinished", lambda e: finished.add(e["requestId"]))
+    cdp.on("Network.requestServedFromCache", lambda e: from_cache.add(e["requestId"]))
+    cdp.on("Network.responseReceived", lambda e: from_cache.add(e["requestId"])
+           if e["response"].get("fromPrefetchCache") or e["response"].get("fromDiskCache") else None)
+    big = ("/explorer/frontend/", "/explorer/bokehjs/bokeh.min.js")
+    try:
+        page.goto(server + "voila/render/index.ipynb", timeout=120_000)        # until its load event
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = [u for rid, u in asked.items() if rid in finished and any(b in u for b in big)]
+            if len(done) == len(big):
+                break
+            page.wait_for_timeout(200)
+        assert len(done) == len(big), f"the start page did not fetch {big}: {sorted(asked.values())}"
+
+        first_explorer_request = len(asked)
+        open_explorer(page, server)
+        later = {rid: u for rid, u in list(asked.items())[first_explorer_request:] if any(b in u for b in big)}
+        # the explorer's page asks for them (its head's prefetch, then its scripts) ...
+        assert all(any(b in u for u in later.values()) for b in big)
+        assert set(later) <= from_cache, later  # ... and the cache answers each time
+        assert all(u.startswith((server, "https://", "data:")) for u in asked.values())
+    finally:
+        context.close()

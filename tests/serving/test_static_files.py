@@ -208,6 +208,7 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
     monkeypatch.setenv(static_files.BUNDLE_ENV, "0")          # first Voila's chunks one by one
     static_files.front_end_bundle.cache_clear()
     assert static_files.prefetch({"cells": [{"cell_type": "markdown"}]}) == []
+    assert static_files.prefetch(code, linked=True) == []       # a page with code names its own
     # a server without this project's routes: Voila's own files only
     assert static_files.prefetch(code) == list(static_files.recorded_front_end_files())
     monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
@@ -220,6 +221,8 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
     entries = [u for u in static_files.recorded_front_end_files() if not static_files._bundled(u)]
     assert entries[0] == "voila/static/voila.js" and len(entries) == 5     # + 4 extensions' remoteEntry
     assert static_files.prefetch(code) == [*bokehjs.script_paths(), static_files.BUNDLE_ROUTE + bundle, *entries]
+    # the start page, for the pages it links to: the same list, once it has loaded
+    assert static_files.prefetch({"cells": [{"cell_type": "markdown"}]}, linked=True) == static_files.prefetch(code)
     static_files.recorded_front_end_files.cache_clear()
     monkeypatch.setattr(static_files.metadata, "version", lambda name: "0.0.0")   # an upgraded Voila
     try:
@@ -376,13 +379,20 @@ def test_the_page_names_its_scripts_in_a_link_header_sent_before_its_kernel_star
     assert len(bundle) == 1 and links[bundle[0]] == "rel=preload; as=script"
 
 
-def test_the_start_page_prefetches_nothing(served):
-    """The start page runs no code: no kernel to wait for, no plots (no BokehJS)."""
-    _kind, base, headers, page, _response = served
+def test_the_start_page_names_nothing_before_it_is_shown_and_the_linked_pages_scripts_after(served):
+    """The start page runs no code: no kernel to wait for, no plots (no BokehJS), so nothing in its
+    head or headers competes with it. Once loaded, it asks for the scripts of the pages it links to:
+    exactly those an explorer's page names (the browser test: they come from the cache then)."""
+    _kind, base, headers, page, (_status, explorer_headers, explorer_raw) = served
     status, h, raw = _get(base + page.replace("rbm_explorer.ipynb", "index.ipynb"), headers)
     assert status == 200 and h["Content-Encoding"] == "gzip"
-    assert 'rel="prefetch"' not in _body(h, raw).decode()
+    html = _body(h, raw).decode()
+    assert '<link rel="prefetch"' not in html
     assert "Link" not in h
+    later = json.loads(re.search(r"urls = (\[.*?\]);", html).group(1))
+    explorer = _body(explorer_headers, explorer_raw).decode().split("</head>")[0]
+    named = re.findall(r'<link rel="prefetch" href="[^"]*?((?:explorer|voila)/[^"]+)">', explorer)
+    assert later and later == named
 
 
 def test_a_missing_notebook_is_still_voilas_404(served):
