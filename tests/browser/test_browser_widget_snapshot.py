@@ -34,42 +34,47 @@ RESTORED_JS = "() => !!(window.jupyterapp && window.jupyterapp.widgetManager && 
               "window.jupyterapp.widgetManager.restoredStatus)"
 
 
-def _hold_the_widget_states(page):
-    held = {"messages": [], "page_socket": None, "holding": True}
+def _route_kernel_socket(page, from_page, from_kernel):
+    """Every message between the page and its kernel through ``from_page(message, to_kernel)`` and
+    ``from_kernel(message, to_page)`` (Playwright's websocket route), which pass it on or not."""
 
     def route(socket):
         server = socket.connect_to_server()
-        held["page_socket"] = socket
-
-        def from_page(message):
-            # the page's digests renamed to a key the kernel does not know (same length: the binary
-            # frame's offsets stay right): the kernel answers with every widget's state, as one
-            # without explorer/app/core/widget_answer.py would, the moved slider's old value included
-            if isinstance(message, bytes):
-                message = message.replace(b'"explorer_known"', b'"explorer_k_nwn"')
-            else:
-                message = message.replace('"explorer_known"', '"explorer_k_nwn"')
-            server.send(message)
-
-        socket.on_message(from_page)
-
-        def from_kernel(message):
-            raw = message if isinstance(message, bytes) else message.encode()
-            if held["holding"] and (held["messages"] or b'"update_states"' in raw):
-                held["messages"].append(message)        # the answer, and all after it, in order
-            else:
-                socket.send(message)
-
-        server.on_message(from_kernel)
+        socket.on_message(lambda message: from_page(message, server.send))
+        server.on_message(lambda message: from_kernel(message, socket.send))
 
     page.route_web_socket(re.compile(r"/api/kernels/[^/]+/channels"), route)
+
+
+def _hold_the_widget_states(page):
+    held = {"messages": [], "to_page": None, "holding": True}
+
+    def from_page(message, to_kernel):
+        # the page's digests renamed to a key the kernel does not know (same length: the binary
+        # frame's offsets stay right): the kernel answers with every widget's state, as one
+        # without explorer/app/core/widget_answer.py would, the moved slider's old value included
+        if isinstance(message, bytes):
+            message = message.replace(b'"explorer_known"', b'"explorer_k_nwn"')
+        else:
+            message = message.replace('"explorer_known"', '"explorer_k_nwn"')
+        to_kernel(message)
+
+    def from_kernel(message, to_page):
+        held["to_page"] = to_page
+        raw = message if isinstance(message, bytes) else message.encode()
+        if held["holding"] and (held["messages"] or b'"update_states"' in raw):
+            held["messages"].append(message)        # the answer, and all after it, in order
+        else:
+            to_page(message)
+
+    _route_kernel_socket(page, from_page, from_kernel)
     return held
 
 
 def _release(held):
     held["holding"] = False
     for message in held["messages"]:
-        held["page_socket"].send(message)
+        held["to_page"](message)
 
 
 def test_the_explorer_is_drawn_and_usable_before_the_kernel_sends_its_widgets(server, browser):
@@ -123,25 +128,19 @@ def _watch_the_control_channel(page):
     comm's request and answer, as text (the answer's binary frames decoded loosely)."""
     seen = {"request": [], "answer": []}
 
-    def route(socket):
-        server = socket.connect_to_server()
+    def from_page(message, to_kernel):
+        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        if '"request_states"' in text:
+            seen["request"].append((text, isinstance(message, str)))
+        to_kernel(message)
 
-        def from_page(message):
-            text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-            if '"request_states"' in text:
-                seen["request"].append((text, isinstance(message, str)))
-            server.send(message)
+    def from_kernel(message, to_page):
+        raw = message if isinstance(message, bytes) else message.encode()
+        if b'"update_states"' in raw:
+            seen["answer"].append(raw)
+        to_page(message)
 
-        def from_kernel(message):
-            raw = message if isinstance(message, bytes) else message.encode()
-            if b'"update_states"' in raw:
-                seen["answer"].append(raw)
-            socket.send(message)
-
-        socket.on_message(from_page)
-        server.on_message(from_kernel)
-
-    page.route_web_socket(re.compile(r"/api/kernels/[^/]+/channels"), route)
+    _route_kernel_socket(page, from_page, from_kernel)
     return seen
 
 

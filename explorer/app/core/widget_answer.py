@@ -4,8 +4,9 @@ A Voila page with the explorer template is drawn from the widget states the serv
 (:mod:`explorer.serving.widget_snapshot`). Voila's widget manager still asks the kernel for every
 widget's state (ipywidgets' control comm, ``request_states``); ipywidgets answers with all of
 them, ~75 kB deflated for the RBM explorer, the same states a second time. The template's script
-adds ``explorer_known`` to that request: ``{model_id: digest}`` for each model it built from the
-page, the digests the server computed (:func:`~explorer.serving.widget_snapshot.state_digest`).
+adds ``explorer_known`` to that request: ``{model_id: digest}`` for each model of the page's
+snapshot (the template builds every one the manager lacks), the digests the server computed
+(:func:`~explorer.serving.widget_snapshot.state_digest`).
 :func:`answer_request_states` leaves out every widget whose state has that digest now: the page
 holds exactly that state. Any other widget, one whose state changed since the page was rendered
 included, is sent as ipywidgets would send it, and the manager sets it on its model as before.
@@ -27,13 +28,16 @@ KNOWN_KEY = "explorer_known"
 _ipywidgets_answer = None
 
 
-def wire_digest(widget) -> str:
-    """:func:`state_digest` of ``widget``'s state as the kernel would send it now: buffers
-    removed as ipywidgets removes them, the rest through the kernel's own JSON packer."""
+def wire_digest(widget, state=None) -> str:
+    """:func:`state_digest` of ``widget``'s state as the kernel would send it now (``state``: that
+    state, when the caller already has it): buffers removed as ipywidgets removes them, the rest
+    through the kernel's own JSON packer."""
     from ipywidgets.widgets.widget import _remove_buffers
     from jupyter_client.session import json_packer
 
-    state, paths, buffers = _remove_buffers(widget.get_state(drop_defaults=False))
+    if state is None:
+        state = widget.get_state(drop_defaults=False)
+    state, paths, buffers = _remove_buffers(state)
     wire = json.loads(json_packer(state))
     return state_digest(wire, [(path, base64.b64encode(buffer).decode("ascii"))
                                for path, buffer in zip(paths, buffers, strict=True)])
@@ -51,11 +55,11 @@ def answer_request_states(cls, msg):
     states = {}
     # a copy: a worker thread may create or close a widget while this runs
     for widget in list(_instances.values()):
-        if widget.model_id in known and known[widget.model_id] == wire_digest(widget):
+        state = widget.get_state(drop_defaults=False)
+        if widget.model_id in known and known[widget.model_id] == wire_digest(widget, state):
             continue
         states[widget.model_id] = {"model_name": widget._model_name, "model_module": widget._model_module,
-                                   "model_module_version": widget._model_module_version,
-                                   "state": widget.get_state(drop_defaults=False)}
+                                   "model_module_version": widget._model_module_version, "state": state}
     states, buffer_paths, buffers = _remove_buffers(states)
     cls._control_comm.send({"method": "update_states", "states": states, "buffer_paths": buffer_paths},
                            buffers=buffers)
