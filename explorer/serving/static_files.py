@@ -23,7 +23,9 @@ extension, by the hub's single-user servers (``deploy/hub/jupyter/jupyter_server
   webpack container (``(self.webpackChunk_X ||= []).push(...)``); a container picks up chunks
   registered before it starts and never asks for them again. So the template runs the bundle
   before Voila's ``voila.js``, and the page makes ~8 requests instead of ~100: on a slow link
-  each was a round trip, and one file compresses better than its 90 parts.
+  each was a round trip, and one file compresses better than its 90 parts. MathJax's 16 chunks
+  (~170 kB Brotli), which Voila's front end asks for only once it has started, are a second
+  file (:func:`later_bundle`) that the page fetches after the first: not on the first plot's path.
 * Brotli (:func:`brotli_compressed`) for browsers that accept it: 26 % fewer bytes than gzip on
   these scripts at quality 11, which is slow (~0.7 MB/s): made once per file version in a
   background thread (gzip is sent until then), kept on disk (:func:`cache_dir`) for every server
@@ -326,7 +328,8 @@ class FrontEndBundleHandler(_VersionedStatic):
         return True
 
     def validate_absolute_path(self, root, absolute_path):
-        if os.path.basename(absolute_path) != front_end_bundle():
+        later = later_bundle()
+        if os.path.basename(absolute_path) not in (front_end_bundle(), later and later["src"].rsplit("/", 1)[-1]):
             raise web.HTTPError(404)
         return super().validate_absolute_path(root, absolute_path)
 
@@ -369,7 +372,9 @@ def prefetch_paths():
     front_end = list(recorded_front_end_files())
     bundle = front_end_bundle() if served and front_end else None
     if bundle:
-        front_end = [BUNDLE_ROUTE + bundle] + [url for url in front_end if not _bundled(url)]
+        # MathJax's chunks are not named: where they are not in the bundle, the later bundle has them
+        later = [] if later_bundle() else _later_chunk_urls()
+        front_end = [BUNDLE_ROUTE + bundle] + [url for url in front_end if not _bundled(url) or url in later]
     return (bokehjs.script_paths() if served else []) + front_end
 
 
@@ -428,19 +433,14 @@ def _bundle_dir() -> Path:
     return cache_dir() / "frontend"
 
 
-@functools.cache
-def front_end_bundle() -> str | None:
-    """The file name (``chunks-<hash>.js``) of the recorded script chunks joined in one file in
-    :func:`cache_dir`, made once per process; None where :data:`BUNDLE_ENV` is "0", and when
-    there are no recorded files for the installed versions, one is missing, or there is no
-    writable folder.
+def _join_chunks(urls, prefix) -> str | None:
+    """Script chunks ``urls`` joined in one file ``<prefix>-<content hash>.js`` in the bundle
+    folder (made where it is not there yet); its name, or None when a chunk is missing or there
+    is no writable folder.
 
     The chunks keep their order; ``;`` between them (a chunk may end without one) and no
     source-map comments (they would name files beside the bundle that do not exist).
     """
-    if os.environ.get(BUNDLE_ENV, "") == "0":
-        return None
-    urls = [url for url in recorded_front_end_files() if _bundled(url)]
     if not urls or cache_dir() is None:
         return None
     files = [front_end_file(url) for url in urls]
@@ -448,7 +448,7 @@ def front_end_bundle() -> str | None:
         log.warning("front-end bundle not made: %s missing", urls[files.index(None)])
         return None
     content = b"\n;\n".join(_SOURCE_MAP.sub(b"", f.read_bytes()) for f in files) + b"\n"
-    name = f"chunks-{hashlib.sha256(content).hexdigest()[:20]}.js"
+    name = f"{prefix}-{hashlib.sha256(content).hexdigest()[:20]}.js"
     target = _bundle_dir() / name
     try:
         if not (target.is_file() and target.read_bytes() == content):
@@ -457,6 +457,93 @@ def front_end_bundle() -> str | None:
         log.warning("front-end bundle not made: %s", e)
         return None
     return name
+
+
+def _bundle_on() -> bool:
+    return os.environ.get(BUNDLE_ENV, "") != "0"
+
+
+@functools.cache
+def front_end_bundle() -> str | None:
+    """The file name (``chunks-<hash>.js``) of the recorded script chunks a page needs before
+    its first plot, joined in one file in :func:`cache_dir`, made once per process; None where
+    :data:`BUNDLE_ENV` is "0", and when there are no recorded files for the installed versions,
+    one is missing, or there is no writable folder. MathJax's chunks are not in it: they are
+    :func:`later_bundle`'s.
+    """
+    if not _bundle_on():
+        return None
+    later = set(_later_chunk_urls())
+    return _join_chunks([url for url in recorded_front_end_files() if _bundled(url) and url not in later],
+                        "chunks")
+
+
+#: The chunk of Voila's front end that loads MathJax (JupyterLab's mathjax extension): the chunk
+#: ids its ``ensureMathDocument`` asks webpack for follow it, up to where it registers MathJax.
+_MATHJAX_LOADER = re.compile(rb"ensureMathDocument=async function(.*?)handlers\.register", re.S)
+_CHUNK_ID = re.compile(rb"\.e\((\d+)\)")
+#: In webpack's runtime (voila.js): the prefix of the ``data-webpack`` attribute by which it finds a
+#: script element already loading a chunk (``<prefix>chunk-<id>``).
+_WEBPACK_SCRIPT_PREFIX = re.compile(rb'="([^"]+:)",\w+\.l=\(')
+
+
+@functools.cache
+def _later_chunk_urls() -> tuple[str, ...]:
+    """The recorded chunks of MathJax, in their recorded order: Voila's front end asks for them
+    only once it has started (its markdown plugin then typesets the page), none of them is needed
+    for the first plot, and they are a fifth of the chunks' bytes (~170 kB Brotli). Found in the
+    installed Voila's own code (its MathJax loader); none where it or webpack's script prefix
+    (:func:`_webpack_script_prefix`) is not found, or the bundle is off."""
+    if not _bundle_on() or _webpack_script_prefix() is None:
+        return ()
+    recorded = recorded_front_end_files()
+    ids = set()
+    for url in recorded:
+        if not url.startswith("voila/static/") or not _bundled(url):
+            continue
+        path = front_end_file(url)
+        found = _MATHJAX_LOADER.search(path.read_bytes()) if path is not None else None
+        if found:
+            ids.update(m.decode() for m in _CHUNK_ID.findall(found.group(1)))
+    return tuple(url for url in recorded if url.startswith("voila/static/")
+                 and url.rsplit("/", 1)[-1].split(".", 1)[0] in ids)
+
+
+@functools.cache
+def _webpack_script_prefix() -> str | None:
+    entry = front_end_file(VOILA_ENTRY) if recorded_front_end_files() else None
+    found = _WEBPACK_SCRIPT_PREFIX.search(entry.read_bytes()) if entry is not None else None
+    return found.group(1).decode() if found else None
+
+
+@functools.cache
+def later_bundle() -> dict | None:
+    """MathJax's chunks in a second file, which a page fetches once the first bundle has run
+    (the template), so that on a slow link they do not share the bandwidth with what the first
+    plot needs. ``{"src": its path under the base URL, "chunks": [{"key": webpack's data-webpack
+    name for the chunk, "src": the chunk's own path}]}``; None where there is no such bundle.
+
+    The template puts an inert ``<script type="text/plain" data-webpack=key>`` in the page for each
+    chunk: webpack, asked for a chunk that is not registered yet, finds that element and waits
+    for its ``load`` instead of fetching the chunk on its own; the template fires it once the
+    bundle has run (the chunk is then registered).
+    """
+    urls = list(_later_chunk_urls())
+    name = _join_chunks(urls, "later") if urls and front_end_bundle() else None
+    if name is None:
+        return None
+    key = _webpack_script_prefix() + "chunk-"
+    return {"src": BUNDLE_ROUTE + name,
+            "chunks": [{"key": key + url.rsplit("/", 1)[-1].split(".", 1)[0], "src": url} for url in urls]}
+
+
+def later_scripts(nb) -> list[dict]:
+    """The template's ``explorer_later_scripts`` filter: :func:`later_bundle` for a page with code
+    on a server that serves BokehJS (as :func:`prefetch`), else nothing."""
+    bundle = later_bundle()
+    if bundle is None or not prefetch(nb):
+        return []
+    return [bundle] if os.environ.get(bokehjs.ENV) == bokehjs.ROUTE else []
 
 
 #: Voila's entry script: every page with code runs it from its HTML (Voila's template).
@@ -481,7 +568,8 @@ def prefetch(nb, linked=False):
     has_code = any(cell.get("cell_type") == "code" for cell in nb.get("cells", []))
     if has_code == bool(linked):
         return []
-    return prefetch_paths()
+    later = later_bundle() if linked and os.environ.get(bokehjs.ENV) == bokehjs.ROUTE else None
+    return prefetch_paths() + ([later["src"]] if later else [])
 
 
 def announce_bokehjs_route():
@@ -533,9 +621,11 @@ def precompress() -> list[tuple[str, int, int | None]]:
     waits. Returns (file, its size, its Brotli size or None) for each."""
     folder = cache_dir()
     paths = [bokehjs.js_dir() / f"{c}.min.js" for c in bokehjs.COMPONENTS]
-    bundle = front_end_bundle()
+    bundle, later = front_end_bundle(), later_bundle()
     if bundle:
         paths.append(_bundle_dir() / bundle)
+    if later:
+        paths.append(_bundle_dir() / later["src"].rsplit("/", 1)[-1])
     paths += [f for f in map(front_end_file, recorded_front_end_files()) if f is not None]
     done = []
     for path in paths:

@@ -124,3 +124,53 @@ def test_lesson_1_in_jupyterlab(chromium, browser, artifacts):
             assert external == [] and errors == [], (external, errors)
         finally:
             context.close()
+
+
+#: Webpack waits on a placeholder of the template's for a MathJax chunk (it has bound its handlers).
+WEBPACK_WAITS_JS = """() => [...document.querySelectorAll('script[type="text/plain"][data-webpack]')]
+  .some(s => typeof s.onload === 'function')"""
+LATER_BUNDLE = re.compile(r"/explorer/frontend/later-[0-9a-f]+\.js$")
+VOILA_CHUNK = re.compile(r"/voila/static/\d+\.voila\.js$")
+
+
+@pytest.mark.parametrize("later", ["as served", "held until webpack waits", "lost"])
+def test_mathjax_comes_in_a_file_of_its_own_after_what_the_first_plot_needs(server, browser, later):
+    """MathJax's chunks are not in the first bundle (explorer/serving/static_files.py: later_bundle):
+    the page asks for them once that has run. Voila's front end asks webpack for them when it has
+    started; webpack then waits for the template's placeholders, which fire once the later file has
+    run (held here until webpack is waiting). Either way the lesson's math is typeset and no chunk
+    is fetched on its own; without the later file, webpack fetches the chunks itself."""
+    name = "lesson_1_free_energy_and_bound.ipynb"
+    errors, failed, requested, held = [], [], [], []
+    page = new_page(browser, server, errors, width=1400, height=2400)
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("request", lambda r: requested.append(r.url.split("?")[0]))
+    if later == "held until webpack waits":
+        page.route(LATER_BUNDLE, lambda route: held.append(route))
+    elif later == "lost":
+        page.route(LATER_BUNDLE, lambda route: route.abort())
+    try:
+        page.goto(server + f"voila/render/lessons/{name}", wait_until="commit", timeout=180_000)
+        if later == "held until webpack waits":
+            page.wait_for_function(WEBPACK_WAITS_JS, timeout=120_000)
+            assert not page.evaluate("() => document.querySelectorAll('mjx-container').length")
+            assert held
+            for route in held:      # the prefetch and the script element (Playwright's routing: no cache)
+                route.continue_()
+        page.wait_for_function(MATH_JS, timeout=120_000)
+        page.wait_for_function(SOURCES_HAVE_DATA_JS, arg=SOURCES[name], timeout=120_000)
+        page.wait_for_timeout(500)
+        bundles = [u for u in requested if LATER_BUNDLE.search(u)]
+        chunks = [u for u in requested if VOILA_CHUNK.search(u)]
+        assert bundles, requested
+        if later == "lost":
+            assert chunks, requested                          # webpack's own requests instead
+            assert set(failed) == set(bundles)
+            errors = [e for e in errors if bundles[0] not in e]
+        else:
+            assert chunks == [] and all(not u.startswith(server) for u in failed), (chunks, failed)
+        assert not js_errors(errors, failed if later != "lost" else [], server), errors
+        # no placeholder left behind
+        assert page.evaluate("() => document.querySelectorAll('script[type=\"text/plain\"][data-webpack]').length") == 0
+    finally:
+        page.close()

@@ -126,16 +126,17 @@ def test_the_start_page_fetches_the_linked_pages_scripts_once_shown(server, brow
     cdp.on("Network.requestServedFromCache", lambda e: from_cache.add(e["requestId"]))
     cdp.on("Network.responseReceived", lambda e: from_cache.add(e["requestId"])
            if e["response"].get("fromPrefetchCache") or e["response"].get("fromDiskCache") else None)
-    big = ("/explorer/frontend/", "/explorer/bokehjs/bokeh.min.js")
+    # the front-end bundle, MathJax's later one, BokehJS
+    big = ("/explorer/frontend/chunks-", "/explorer/frontend/later-", "/explorer/bokehjs/bokeh.min.js")
     try:
         page.goto(server + "voila/render/index.ipynb", timeout=120_000)        # until its load event
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            done = [u for rid, u in asked.items() if rid in finished and any(b in u for b in big)]
-            if len(done) == len(big):
+            done = {b for rid, u in asked.items() if rid in finished for b in big if b in u}
+            if done == set(big):
                 break
             page.wait_for_timeout(200)
-        assert len(done) == len(big), f"the start page did not fetch {big}: {sorted(asked.values())}"
+        assert done == set(big), f"the start page did not fetch {big}: {sorted(asked.values())}"
 
         first_explorer_request = len(asked)
         open_explorer(page, server)

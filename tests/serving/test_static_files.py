@@ -120,40 +120,68 @@ def test_a_brotli_copy_is_made_in_the_background_once_and_kept_on_disk(tmp_path,
     assert brotli.decompress(static_files.brotli_compressed(js, wait=True)) == js.read_bytes()
 
 
-def test_the_front_end_bundle_holds_the_recorded_chunks_in_order_and_no_entry_script(own_cache, monkeypatch):
-    monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
-    static_files.front_end_bundle.cache_clear()
-    try:
-        name = static_files.front_end_bundle()
-        content = (own_cache / "frontend" / name).read_bytes()
-    finally:
-        static_files.front_end_bundle.cache_clear()
-    assert name == f"chunks-{hashlib.sha256(content).hexdigest()[:20]}.js"
-    recorded = static_files.recorded_front_end_files()
-    chunks = [u for u in recorded if "remoteEntry." not in u and u != "voila/static/voila.js"]
-    assert 50 < len(chunks) < len(recorded)
+def _clear_bundles():
+    for cached in (static_files.front_end_bundle, static_files.later_bundle, static_files._later_chunk_urls,
+                   static_files._webpack_script_prefix):
+        cached.cache_clear()
+
+
+def _holds_in_order(content, urls):
     position = 0
-    for url in chunks:
+    for url in urls:
         source = static_files.front_end_file(url).read_bytes()
         first_line = source.split(b"\n//# sourceMappingURL=")[0]
         found = content.find(first_line, position)
         assert found >= position, url                          # all of it, in the recorded order
         position = found + len(first_line)
-    # a source-map comment would name files beside the bundle that are not there
-    assert not re.search(rb"^//# sourceMappingURL=", content, re.M)
+
+
+def test_the_front_end_bundles_hold_the_recorded_chunks_in_order_and_no_entry_script(own_cache, monkeypatch):
+    monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
+    _clear_bundles()
+    try:
+        name, later = static_files.front_end_bundle(), static_files.later_bundle()
+        content = (own_cache / "frontend" / name).read_bytes()
+        later_content = (own_cache / "frontend" / later["src"].removeprefix(static_files.BUNDLE_ROUTE)).read_bytes()
+    finally:
+        _clear_bundles()
+    assert name == f"chunks-{hashlib.sha256(content).hexdigest()[:20]}.js"
+    assert later["src"] == f"{static_files.BUNDLE_ROUTE}later-{hashlib.sha256(later_content).hexdigest()[:20]}.js"
+    recorded = static_files.recorded_front_end_files()
+    chunks = [u for u in recorded if "remoteEntry." not in u and u != "voila/static/voila.js"]
+    assert 50 < len(chunks) < len(recorded)
+    # MathJax's chunks (the ones Voila's MathJax loader asks for) in the later file, the rest in the first
+    mathjax = [c["src"] for c in later["chunks"]]
+    assert 10 < len(mathjax) < 30 and set(mathjax) < set(chunks)
+    loader = next(static_files.front_end_file(u).read_bytes() for u in chunks
+                  if b"ensureMathDocument" in static_files.front_end_file(u).read_bytes())
+    for url in mathjax:
+        assert f".e({url.rsplit('/', 1)[-1].split('.')[0]})".encode() in loader, url
+        assert static_files.front_end_file(url).read_bytes()[:3000] not in content
+    _holds_in_order(content, [c for c in chunks if c not in mathjax])
+    _holds_in_order(later_content, mathjax)
+    # webpack's name for a script loading chunk N (its runtime in voila.js: data-webpack)
     entry = static_files.front_end_file("voila/static/voila.js").read_bytes()
-    assert entry[:2000] not in content
+    for chunk in later["chunks"]:
+        prefix, number = chunk["key"].rsplit("chunk-", 1)
+        assert chunk["src"] == f"voila/static/{number}.voila.js"
+        assert f'"{prefix}"'.encode() in entry and b'"chunk-"' in entry
+    # a source-map comment would name files beside the bundle that are not there
+    for bundle in (content, later_content):
+        assert not re.search(rb"^//# sourceMappingURL=", bundle, re.M)
+        assert entry[:2000] not in bundle
 
 
 def test_no_bundle_where_switched_off(monkeypatch):
     monkeypatch.setenv(static_files.BUNDLE_ENV, "0")
-    static_files.front_end_bundle.cache_clear()
+    _clear_bundles()
     try:
-        assert static_files.front_end_bundle() is None
+        assert static_files.front_end_bundle() is None and static_files.later_bundle() is None
         monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
         assert static_files.prefetch_paths() == bokehjs.script_paths() + list(static_files.recorded_front_end_files())
+        assert static_files.later_scripts({"cells": [{"cell_type": "code"}]}) == []
     finally:
-        static_files.front_end_bundle.cache_clear()
+        _clear_bundles()
 
 
 def test_only_static_file_handlers_get_the_precompressed_variant():
@@ -206,7 +234,7 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
     code = {"cells": [{"cell_type": "markdown"}, {"cell_type": "code"}]}
     monkeypatch.delenv(bokehjs.ENV, raising=False)
     monkeypatch.setenv(static_files.BUNDLE_ENV, "0")          # first Voila's chunks one by one
-    static_files.front_end_bundle.cache_clear()
+    _clear_bundles()
     assert static_files.prefetch({"cells": [{"cell_type": "markdown"}]}) == []
     assert static_files.prefetch(code, linked=True) == []       # a page with code names its own
     # a server without this project's routes: Voila's own files only
@@ -214,22 +242,29 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
     monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
     assert static_files.prefetch(code) == [*bokehjs.script_paths(), *static_files.recorded_front_end_files()]
     # the front-end bundle (unless switched off) instead of the chunks
+    assert static_files.later_scripts(code) == []
     monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
-    static_files.front_end_bundle.cache_clear()
-    bundle = static_files.front_end_bundle()
-    assert bundle
+    _clear_bundles()
+    bundle, later = static_files.front_end_bundle(), static_files.later_bundle()
+    assert bundle and later
     entries = [u for u in static_files.recorded_front_end_files() if not static_files._bundled(u)]
     assert entries[0] == "voila/static/voila.js" and len(entries) == 5     # + 4 extensions' remoteEntry
     assert static_files.prefetch(code) == [*bokehjs.script_paths(), static_files.BUNDLE_ROUTE + bundle, *entries]
-    # the start page, for the pages it links to: the same list, once it has loaded
-    assert static_files.prefetch({"cells": [{"cell_type": "markdown"}]}, linked=True) == static_files.prefetch(code)
+    # MathJax's chunks: fetched by the page once the first bundle has run, not named in its head
+    assert static_files.later_scripts(code) == [later]
+    assert static_files.later_scripts({"cells": [{"cell_type": "markdown"}]}) == []
+    # the start page, for the pages it links to: the same list and the later bundle, once it has loaded
+    assert static_files.prefetch({"cells": [{"cell_type": "markdown"}]}, linked=True) == [
+        *static_files.prefetch(code), later["src"]]
     static_files.recorded_front_end_files.cache_clear()
     monkeypatch.setattr(static_files.metadata, "version", lambda name: "0.0.0")   # an upgraded Voila
     try:
+        _clear_bundles()
         assert static_files.prefetch(code) == bokehjs.script_paths()
+        assert static_files.later_scripts(code) == []
     finally:
         static_files.recorded_front_end_files.cache_clear()
-        static_files.front_end_bundle.cache_clear()
+        _clear_bundles()
 
 
 # ------------------------------------------------------------------ real servers
@@ -390,9 +425,10 @@ def test_the_start_page_names_nothing_before_it_is_shown_and_the_linked_pages_sc
     assert '<link rel="prefetch"' not in html
     assert "Link" not in h
     later = json.loads(re.search(r"urls = (\[.*?\]);", html).group(1))
-    explorer = _body(explorer_headers, explorer_raw).decode().split("</head>")[0]
-    named = re.findall(r'<link rel="prefetch" href="[^"]*?((?:explorer|voila)/[^"]+)">', explorer)
-    assert later and later == named
+    explorer = _body(explorer_headers, explorer_raw).decode()
+    named = re.findall(r'<link rel="prefetch" href="[^"]*?((?:explorer|voila)/[^"]+)">', explorer.split("</head>")[0])
+    fetched_later = json.loads(re.search(r"later = (\{.*?\});\n", explorer).group(1))["src"]     # MathJax's
+    assert named and later == [*named, fetched_later]
 
 
 def test_a_missing_notebook_is_still_voilas_404(served):
@@ -446,7 +482,7 @@ def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(served, monk
     import brotli
 
     monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
-    static_files.front_end_bundle.cache_clear()
+    _clear_bundles()
     _kind, base, headers, _page, (_s, page_headers, raw) = served
     html = _body(page_headers, raw).decode()
     path = "/" + base.split("/", 3)[3]
@@ -467,7 +503,17 @@ def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(served, monk
     assert status == 200 and h["Content-Encoding"] == "gzip" and gzip.decompress(body) == file.read_bytes()
     status, _h, _body_ = _get(base + static_files.BUNDLE_ROUTE + "chunks-0123456789abcdef0123.js", headers)
     assert status == 404
-    static_files.front_end_bundle.cache_clear()
+    # MathJax's chunks: a second file, which the page asks for once the first has run (not in its head)
+    later = static_files.later_bundle()
+    script = re.search(r"later = (\{.*?\});\n", html)
+    assert script and json.loads(script.group(1)) == later
+    assert html.index(tag) < script.start() < html.index(f'src="{path}voila/static/voila.js"')
+    assert later["src"] not in html.split("</head>")[0] and later["src"] not in page_headers.get("Link", "")
+    status, h, body = _get(base + later["src"], headers)
+    assert status == 200 and h["Content-Encoding"] == "gzip" and h["Cache-Control"] == IMMUTABLE
+    later_file = static_files.cache_dir() / "frontend" / later["src"].rsplit("/", 1)[1]
+    assert gzip.decompress(body) == later_file.read_bytes()
+    _clear_bundles()
 
 
 def test_voilas_script_is_gzipped(served):
