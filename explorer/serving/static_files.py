@@ -537,13 +537,15 @@ def later_bundle() -> dict | None:
             "chunks": [{"key": key + url.rsplit("/", 1)[-1].split(".", 1)[0], "src": url} for url in urls]}
 
 
+def _runs_bundle(paths) -> bool:
+    return any(path.startswith(BUNDLE_ROUTE) for path in paths)
+
+
 def later_scripts(nb) -> list[dict]:
-    """The template's ``explorer_later_scripts`` filter: :func:`later_bundle` for a page with code
-    on a server that serves BokehJS (as :func:`prefetch`), else nothing."""
-    bundle = later_bundle()
-    if bundle is None or not prefetch(nb):
-        return []
-    return [bundle] if os.environ.get(bokehjs.ENV) == bokehjs.ROUTE else []
+    """The template's ``explorer_later_scripts`` filter: :func:`later_bundle` for a page that runs
+    the front-end bundle (:func:`prefetch` names it), else nothing."""
+    later = later_bundle()
+    return [later] if later and _runs_bundle(prefetch(nb)) else []
 
 
 #: Voila's entry script: every page with code runs it from its HTML (Voila's template).
@@ -562,14 +564,15 @@ def prefetch(nb, linked=False):
 
     Nothing for a notebook without code (the start page): it starts no kernel and shows no plots.
     With ``linked``, the other way round: what a page *without* code fetches once it is shown, for
-    the pages with code it links to (the start page's explorers and lessons), and nothing for a
-    page with code (it names its scripts itself).
+    the pages with code it links to (the start page's explorers and lessons), their later bundle
+    (:func:`later_bundle`) included, and nothing for a page with code (it names its scripts itself).
     """
     has_code = any(cell.get("cell_type") == "code" for cell in nb.get("cells", []))
     if has_code == bool(linked):
         return []
-    later = later_bundle() if linked and os.environ.get(bokehjs.ENV) == bokehjs.ROUTE else None
-    return prefetch_paths() + ([later["src"]] if later else [])
+    paths = prefetch_paths()
+    later = later_bundle() if linked and _runs_bundle(paths) else None
+    return paths + ([later["src"]] if later else [])
 
 
 def announce_bokehjs_route():
