@@ -328,8 +328,7 @@ class FrontEndBundleHandler(_VersionedStatic):
         return True
 
     def validate_absolute_path(self, root, absolute_path):
-        later = later_bundle()
-        if os.path.basename(absolute_path) not in (front_end_bundle(), later and later["src"].rsplit("/", 1)[-1]):
+        if os.path.basename(absolute_path) not in bundle_files():
             raise web.HTTPError(404)
         return super().validate_absolute_path(root, absolute_path)
 
@@ -505,8 +504,12 @@ def _later_chunk_urls() -> tuple[str, ...]:
         found = _MATHJAX_LOADER.search(path.read_bytes()) if path is not None else None
         if found:
             ids.update(m.decode() for m in _CHUNK_ID.findall(found.group(1)))
-    return tuple(url for url in recorded if url.startswith("voila/static/")
-                 and url.rsplit("/", 1)[-1].split(".", 1)[0] in ids)
+    return tuple(url for url in recorded if url.startswith("voila/static/") and _chunk_id(url) in ids)
+
+
+def _chunk_id(url) -> str:
+    """Webpack's id of Voila's chunk ``voila/static/<id>.voila.js``."""
+    return url.rsplit("/", 1)[-1].split(".", 1)[0]
 
 
 @functools.cache
@@ -534,11 +537,18 @@ def later_bundle() -> dict | None:
         return None
     key = _webpack_script_prefix() + "chunk-"
     return {"src": BUNDLE_ROUTE + name,
-            "chunks": [{"key": key + url.rsplit("/", 1)[-1].split(".", 1)[0], "src": url} for url in urls]}
+            "chunks": [{"key": key + _chunk_id(url), "src": url} for url in urls]}
 
 
 def _runs_bundle(paths) -> bool:
     return any(path.startswith(BUNDLE_ROUTE) for path in paths)
+
+
+def bundle_files() -> list[str]:
+    """The names of the bundle files made (:func:`front_end_bundle`, :func:`later_bundle`), in
+    the bundle folder: what :class:`FrontEndBundleHandler` serves."""
+    later = later_bundle()
+    return [name for name in (front_end_bundle(), later and later["src"].removeprefix(BUNDLE_ROUTE)) if name]
 
 
 def later_scripts(nb) -> list[dict]:
@@ -624,11 +634,7 @@ def precompress() -> list[tuple[str, int, int | None]]:
     waits. Returns (file, its size, its Brotli size or None) for each."""
     folder = cache_dir()
     paths = [bokehjs.js_dir() / f"{c}.min.js" for c in bokehjs.COMPONENTS]
-    bundle, later = front_end_bundle(), later_bundle()
-    if bundle:
-        paths.append(_bundle_dir() / bundle)
-    if later:
-        paths.append(_bundle_dir() / later["src"].rsplit("/", 1)[-1])
+    paths += [_bundle_dir() / name for name in bundle_files()]
     paths += [f for f in map(front_end_file, recorded_front_end_files()) if f is not None]
     done = []
     for path in paths:

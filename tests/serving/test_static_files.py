@@ -511,7 +511,7 @@ def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(served, monk
     assert later["src"] not in html.split("</head>")[0] and later["src"] not in page_headers.get("Link", "")
     status, h, body = _get(base + later["src"], headers)
     assert status == 200 and h["Content-Encoding"] == "gzip" and h["Cache-Control"] == IMMUTABLE
-    later_file = static_files.cache_dir() / "frontend" / later["src"].rsplit("/", 1)[1]
+    later_file = static_files.cache_dir() / "frontend" / static_files.bundle_files()[1]
     assert gzip.decompress(body) == later_file.read_bytes()
     _clear_bundles()
 
