@@ -94,12 +94,14 @@ def link_header(nb, base_url):
 
     The scripts every such page runs from its own HTML (:func:`static_files.always_run`: the
     front-end bundle, Voila's ``voila.js``) as ``rel=preload; as=script``, fetched at a script's
-    priority; the rest (BokehJS, which only pages that show plots link to; the extensions' entry
-    scripts, which Voila's front end loads later) as ``rel=prefetch``, the request the page's
-    head makes too. A preload that a page did not use would be a console warning; a prefetch is
-    quiet. Either way the browser fetches each file once.
+    priority; the rest (the extensions' entry scripts, which Voila's front end loads later; BokehJS
+    where the page runs no bundle) as ``rel=prefetch``, the request the page's head makes too. A
+    preload that a page did not use would be a console warning; a prefetch is quiet. Either way the
+    browser fetches each file once. Not named: what the page asks for only once the bundle has
+    arrived (:func:`static_files.fetched_after_bundle`: BokehJS), which would share a slow link
+    with the bundle.
     """
-    paths = static_files.prefetch(nb)
+    paths = static_files.prefetch(nb, after_bundle=False)
     if not paths:
         return None
     prefix = base_url.rstrip("/") + "/"

@@ -568,7 +568,7 @@ def always_run(paths):
     return [p for p in paths if p.startswith(BUNDLE_ROUTE) or p == VOILA_ENTRY]
 
 
-def prefetch(nb, linked=False):
+def prefetch(nb, linked=False, after_bundle=None):
     """The template's ``explorer_prefetch`` filter (configured as ``VoilaExporter.filters`` in
     voila.json and the hub's jupyter_server_config.json): what to name for notebook ``nb``.
 
@@ -576,13 +576,34 @@ def prefetch(nb, linked=False):
     With ``linked``, the other way round: what a page *without* code fetches once it is shown, for
     the pages with code it links to (the start page's explorers and lessons), their later bundle
     (:func:`later_bundle`) included, and nothing for a page with code (it names its scripts itself).
+
+    ``after_bundle`` True: only what a page fetches once the front-end bundle has arrived
+    (:func:`fetched_after_bundle`); False: only the rest; None: all.
     """
     has_code = any(cell.get("cell_type") == "code" for cell in nb.get("cells", []))
     if has_code == bool(linked):
         return []
     paths = prefetch_paths()
     later = later_bundle() if linked and _runs_bundle(paths) else None
-    return paths + ([later["src"]] if later else [])
+    paths = paths + ([later["src"]] if later else [])
+    if after_bundle is None:
+        return paths
+    after = fetched_after_bundle(paths)
+    return [path for path in paths if (path in after) == bool(after_bundle)]
+
+
+def fetched_after_bundle(paths):
+    """Of :func:`prefetch`'s ``paths``, those a page with code asks for only once the front-end
+    bundle has arrived: BokehJS, where the page runs the bundle.
+
+    Voila's front end starts at the window's load event, which waits for the bundle; on a slow
+    link every byte fetched beside the bundle delays that event. BokehJS (0.37 MB Brotli) is
+    needed only for the plots, which Voila's front end draws a second or more after it has started
+    (connecting to the kernel, building the widgets): fetched after the bundle, it arrives during
+    that second. The template's head asks for it when its prefetch of the bundle has loaded, and
+    runs it at the load event (index.html.j2, ``explorerWidgets.whenBokehJS``).
+    """
+    return [path for path in paths if path.startswith(bokehjs.ROUTE)] if _runs_bundle(paths) else []
 
 
 def announce_bokehjs_route():

@@ -45,7 +45,7 @@ async def _voila_writes_the_page_once_the_script_was_asked_for(self, path=None):
 def held_page_server(monkeypatch, request):
     """A server whose page handler is ``request.param`` (the early one, or Voila's own)."""
     monkeypatch.setattr(TornadoVoilaHandler, "get", _voila_writes_the_page_once_the_script_was_asked_for)
-    monkeypatch.setattr(static_files, "prefetch", lambda nb: [SCRIPT])
+    monkeypatch.setattr(static_files, "prefetch", lambda nb, after_bundle=None: [] if after_bundle else [SCRIPT])
     monkeypatch.setattr(page_handler, "_LINKS_BY_NOTEBOOK", {})
     loop = asyncio.new_event_loop()
     started = threading.Event()

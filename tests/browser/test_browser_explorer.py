@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from explorer.serving import static_files
 from harness.voila import (
     DATA_TO_CLIENT_JS,
+    EXPLORER,
     READ_SOURCE_JS,
     WAIT_SOURCE_JS,
     WATCH_SOURCES_JS,
@@ -314,6 +316,60 @@ def test_with_the_bundle_switched_off_voila_loads_its_chunks_itself(browser, art
         scripts, chunks = _first_screen_scripts(browser, base)
     assert not [s for s in scripts if s.startswith("explorer/frontend/")], scripts
     assert len(chunks) > 50, chunks
+
+
+BOKEHJS = re.compile(r"/explorer/bokehjs/[\w-]+\.min\.js")
+FRONT_END_BUNDLE = re.compile(r"/explorer/frontend/chunks-[0-9a-f]+\.js$")
+
+#: The page has loaded, Voila's front end has started and restored the widgets, and the widget
+#: outputs say they are loading.
+STARTED_WITHOUT_BOKEHJS_JS = """() => {
+  const app = window.jupyterapp, manager = app && app.widgetManager;
+  return document.readyState === "complete" && !!manager && manager.restoredStatus
+    && [...document.querySelectorAll(".jp-OutputArea-output")].some(n => n.textContent === "Loading widget...");
+}"""
+
+
+def test_bokehjs_comes_after_the_bundle_and_holds_back_neither_the_load_event_nor_voila(server, browser):
+    """BokehJS (0.37 MB Brotli) is asked for once the front-end bundle has arrived, and run at the
+    window's load event (static_files.fetched_after_bundle; the template's whenBokehJS): on a slow
+    link it no longer shares the link with the bundle, and Voila's front end, which starts at the
+    load event, starts while BokehJS is on its way. Held here: the page loads, Voila starts and
+    restores the widgets, the outputs say they are loading, nothing fails; released: the plots are
+    drawn, with the guard that keeps the kernel's patches from being sent back, and answer a slider."""
+    messages, failed, events, held, released = [], [], [], [], []
+    page = new_page(browser, server)
+    page.on("console", lambda m: messages.append(console_text(m)) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("request", lambda r: events.append(("asked", r.url.split("?")[0])))
+    page.on("requestfinished", lambda r: events.append(("arrived", r.url.split("?")[0])))
+    page.route(BOKEHJS, lambda route: route.continue_() if released else held.append(route))
+    try:
+        page.goto(server + EXPLORER, wait_until="commit", timeout=180_000)
+        page.wait_for_function(STARTED_WITHOUT_BOKEHJS_JS, timeout=180_000)
+        page.wait_for_timeout(300)                 # a widget view that failed without BokehJS would show now
+        assert held and page.evaluate("() => window.Bokeh === undefined")
+        assert page.evaluate("() => document.querySelectorAll('.bk-Canvas, .bk-root').length") == 0
+        assert js_errors(messages, failed, server) == [], messages
+        first_bokehjs = next(i for i, (what, url) in enumerate(events) if what == "asked" and BOKEHJS.search(url))
+        bundle_arrived = next(i for i, (what, url) in enumerate(events)
+                              if what == "arrived" and FRONT_END_BUNDLE.search(url))
+        assert bundle_arrived < first_bokehjs, events
+        released.append(True)
+        for route in held:              # the prefetch and the script elements (routing: no cache)
+            route.continue_()
+        page.wait_for_selector(".explorer-temperature .noUi-handle", timeout=120_000)
+        page.wait_for_function(WAIT_SOURCE_JS, arg="t_cursor", timeout=120_000)
+        assert page.evaluate('() => window.Bokeh.require("document").Document.prototype.__explorerSyncGuard')
+        page.evaluate(WATCH_SOURCES_JS, ["t_cursor"])
+        before = change_count(page, "t_cursor")
+        page.locator(".explorer-temperature .noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+        wait_for_change(page, "t_cursor", before)
+        assert js_errors(messages, failed, server) == [], messages
+    finally:
+        page.close()
 
 
 def test_loading_screen_is_still_and_counts_seconds(server, browser):

@@ -241,6 +241,8 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
     assert static_files.prefetch(code) == list(static_files.recorded_front_end_files())
     monkeypatch.setenv(bokehjs.ENV, bokehjs.ROUTE)
     assert static_files.prefetch(code) == [*bokehjs.script_paths(), *static_files.recorded_front_end_files()]
+    assert static_files.prefetch(code, after_bundle=True) == []
+    assert static_files.prefetch(code, after_bundle=False) == static_files.prefetch(code)
     # the front-end bundle (unless switched off) instead of the chunks
     assert static_files.later_scripts(code) == []
     monkeypatch.delenv(static_files.BUNDLE_ENV, raising=False)
@@ -250,6 +252,9 @@ def test_prefetch_names_bokehjs_only_where_served_and_nothing_for_a_page_without
     entries = [u for u in static_files.recorded_front_end_files() if not static_files._bundled(u)]
     assert entries[0] == "voila/static/voila.js" and len(entries) == 5     # + 4 extensions' remoteEntry
     assert static_files.prefetch(code) == [*bokehjs.script_paths(), static_files.BUNDLE_ROUTE + bundle, *entries]
+    # BokehJS asked for once the bundle has arrived; without a bundle with the rest
+    assert static_files.prefetch(code, after_bundle=True) == bokehjs.script_paths()
+    assert static_files.prefetch(code, after_bundle=False) == [static_files.BUNDLE_ROUTE + bundle, *entries]
     # MathJax's chunks: fetched by the page once the first bundle has run, not named in its head
     assert static_files.later_scripts(code) == [later]
     assert static_files.later_scripts({"cells": [{"cell_type": "markdown"}]}) == []
@@ -360,18 +365,27 @@ def test_the_page_is_gzipped_and_links_to_bokehjs_instead_of_carrying_it(served)
     assert "no-store" in headers["Cache-Control"]         # a page starts a kernel: never cached
     html = _body(headers, raw).decode()
     path = "/" + base.split("/", 3)[3]
-    for src in bokehjs.script_paths():
-        assert f'<script src="{path}{src}"></script>' in html
+    # named for the head's loader, which runs it at the load event: no script tag, which would hold
+    # that event (and Voila's front end, which starts there) back until BokehJS had arrived
+    named = re.search(r"window\.explorerBokehJS = \{\s*scripts: (\[.*?\]),", html)
+    assert json.loads(named.group(1)) == [path + src for src in bokehjs.script_paths()]
+    assert not re.search(r"<script[^>]* src=\"[^\"]*/bokehjs/", html)
     source = (bokehjs.js_dir() / "bokeh.min.js").read_text()
     assert source[len(source) // 2:len(source) // 2 + 200] not in html
     assert len(html) < 400_000          # 1.8 MB with BokehJS inline
     # ~16 kB gzipped, ~70 kB with the widget snapshot (explorer/serving/widget_snapshot.py); BokehJS
     # inline would add ~0.5 MB
     assert len(raw) < 120_000
-    # the scripts Voila's front end will ask for are named in the head, to come while the kernel runs
+    # the scripts Voila's front end will ask for are named in the head, to come while the kernel runs;
+    # BokehJS once the head's prefetch of the front-end bundle has loaded
     head = html.split("</head>")[0]
-    for src in [*bokehjs.script_paths(), "voila/static/voila.js"]:
-        assert f'<link rel="prefetch" href="{path}{src}">' in head
+    assert f'<link rel="prefetch" href="{path}voila/static/voila.js">' in head
+    bundle = static_files.BUNDLE_ROUTE + static_files.front_end_bundle()
+    assert (f'<link rel="prefetch" href="{path}{bundle}" onload="explorerAfterBundle()" '
+            f'onerror="explorerAfterBundle()">') in head
+    after = re.search(r"window\.explorerAfterBundle = .*?urls = (\[.*?\]), asked", head, re.S)
+    assert json.loads(after.group(1)) == bokehjs.script_paths()
+    assert "bokehjs/" not in "".join(re.findall(r"<link[^>]*>", head))
 
 
 def test_the_page_carries_its_widgets_as_its_cells_left_them(served):
@@ -406,9 +420,9 @@ def test_the_page_names_its_scripts_in_a_link_header_sent_before_its_kernel_star
     path = "/" + base.split("/", 3)[3]
     links = dict((url, rel) for url, rel in re.findall(r"<([^>]+)>; (rel=[^,]+)", headers["Link"]))
     head = _body(headers, raw).decode().split("</head>")[0]
-    assert list(links) == re.findall(r'<link rel="prefetch" href="([^"]+)">', head)
+    assert list(links) == re.findall(r'<link rel="prefetch" href="([^"]+)"', head)
     for src in bokehjs.script_paths():
-        assert links[path + src] == "rel=prefetch"              # only pages with plots run it
+        assert path + src not in links           # asked for once the bundle has arrived (the head's script)
     assert links[path + "voila/static/voila.js"] == "rel=preload; as=script"    # every page with code does
     bundle = [url for url in links if "/explorer/frontend/" in url]
     assert len(bundle) == 1 and links[bundle[0]] == "rel=preload; as=script"
@@ -426,9 +440,11 @@ def test_the_start_page_names_nothing_before_it_is_shown_and_the_linked_pages_sc
     assert "Link" not in h
     later = json.loads(re.search(r"urls = (\[.*?\]);", html).group(1))
     explorer = _body(explorer_headers, explorer_raw).decode()
-    named = re.findall(r'<link rel="prefetch" href="[^"]*?((?:explorer|voila)/[^"]+)">', explorer.split("</head>")[0])
+    explorer_head = explorer.split("</head>")[0]
+    named = re.findall(r'<link rel="prefetch" href="[^"]*?((?:explorer|voila)/[^"]+)"', explorer_head)
+    after_bundle = json.loads(re.search(r"urls = (\[.*?\]), asked", explorer_head).group(1))      # BokehJS
     fetched_later = json.loads(re.search(r"later = (\{.*?\});\n", explorer).group(1))["src"]     # MathJax's
-    assert named and later == [*named, fetched_later]
+    assert named and after_bundle and later == [*after_bundle, *named, fetched_later]
 
 
 def test_a_missing_notebook_is_still_voilas_404(served):
@@ -490,7 +506,7 @@ def test_voilas_chunks_come_as_one_brotli_file_before_voilas_script(served, monk
     tag = f'<script src="{path}{bundle}"></script>'
     assert tag in html
     assert html.index(tag) < html.index(f'src="{path}voila/static/voila.js"')
-    assert f'<link rel="prefetch" href="{path}{bundle}">' in html.split("</head>")[0]
+    assert f'<link rel="prefetch" href="{path}{bundle}" onload=' in html.split("</head>")[0]
     assert not re.search(r'rel="prefetch" href="[^"]*/\d+\.voila\.js"', html)       # no chunk on its own
     file = static_files.cache_dir() / "frontend" / static_files.front_end_bundle()
     static_files.brotli_compressed(file, wait=True)       # as make app does at install
