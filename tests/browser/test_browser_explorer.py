@@ -372,6 +372,38 @@ def test_bokehjs_comes_after_the_bundle_and_holds_back_neither_the_load_event_no
         page.close()
 
 
+#: Whether BokehJS had run when the window's load event began (an init script: the first listener).
+BOKEHJS_AT_LOAD_JS = """window.addEventListener("load", () => { window.__bokehJSAtLoad = !!window.Bokeh; });"""
+
+
+def test_bokehjs_in_the_cache_runs_before_the_load_event(server, browser):
+    """Where BokehJS is in the browser's cache (a reload; a first visit whose kernel ran longer than
+    the download) the loader runs it as soon as the page names it, not at the load event: it takes
+    no time of its own after that event, as when it was a script tag. The first visit fills the
+    cache (the network through CDP, everything off the server blocked there: Playwright's own
+    routing would switch the cache off)."""
+    context = browser.new_context(viewport={"width": 1500, "height": 2700})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setBlockedURLs", {"urls": ["https://*"]})     # the server is plain http on the loopback
+    messages, failed = [], []
+    page.on("console", lambda m: messages.append(console_text(m)) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.add_init_script(BOKEHJS_AT_LOAD_JS)
+    try:
+        open_explorer(page, server)
+        page.reload(wait_until="commit", timeout=180_000)
+        page.wait_for_selector(".explorer-temperature .noUi-handle", timeout=180_000)
+        page.wait_for_function(WAIT_SOURCE_JS, arg="t_cursor", timeout=180_000)
+        assert page.evaluate("() => window.__bokehJSAtLoad") is True
+        assert page.evaluate('() => window.Bokeh.require("document").Document.prototype.__explorerSyncGuard')
+        assert js_errors(messages, failed, server) == [], messages
+    finally:
+        context.close()
+
+
 def test_loading_screen_is_still_and_counts_seconds(server, browser):
     """While a page loads nothing animates (an endless spinner costs a frame every 16 ms); a line
     counts the seconds instead. Voila's own scripts are held back so the loading screen stays."""

@@ -367,7 +367,7 @@ def test_the_page_is_gzipped_and_links_to_bokehjs_instead_of_carrying_it(served)
     path = "/" + base.split("/", 3)[3]
     # named for the head's loader, which runs it at the load event: no script tag, which would hold
     # that event (and Voila's front end, which starts there) back until BokehJS had arrived
-    named = re.search(r"window\.explorerBokehJS = \{\s*scripts: (\[.*?\]),", html)
+    named = re.search(r"window\.explorerBokehJS\.named\(\{\s*scripts: (\[.*?\]),", html)
     assert json.loads(named.group(1)) == [path + src for src in bokehjs.script_paths()]
     assert not re.search(r"<script[^>]* src=\"[^\"]*/bokehjs/", html)
     source = (bokehjs.js_dir() / "bokeh.min.js").read_text()
@@ -381,9 +381,9 @@ def test_the_page_is_gzipped_and_links_to_bokehjs_instead_of_carrying_it(served)
     head = html.split("</head>")[0]
     assert f'<link rel="prefetch" href="{path}voila/static/voila.js">' in head
     bundle = static_files.BUNDLE_ROUTE + static_files.front_end_bundle()
-    assert (f'<link rel="prefetch" href="{path}{bundle}" onload="explorerAfterBundle()" '
-            f'onerror="explorerAfterBundle()">') in head
-    after = re.search(r"window\.explorerAfterBundle = .*?urls = (\[.*?\]), asked", head, re.S)
+    assert (f'<link rel="prefetch" href="{path}{bundle}" onload="explorerBokehJS.afterBundle()" '
+            f'onerror="explorerBokehJS.afterBundle()">') in head
+    after = re.search(r"window\.explorerBokehJS = .*?afterBundle = (\[.*?\]);", head, re.S)
     assert json.loads(after.group(1)) == bokehjs.script_paths()
     assert "bokehjs/" not in "".join(re.findall(r"<link[^>]*>", head))
 
@@ -442,7 +442,7 @@ def test_the_start_page_names_nothing_before_it_is_shown_and_the_linked_pages_sc
     explorer = _body(explorer_headers, explorer_raw).decode()
     explorer_head = explorer.split("</head>")[0]
     named = re.findall(r'<link rel="prefetch" href="[^"]*?((?:explorer|voila)/[^"]+)"', explorer_head)
-    after_bundle = json.loads(re.search(r"urls = (\[.*?\]), asked", explorer_head).group(1))      # BokehJS
+    after_bundle = json.loads(re.search(r"afterBundle = (\[.*?\]);", explorer_head).group(1))      # BokehJS
     fetched_later = json.loads(re.search(r"later = (\{.*?\});\n", explorer).group(1))["src"]     # MathJax's
     assert named and after_bundle and later == [*after_bundle, *named, fetched_later]
 
