@@ -95,8 +95,11 @@ def test_a_voila_page_of_our_servers_links_to_the_versioned_file(published, monk
     assert SYNC_GUARD_JS in bundle[BOKEHJS_MIME]
 
 
-def test_the_template_turns_the_link_into_script_tags():
-    """The explorer's template knows the link's MIME type and the route it may point to."""
+def test_the_template_names_the_linked_scripts_to_its_loader():
+    """The explorer's template knows the link's MIME type and the route it may point to, and names
+    the scripts to its head's loader (the served pages: tests/serving/test_static_files.py and the
+    browser tests)."""
     text = TEMPLATE.read_text()
     assert BOKEHJS_LINK_MIME in text
     assert f"src.startswith('{bokehjs.ROUTE}')" in text
+    assert "window.explorerBokehJS && window.explorerBokehJS.named({" in text
