@@ -601,7 +601,8 @@ def fetched_after_bundle(paths):
     needed only for the plots, which Voila's front end draws a second or more after it has started
     (connecting to the kernel, building the widgets): fetched after the bundle, it arrives during
     that second. The template's head asks for it when its prefetch of the bundle has loaded, and
-    runs it at the load event (index.html.j2, ``explorerWidgets.whenBokehJS``).
+    runs it once it is in the browser's cache, else at the load event (index.html.j2,
+    ``window.explorerBokehJS``).
     """
     return [path for path in paths if path.startswith(bokehjs.ROUTE)] if _runs_bundle(paths) else []
 

@@ -332,7 +332,7 @@ STARTED_WITHOUT_BOKEHJS_JS = """() => {
 
 def test_bokehjs_comes_after_the_bundle_and_holds_back_neither_the_load_event_nor_voila(server, browser):
     """BokehJS (0.37 MB Brotli) is asked for once the front-end bundle has arrived, and run at the
-    window's load event (static_files.fetched_after_bundle; the template's whenBokehJS): on a slow
+    window's load event (static_files.fetched_after_bundle; the template's window.explorerBokehJS): on a slow
     link it no longer shares the link with the bundle, and Voila's front end, which starts at the
     load event, starts while BokehJS is on its way. Held here: the page loads, Voila starts and
     restores the widgets, the outputs say they are loading, nothing fails; released: the plots are
